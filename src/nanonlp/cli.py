@@ -1,0 +1,242 @@
+"""The ``nanonlp`` command: one table of ``nanonlp <group> <verb>`` commands.
+
+Each command is a thin wrapper over a library function: it parses flags (named after config
+dataclass fields, see :mod:`nanonlp.cliargs`), calls the library, prints. No logic lives here
+that the Python API lacks. This is the only module that exits: a :class:`NanonlpError` (bad
+input, missing data) becomes one line on stderr and exit status 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nanonlp import __version__
+from nanonlp.errors import NanonlpError
+
+
+@dataclass(frozen=True)
+class Command:
+    """One row of the command table."""
+
+    path: tuple[str, ...]  # ("data", "list") is `nanonlp data list`; ("tour",) is top level
+    help: str  # one line, shown in the group's --help
+    run: Callable[[argparse.Namespace], int | None]
+    configure: Callable[[argparse.ArgumentParser], None] | None = None
+    description: str = ""  # longer text for the command's own --help
+
+
+def say(*parts: object) -> None:
+    """Print to stdout (the commands' output channel)."""
+    print(*parts, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# nanonlp data ...
+
+
+def _data_list(args: argparse.Namespace) -> None:
+    from nanonlp import datasets as D
+
+    rows = []
+    for ds in D.DATASETS:
+        where = _where(ds)
+        splits = ",".join(ds.splits) if len(ds.splits) <= 4 else f"{len(ds.splits)} splits"
+        rows.append((ds.name, ds.record, splits, where, ds.title))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    say(f"{'name':<{widths[0]}}  {'records':<{widths[1]}}  {'splits':<{widths[2]}}  "
+        f"{'found in':<{widths[3]}}  title")
+    for r in rows:
+        say(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  "
+            f"{r[3]:<{widths[3]}}  {r[4]}")
+
+
+def _where(ds) -> str:
+    """Where the default split's files resolve from: NANONLP_DATA, cache, package, or missing."""
+    from nanonlp.datasets.store import candidates
+
+    found = set()
+    for fname in ds.split_files[ds.default_split]:
+        for how, p in candidates(ds, ds.file(fname)):
+            if p is not None and p.is_file():
+                found.add(how)
+                break
+        else:
+            return "missing"
+    return "+".join(sorted(found))
+
+
+def _data_info_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="data set name (see `nanonlp data list`)")
+    p.add_argument("--verify", action="store_true", help="hash every file found against its sha256")
+    p.add_argument("--head", type=int, default=0, metavar="N",
+                   help="also print the first N records of the default split")
+
+
+def _data_info(args: argparse.Namespace) -> None:
+    from itertools import islice
+
+    from nanonlp import datasets as D
+    from nanonlp.datasets.store import candidates, sha256_file
+
+    ds = D.get_dataset(args.name)
+    say(f"{ds.name}: {ds.title}")
+    if ds.aliases:
+        say(f"  aliases: {', '.join(ds.aliases)}")
+    say(f"  records: {D.RECORD_KINDS[ds.record]}")
+    say("  splits:  " + ", ".join(
+        f"{s} ({ds.counts[s]:,})" if s in ds.counts else s for s in ds.splits))
+    say(f"  source:  {ds.source}")
+    say(f"  licence: {ds.licence}")
+    if ds.notes:
+        say(f"  notes:   {ds.notes}")
+    say("  files:")
+    for spec in ds.files:
+        found = next(((h, p) for h, p in candidates(ds, spec) if p is not None and p.is_file()),
+                     None)
+        size = f"{spec.size:,} B" if spec.size else "size unknown"
+        digest = spec.sha256[:12] + "..." if spec.sha256 else "unknown"
+        say(f"    {spec.name}  ({size}, sha256 {digest})")
+        say(f"      found:  {f'{found[0]}: {found[1]}' if found else 'no'}")
+        for url in spec.urls:
+            say(f"      url:    {url}")
+        if args.verify and found:
+            digest = sha256_file(found[1])
+            ok = "ok" if spec.sha256 in (None, digest) else f"MISMATCH (got {digest})"
+            say(f"      sha256: {ok}")
+    if args.head:
+        say(f"  first {args.head} records of {ds.default_split!r}:")
+        for rec in islice(D.load(ds.name), args.head):
+            say(f"    {rec!r}"[:200])
+
+
+def _data_path_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="data set name")
+    p.add_argument("--split", help="only the files this split reads")
+
+
+def _data_path(args: argparse.Namespace) -> None:
+    from nanonlp import datasets as D
+
+    for path in D.locate(args.name, args.split).values():
+        say(path)
+
+
+def _data_download(args: argparse.Namespace) -> None:
+    from nanonlp import datasets as D
+
+    for fname, path in D.download(args.name, split=args.split).items():
+        say(f"{fname}\t{path}")
+
+
+# ---------------------------------------------------------------------------------------------
+# nanonlp tour
+
+
+def _tour_args(p: argparse.ArgumentParser) -> None:
+    from nanonlp.cliargs import add_config_args
+    from nanonlp.tour import TourConfig
+
+    add_config_args(p, TourConfig)
+
+
+def _tour(args: argparse.Namespace) -> None:
+    from nanonlp.cliargs import config_from_args
+    from nanonlp.tour import TourConfig, run_tour
+
+    report = run_tour(config_from_args(args, TourConfig))
+    say(report)
+
+
+# ---------------------------------------------------------------------------------------------
+# nanonlp bpe ...           (the BPE tokenizer: train, encode, decode, inspect)
+
+# ---------------------------------------------------------------------------------------------
+# nanonlp word2vec ...      (word vectors: train, eval, similar, plot)
+
+# ---------------------------------------------------------------------------------------------
+# nanonlp ner ...           (spaCy NER: convert, train, evaluate, tag)
+
+# ---------------------------------------------------------------------------------------------
+# The table.
+
+GROUPS: dict[str, str] = {
+    "data": "named data sets: list, inspect, locate and download them",
+    "bpe": "byte-level BPE tokenizer: train, encode, decode, inspect",
+    "word2vec": "word vectors: train (numpy or gensim), evaluate, query, plot",
+    "ner": "named-entity recognition with spaCy: convert, train, evaluate, tag",
+}
+
+COMMANDS: list[Command] = [
+    Command(("tour",), "a short end-to-end pass over every part; writes a report folder", _tour,
+            _tour_args, "Runs each built capability briefly on the data it can find "
+            "(NANONLP_DATA, the cache, or the corpora packaged with gensim) and writes a "
+            "markdown report with figures. Parts not built yet are listed as such."),
+    Command(("data", "list"), "list the named data sets and where each is found", _data_list),
+    Command(("data", "info"), "describe a data set: files, checksums, licence, splits, counts",
+            _data_info, _data_info_args),
+    Command(("data", "path"), "print the resolved path of each file of a data set", _data_path,
+            _data_path_args),
+    Command(("data", "download"), "download a data set's files into the cache (checksummed)",
+            _data_download, _data_path_args,
+            "Streams each missing file to a temporary file, checks its size and sha256, and "
+            "renames it into the cache ($NANONLP_CACHE or ~/.cache/nanonlp). A failed or "
+            "corrupt transfer leaves nothing behind."),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree for every command in the table."""
+    parser = argparse.ArgumentParser(
+        prog="nanonlp",
+        description="Deep learning for NLP from scratch: BPE, word2vec, NER, translation, GPT, "
+                    "BERT. Data sets are found through $NANONLP_DATA, the cache, or packages.",
+    )
+    parser.add_argument("--version", action="version", version=f"nanonlp {__version__}")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND")
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for cmd in COMMANDS:
+        if len(cmd.path) == 1:
+            sub = top.add_parser(cmd.path[0], help=cmd.help,
+                                 description=cmd.description or cmd.help)
+        else:
+            group, verb = cmd.path
+            if group not in groups:
+                gp = top.add_parser(group, help=GROUPS[group], description=GROUPS[group])
+                gp.set_defaults(_group_parser=gp)
+                groups[group] = gp.add_subparsers(dest="verb", metavar="VERB")
+            sub = groups[group].add_parser(verb, help=cmd.help,
+                                           description=cmd.description or cmd.help)
+        if cmd.configure is not None:
+            cmd.configure(sub)
+        sub.set_defaults(_run=cmd.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``nanonlp`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run = getattr(args, "_run", None)
+    if run is None:
+        (getattr(args, "_group_parser", None) or parser).print_help(sys.stderr)
+        return 2
+    try:
+        return int(run(args) or 0)
+    except NanonlpError as e:
+        print(f"nanonlp: error: {e}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+        print(f"nanonlp: error: {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nanonlp: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `nanonlp ... | head` closed the pipe: not an error
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

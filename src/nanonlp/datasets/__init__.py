@@ -1,0 +1,129 @@
+"""Named data sets: where each file comes from, its checksum, its licence and its reader.
+
+>>> from nanonlp import datasets
+>>> [ds.name for ds in datasets.DATASETS][:3]
+['tinyshakespeare', 'eng-fra', 'multi30k']
+>>> sents = datasets.load("conll2003", "dev")          # doctest: +SKIP
+>>> next(sents)                                         # doctest: +SKIP
+TaggedSentence(tokens=['CRICKET', '-', ...], tags=['O', 'O', ...], doc=0)
+
+``load`` yields typed records (see :mod:`nanonlp.datasets.records`); ``text`` yields the plain
+text of any data set, for tokenizer and word-vector training. File resolution (explicit path,
+``$NANONLP_DATA``, the cache, packaged copies, download) is described in
+:mod:`nanonlp.datasets.store`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from nanonlp.datasets.records import Analogy, Example, Pair, ScoredPair, TaggedSentence
+from nanonlp.datasets.registry import DATASETS, RECORD_KINDS, Dataset, FileSpec, get_dataset
+from nanonlp.datasets.store import cache_root, data_root, fetch, find_file, sha256_file
+from nanonlp.errors import DataError
+
+__all__ = [
+    "DATASETS", "RECORD_KINDS", "Analogy", "Dataset", "Example", "FileSpec", "Pair",
+    "ScoredPair", "TaggedSentence", "available", "cache_root", "data_root", "download",
+    "get_dataset", "load", "locate", "sha256_file", "text",
+]
+
+
+def load(name: str, split: str | None = None, *, path: str | os.PathLike | None = None,
+         download: bool = False, **options: Any) -> Iterator[Any]:
+    """Stream the records of one split of a named data set.
+
+    ``path`` is a folder holding the data set's files (it overrides every other place);
+    ``download=True`` fetches missing files into the cache; ``options`` go to the reader
+    (e.g. ``src="fr", tgt="en"`` for multi30k, ``reverse=True`` for eng-fra).
+    """
+    ds = get_dataset(name)
+    split = _check_split(ds, split)
+
+    def get(fname: str) -> Path:
+        return find_file(ds, fname, path, download=download, progress=download)
+
+    try:
+        yield from ds.reader(get, split, **options)
+    except TypeError as e:
+        if "unexpected keyword" in str(e):
+            raise DataError(f"data set {ds.name!r}: {e}") from None
+        raise
+
+
+def text(name: str, split: str | None = None, **kwargs: Any) -> Iterator[str]:
+    """Stream the plain text of a data set: lines, documents, sentences or both sides of pairs.
+
+    Tagged sentences are joined with spaces; examples give their text; pairs give the source
+    then the target line. Word-list data sets (similarity, analogies) have no text.
+    """
+    ds = get_dataset(name)
+    for rec in load(name, split, **kwargs):
+        if ds.record == "text":
+            yield rec
+        elif ds.record == "pair":
+            yield rec.source
+            yield rec.target
+        elif ds.record == "tagged":
+            yield " ".join(rec.tokens)
+        elif ds.record == "example":
+            yield rec.text
+        else:
+            raise DataError(f"data set {ds.name!r} holds {ds.record} records, not running text")
+
+
+def locate(name: str, split: str | None = None, *, path: str | os.PathLike | None = None,
+           download: bool = False) -> dict[str, Path]:
+    """Resolve every file a data set has (for ``split=None``) or that one split reads.
+
+    Returns ``{file name: path}``; a file that cannot be found raises :class:`DataError`.
+    """
+    ds = get_dataset(name)
+    names = _files_for(ds, split)
+    return {n: find_file(ds, n, path, download=download, progress=download) for n in names}
+
+
+def available(name: str, split: str | None = None) -> bool:
+    """Whether a split (default: the default split) can be read without downloading."""
+    ds = get_dataset(name)
+    try:
+        locate(name, split or ds.default_split)
+    except DataError:
+        return False
+    return True
+
+
+def download(name: str, *, split: str | None = None, progress: bool = True) -> dict[str, Path]:
+    """Fetch the files of a data set (or of one split) that are not already available."""
+    ds = get_dataset(name)
+    out = {}
+    for fname in _files_for(ds, split):
+        spec = ds.file(fname)
+        try:
+            out[fname] = find_file(ds, fname)
+        except DataError:
+            if not spec.urls:
+                if split is None:
+                    continue  # optional extra without a URL (e.g. text8's prefix)
+                raise
+            out[fname] = fetch(spec, cache_root() / ds.name / spec.name, progress=progress)
+    return out
+
+
+def _check_split(ds: Dataset, split: str | None) -> str:
+    if split is None:
+        return ds.default_split
+    if split not in ds.splits:
+        raise DataError(f"data set {ds.name!r} has no split {split!r}; splits: "
+                        f"{', '.join(ds.splits)}")
+    return split
+
+
+def _files_for(ds: Dataset, split: str | None) -> list[str]:
+    """The files of one split (with the reader's default options), or all files."""
+    if split is None:
+        return [f.name for f in ds.files]
+    return list(ds.split_files[_check_split(ds, split)])

@@ -1,0 +1,160 @@
+"""Safe file plumbing: atomic writes and strict text reading.
+
+Two rules hold everywhere in nanonlp:
+
+* an output file either appears complete or not at all, so we write to a temporary file in
+  the same folder and ``os.replace`` it into place (atomic on POSIX and Windows);
+* input text is UTF-8, strictly: a bad byte is an error naming the file and line, never a
+  silent U+FFFD that poisons a vocabulary.
+
+Compressed inputs (``.gz``, ``.bz2``, ``.xz`` and a member of a ``.zip``) are read in place.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import io
+import lzma
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from nanonlp.errors import DataError
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8"):
+    """Open ``path`` for writing through a temporary file that replaces it on success.
+
+    If the body raises (or the process is interrupted) the temporary file is removed and any
+    previous ``path`` is left untouched.
+
+    >>> with atomic_write(tmp / "out.txt") as f:   # doctest: +SKIP
+    ...     f.write("all or nothing\\n")
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if "b" in mode:
+        encoding = None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=encoding) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def split_member(path: str | os.PathLike) -> tuple[Path, str | None]:
+    """Split ``archive.zip::member`` into the archive path and the member name.
+
+    >>> split_member("data/fra-eng.zip::fra.txt")
+    (PosixPath('data/fra-eng.zip'), 'fra.txt')
+    >>> split_member("input.txt")
+    (PosixPath('input.txt'), None)
+    """
+    s = os.fspath(path)
+    if "::" in s:
+        archive, member = s.split("::", 1)
+        return Path(archive), member
+    return Path(s), None
+
+
+@contextlib.contextmanager
+def open_binary(path: str | os.PathLike) -> Iterator[IO[bytes]]:
+    """Open a file for binary reading, decompressing ``.gz``/``.bz2``/``.xz`` transparently.
+
+    ``archive.zip::member`` opens one member of a zip archive.
+    """
+    archive, member = split_member(path)
+    if not archive.exists():
+        raise DataError(f"{archive}: no such file")
+    if archive.is_dir():
+        raise DataError(f"{archive}: is a folder, expected a file")
+    if member is not None:
+        with zipfile.ZipFile(archive) as zf:
+            try:
+                info = zf.getinfo(member)
+            except KeyError:
+                names = ", ".join(zf.namelist()[:5])
+                raise DataError(f"{archive}: no member {member!r} (it has {names}, ...)") from None
+            with zf.open(info) as f:
+                yield f
+        return
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(archive.suffix, open)
+    with opener(archive, "rb") as f:
+        yield f
+
+
+def iter_lines(path: str | os.PathLike, *, keepends: bool = False) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, line)`` from a UTF-8 text file, 1-based, streaming.
+
+    Line ends (``\\n`` and ``\\r\\n``) are stripped unless ``keepends``. A byte sequence that is
+    not UTF-8 raises :class:`DataError` naming the file, the line and the byte offset.
+    """
+    with open_binary(path) as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(
+                    f"{os.fspath(path)}:{lineno}: not valid UTF-8 "
+                    f"(byte {raw[e.start]:#04x} at column {e.start + 1})"
+                ) from None
+            if not keepends:
+                line = line.rstrip("\r\n") if line.endswith("\n") else line
+            yield lineno, line
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """Read a whole UTF-8 file (compressed or a zip member) into one string, strictly."""
+    with open_binary(path) as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise DataError(
+            f"{os.fspath(path)}:{line}: not valid UTF-8 (byte {data[e.start]:#04x})"
+        ) from None
+
+
+def iter_text_chunks(path: str | os.PathLike, chunk_chars: int = 1 << 20) -> Iterator[str]:
+    """Stream a UTF-8 file as strings of about ``chunk_chars`` characters.
+
+    Chunks end on a line boundary where the file has lines, so a caller that splits text into
+    words never sees a word cut in two (text8 is one 100 MB line: it is cut at a space).
+    """
+    with open_binary(path) as raw:
+        decoder = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
+        buf = ""
+        offset_lines = 1
+        while True:
+            try:
+                piece = decoder.read(chunk_chars)
+            except UnicodeDecodeError:
+                raise DataError(
+                    f"{os.fspath(path)}:{offset_lines + buf.count(chr(10))}: not valid UTF-8"
+                ) from None
+            if not piece:
+                break
+            buf += piece
+            cut = buf.rfind("\n")
+            if cut < 0:
+                cut = buf.rfind(" ")
+            if cut < 0:
+                continue
+            out, buf = buf[: cut + 1], buf[cut + 1 :]
+            offset_lines += out.count("\n")
+            yield out
+        if buf:
+            yield buf
