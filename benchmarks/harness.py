@@ -1,0 +1,128 @@
+"""The shared way to run a benchmark and record its figures.
+
+Every script in ``benchmarks/`` measures ours and the anchor on the same data in the same run,
+and for each figure calls :func:`result`, which prints one JSON line::
+
+    {"benchmark": "bpe", "case": "tinyshakespeare/4096", "metric": "train_s", "ours": 1.9,
+     "anchor": 1.2, "anchor_name": "HF tokenizers", "ratio": 1.58, "better": "lower"}
+
+``ratio`` is always ours / anchor. With ``--record`` the script then calls :func:`record`,
+which rewrites that benchmark's section of ``BENCHMARKS.md`` (atomically) with a table, the
+exact command, the machine and the date. Benchmarks are never run by the test suite.
+
+    python benchmarks/bpe.py             # print JSON lines
+    python benchmarks/bpe.py --record    # ... and update BENCHMARKS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
+
+sys.path.insert(0, str(ROOT / "src"))  # run from a checkout without installing
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """An argument parser with the flags every benchmark has (``--record``, ``--quick``)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--record", action="store_true", help="write the figures into BENCHMARKS.md")
+    p.add_argument("--quick", action="store_true", help="small sizes, to check the script runs")
+    return p
+
+
+def data_dir() -> Path:
+    """``$NANONLP_DATA``, or ``../shared/data`` beside the checkout; exits if neither exists."""
+    for cand in (os.environ.get("NANONLP_DATA"), ROOT.parent / "shared" / "data"):
+        if cand and Path(cand).is_dir():
+            os.environ["NANONLP_DATA"] = str(Path(cand).resolve())
+            return Path(cand).resolve()
+    sys.exit("benchmark needs the real data sets: set NANONLP_DATA")
+
+
+class Timer:
+    """``with Timer() as t: ...`` then ``t.seconds`` (wall clock, perf_counter)."""
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+
+
+def result(benchmark: str, case: str, metric: str, ours: float, anchor: float,
+           anchor_name: str, better: str = "lower", **extra) -> dict:
+    """Print and return one figure: ours, the anchor, and ours / anchor."""
+    if better not in ("lower", "higher"):
+        raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
+    ratio = ours / anchor if anchor else float("nan")
+    row = {"benchmark": benchmark, "case": case, "metric": metric, "ours": _round(ours),
+           "anchor": _round(anchor), "anchor_name": anchor_name, "ratio": _round(ratio),
+           "better": better, **extra}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.4g}") if isinstance(x, float) else x
+
+
+def machine() -> str:
+    """One line describing this machine: CPU, cores, Python and key library versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"model name\s*:\s*(.+)", f.read())
+            cpu = m.group(1).strip() if m else cpu
+    except OSError:
+        pass
+    versions = []
+    for mod in ("numpy", "torch", "gensim", "tokenizers", "tiktoken", "spacy", "transformers"):
+        module = sys.modules.get(mod)
+        if module is not None:
+            versions.append(f"{mod} {getattr(module, '__version__', '?')}")
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+            + (", " + ", ".join(versions) if versions else ""))
+
+
+def record(benchmark: str, rows: list[dict], notes: str = "") -> None:
+    """Replace the ``## benchmark`` section of BENCHMARKS.md with these rows."""
+    from nanonlp.fileio import atomic_write
+
+    command = "python " + " ".join(shlex.quote(a) for a in
+                                   [os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
+    lines = [f"## {benchmark}", "",
+             f"Command: `{command}`  ", f"Machine: {machine()}  ",
+             f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
+    if notes:
+        lines += [notes.strip(), ""]
+    lines += ["| case | metric | ours | anchor | anchor is | ours / anchor | better |",
+              "| --- | --- | ---: | ---: | --- | ---: | --- |"]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['metric']} | {r['ours']} | {r['anchor']} | "
+                     f"{r['anchor_name']} | {r['ratio']} | {r['better']} |")
+    section = "\n".join(lines) + "\n"
+    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else _HEADER
+    pattern = re.compile(rf"^## {re.escape(benchmark)}\n.*?(?=^## |\Z)", re.M | re.S)
+    text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else \
+        text.rstrip("\n") + "\n\n" + section
+    with atomic_write(BENCHMARKS_MD) as f:
+        f.write(text.rstrip("\n") + "\n")
+
+
+_HEADER = """# Benchmarks
+
+Each section is written by `python benchmarks/<name>.py --record`: ours and the anchor on the
+same data in the same run, with the ratio ours / anchor. Timings depend on the machine and on
+what else ran on it; the ratio is the figure to compare across machines.
+"""
