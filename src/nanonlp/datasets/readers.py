@@ -65,16 +65,18 @@ def read_parallel(source: PathLike, target: PathLike) -> Iterator[Pair]:
     """Yield :class:`Pair` from two line-aligned files; differing line counts are an error."""
     src, tgt = iter_lines(source), iter_lines(target)
     n = 0
-    for (_, s), (_, t) in zip(src, tgt):
+    while True:
+        s, t = next(src, None), next(tgt, None)
+        if s is None and t is None:
+            return
+        if s is None or t is None:
+            longer = source if s is not None else target
+            raise DataError(
+                f"parallel files differ in length: {os.fspath(longer)} has more than {n} lines "
+                f"({os.fspath(source)} vs {os.fspath(target)})"
+            )
         n += 1
-        yield Pair(s, t)
-    rest_s, rest_t = next(src, None), next(tgt, None)
-    if rest_s is not None or rest_t is not None:
-        longer = source if rest_s is not None else target
-        raise DataError(
-            f"parallel files differ in length: {os.fspath(longer)} has more than {n} lines "
-            f"({os.fspath(source)} vs {os.fspath(target)})"
-        )
+        yield Pair(s[1], t[1])
 
 
 def iob1_to_bio(tags: list[str]) -> list[str]:
@@ -155,13 +157,13 @@ def read_conll(
 
 
 def _check_bio(tags: list[str]) -> list[str]:
-    """Return BIO ``tags`` unchanged after checking that no ``I-`` follows a different type."""
+    """Return a copy of BIO ``tags`` after checking that no ``I-`` follows a different type."""
     prev = "O"
     for tag in tags:
         if tag.startswith("I-") and (prev == "O" or prev[2:] != tag[2:]):
             raise ValueError(f"BIO tag {tag!r} follows {prev!r}")
         prev = tag
-    return tags
+    return list(tags)
 
 
 def read_scored_pairs(path: PathLike) -> Iterator[ScoredPair]:

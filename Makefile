@@ -1,0 +1,37 @@
+# Two commands do all the set-up on a fresh machine (see README):
+#   make tour   -> virtualenv, install, run `nanonlp tour`
+#   make test   -> virtualenv, install with the test extras, lint, run the test suite
+#
+# TORCH picks the PyTorch build. The default is the CPU build this project is developed on;
+# on a CUDA machine use e.g. `make test TORCH=torch` (PyPI's Linux wheels are CUDA builds) or
+# TORCH="torch --index-url https://download.pytorch.org/whl/cu128".
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install tour test lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+tour: $(STAMP)
+	$(BIN)/nanonlp tour
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q --durations=15
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,31 @@
+"""Shared test fixtures: an isolated environment for every test, and the real-data switch."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REAL_DATA = os.environ.get("NANONLP_DATA")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Point the nanonlp cache at a fresh folder so no test reads or writes ~/.cache."""
+    monkeypatch.setenv("NANONLP_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def real_data() -> Path:
+    """The real data sets folder; the test is skipped when NANONLP_DATA is not set."""
+    if not REAL_DATA or not Path(REAL_DATA).is_dir():
+        pytest.skip("NANONLP_DATA is not set (real data sets not available)")
+    return Path(REAL_DATA)
+
+
+@pytest.fixture
+def no_real_data(monkeypatch):
+    """Run as on a fresh machine: no NANONLP_DATA."""
+    monkeypatch.delenv("NANONLP_DATA", raising=False)
