@@ -78,4 +78,5 @@ def test_console_script_and_module_entry_points(no_real_data):
     assert proc.returncode == 2
     assert proc.stderr == ("nanonlp: error: unknown data set 'nope'; known: tinyshakespeare, "
                            "eng-fra, multi30k, conll2003, text8, wikitext-2, brown, lee_corpus, "
-                           "word_analogy, word_similarity, sst2, movie_reviews, sentence_polarity\n")
+                           "enwiki_sample, word_analogy, word_similarity, sst2, movie_reviews, "
+                           "sentence_polarity\n")

@@ -11,7 +11,7 @@ from nanonlp.datasets.store import cache_root, find_file
 from nanonlp.errors import DataError
 
 EXPECTED = {"tinyshakespeare", "eng-fra", "multi30k", "conll2003", "text8", "wikitext-2", "brown",
-            "lee_corpus", "word_analogy", "word_similarity", "sst2", "movie_reviews",
+            "lee_corpus", "enwiki_sample", "word_analogy", "word_similarity", "sst2", "movie_reviews",
             "sentence_polarity"}
 
 
@@ -58,6 +58,8 @@ def test_packaged_copies_resolve_offline(no_real_data):
     assert sum(1 for _ in D.load("lee")) == 300
     assert sum(1 for _ in D.load("word_analogy", "words")) == 19544
     assert sum(1 for _ in D.load("word_similarity", "wordsim353")) == 353
+    wiki = list(D.text("enwiki_sample"))
+    assert len(wiki) == 106 and wiki[0].startswith("Anarchism is a political philosophy")
     assert D.available("lee") and not D.available("conll2003")
 
 

@@ -30,7 +30,7 @@ def test_atomic_write_binary_and_new_folder(tmp_path):
 
 def test_iter_lines_crlf_and_numbers(tmp_path):
     p = tmp_path / "t.txt"
-    p.write_bytes("a\r\nb\n\nc".encode())
+    p.write_bytes(b"a\r\nb\n\nc")
     assert list(iter_lines(p)) == [(1, "a"), (2, "b"), (3, ""), (4, "c")]
 
 
