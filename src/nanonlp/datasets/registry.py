@@ -144,13 +144,36 @@ def _read_lee(get: Getter, split: str) -> Iterator[str]:
 
 
 def _read_enwiki_sample(get: Getter, split: str) -> Iterator[str]:
+    # Parsing the MediaWiki dump takes ~10 s, so the plain text is kept in the user cache
+    # (JSON lines, keyed by the dump's size and mtime) after the first read.
+    import json
+
+    from nanonlp.datasets.store import cache_root
+    from nanonlp.fileio import atomic_write
+
+    path = get("enwiki-sample.xml.bz2")
+    stat = path.stat()
+    cached = cache_root() / "enwiki_sample" / f"articles-{stat.st_size}-{int(stat.st_mtime)}.jsonl"
+    if cached.is_file():
+        for _, line in iter_lines(cached):
+            yield json.loads(line)
+        return
+    articles = list(_parse_wiki_dump(path))
+    try:
+        with atomic_write(cached) as f:
+            f.writelines(json.dumps(a) + "\n" for a in articles)
+    except OSError:
+        pass  # a read-only cache only costs speed
+    yield from articles
+
+
+def _parse_wiki_dump(path: Path) -> Iterator[str]:
     # gensim's own MediaWiki parser strips the markup; redirects and stubs under 20 words
     # are skipped (gensim's WikiCorpus skips short articles the same way).
     import bz2
 
     from gensim.corpora.wikicorpus import extract_pages, filter_wiki
 
-    path = get("enwiki-sample.xml.bz2")
     with bz2.open(path) as f:
         for _title, markup, _pageid in extract_pages(f, filter_namespaces=("0",)):
             # filter_wiki keeps the ''italic'' and '''bold''' quote runs: drop them.
