@@ -1,0 +1,376 @@
+"""The byte-level BPE :class:`Tokenizer`: train, encode, decode, save, load.
+
+Ids 0-255 are the bytes, 256.. are merges in the order they were learned (a merge's id is its
+rank), and special tokens come last. Encoding splits text at allowed special tokens, cuts the
+rest into chunks with the split regex, and applies the merges to each chunk's UTF-8 bytes,
+lowest rank first (GPT-2's ``bpe()``, minbpe's ``encode``); chunk -> ids results are cached.
+Special tokens follow tiktoken: text that contains one is an error unless it is listed in
+``allowed_special`` (then it becomes the special id) or removed from ``disallowed_special``
+(then it is encoded as ordinary text).
+
+The model file is text (minbpe's ``.model`` idea, versioned), with a ``.vocab`` file beside it
+for people to read; :mod:`nanonlp.bpe.export` writes HF ``tokenizer.json`` and tiktoken ranks.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from itertools import chain, pairwise
+from pathlib import Path
+from typing import Literal
+
+from nanonlp.bpe.config import BPEConfig
+from nanonlp.bpe.patterns import compile_pattern, pattern_name, resolve_pattern, special_splitter
+from nanonlp.bpe.stream import iter_pieces
+from nanonlp.bpe.tokenfile import write_tokens
+from nanonlp.bpe.train import MergeStep, count_chunks, learn_merges
+from nanonlp.errors import ConfigError, DataError
+from nanonlp.fileio import atomic_write
+
+FORMAT = "nanonlp-bpe"
+FORMAT_VERSION = 1
+CACHE_SIZE = 1 << 17  # distinct chunks remembered by encode; cleared when full
+
+SpecialSet = Collection[str] | Literal["all"]
+
+
+class Tokenizer:
+    """Byte-level BPE with a split pattern and special tokens.
+
+    >>> tok = Tokenizer.train("aaabdaaabac", BPEConfig(vocab_size=259, pattern="none",
+    ...                                                special=()))
+    >>> tok.encode("aaabdaaabac")
+    [258, 100, 258, 97, 99]
+    >>> tok.decode([258, 100])
+    'aaabd'
+    """
+
+    def __init__(self, merges: Sequence[tuple[int, int]] = (), pattern: str = "gpt4",
+                 special_tokens: dict[str, int] | Sequence[str] = ()):
+        self.pattern = resolve_pattern(pattern)
+        self.merges: list[tuple[int, int]] = [(int(a), int(b)) for a, b in merges]
+        # ranks[(a, b)] is the id the pair merges into; lower id = learned earlier = applied first
+        self.ranks: dict[tuple[int, int], int] = {}
+        self.vocab: list[bytes] = [bytes([i]) for i in range(256)]
+        for a, b in self.merges:
+            n = len(self.vocab)
+            if not (0 <= a < n and 0 <= b < n):
+                raise DataError(f"merge {n - 256} ({a}, {b}) refers to a token that does not "
+                                "exist yet")
+            self.ranks[(a, b)] = n
+            self.vocab.append(self.vocab[a] + self.vocab[b])
+        if not isinstance(special_tokens, dict):
+            special_tokens = {s: len(self.vocab) + i for i, s in enumerate(special_tokens)}
+        self.special_tokens: dict[str, int] = dict(special_tokens)
+        self.special_ids: dict[int, str] = {i: s for s, i in self.special_tokens.items()}
+        for s, i in self.special_tokens.items():
+            if i < len(self.vocab) or not s:
+                raise DataError(f"special token {s!r} has id {i}, which an ordinary token has")
+        if len(self.special_ids) != len(self.special_tokens):
+            raise DataError(f"two special tokens share an id: {self.special_tokens}")
+        self._split = compile_pattern(self.pattern) if self.pattern else None
+        self._cache: dict[str, list[int]] = {}
+
+    # ------------------------------------------------------------------------------------------
+    # train
+
+    @classmethod
+    def train(cls, source: str | Iterable[str] = (), config: BPEConfig | None = None, *,
+              files: Sequence[str | os.PathLike] = (),
+              progress: Callable[[MergeStep], None] | None = None) -> Tokenizer:
+        """Learn a tokenizer from a text, an iterable of texts (documents), and/or files.
+
+        Texts stream: files are read a megabyte at a time and counted on all cores. Chunks
+        never cross a text, a special token, or (for pattern ``none``) a line of a file.
+        ``progress`` is called with each :class:`MergeStep`.
+        """
+        config = config or BPEConfig()
+        pattern = resolve_pattern(config.pattern)
+        texts = [source] if isinstance(source, str) else source
+        file_texts = (piece for f in files
+                      for piece in iter_pieces(f, by_line=not pattern, specials=config.special))
+        counts = count_chunks(chain(texts, file_texts), pattern, config.special, config.workers)
+        if not counts:
+            where = ", ".join(map(str, files)) if files else "the texts given"
+            raise DataError(f"nothing to train on: {where} hold(s) no text")
+        chunk_counts: dict[bytes, int] = {}
+        for chunk, n in counts.items():
+            b = chunk.encode("utf-8")
+            chunk_counts[b] = chunk_counts.get(b, 0) + n
+        merges = []
+        for step in learn_merges(chunk_counts, config.num_merges):
+            merges.append(step.pair)
+            if progress is not None:
+                progress(step)
+        return cls(merges, pattern, list(config.special))
+
+    # ------------------------------------------------------------------------------------------
+    # encode
+
+    @property
+    def vocab_size(self) -> int:
+        """Byte tokens + merges + special tokens (ids run from 0 to vocab_size - 1)."""
+        return max(len(self.vocab), max(self.special_ids, default=-1) + 1)
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Encode ``text`` with no special-token handling (a special is plain text here)."""
+        out: list[int] = []
+        chunks = self._split.findall(text) if self._split else ([text] if text else [])
+        cache = self._cache
+        for chunk in chunks:
+            ids = cache.get(chunk)
+            if ids is None:
+                ids = self._encode_chunk(chunk.encode("utf-8"))
+                if len(cache) >= CACHE_SIZE:
+                    cache.clear()
+                cache[chunk] = ids
+            out += ids
+        return out
+
+    def encode(self, text: str, *, allowed_special: SpecialSet = (),
+               disallowed_special: SpecialSet = "all") -> list[int]:
+        """Encode ``text``; special tokens follow tiktoken's ``Encoding.encode`` rules.
+
+        A special token in ``allowed_special`` (or ``"all"``) becomes its id. One that is
+        neither allowed nor removed from ``disallowed_special`` (default: all of them) is an
+        error, because text from users that smuggles in ``<|endoftext|>`` is usually a bug.
+        """
+        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
+        unknown = allowed - set(self.special_tokens)
+        if unknown:
+            raise ConfigError(f"allowed_special names tokens this tokenizer lacks: "
+                              f"{sorted(unknown)}")
+        if disallowed_special == "all":
+            disallowed = set(self.special_tokens) - allowed
+        else:
+            disallowed = set(disallowed_special)
+        if disallowed:
+            m = special_splitter(disallowed).search(text)
+            if m:
+                raise DataError(
+                    f"text contains special token {m.group()!r} at character {m.start()}; pass "
+                    f"allowed_special={{{m.group()!r}}} to encode it as a special token, or "
+                    "disallowed_special=() to encode it as ordinary text")
+        if not allowed:
+            return self.encode_ordinary(text)
+        out: list[int] = []
+        for i, part in enumerate(special_splitter(allowed).split(text)):
+            if i % 2:  # split() puts the matched special tokens at odd positions
+                out.append(self.special_tokens[part])
+            elif part:
+                out += self.encode_ordinary(part)
+        return out
+
+    def _encode_chunk(self, data: bytes) -> list[int]:
+        """Apply merges to one chunk's bytes, always the lowest-ranked pair present first.
+
+        Merging every occurrence of the best pair at once gives the same result as merging
+        the leftmost one and looking again, because the pair stays the lowest-ranked one.
+        """
+        ids = list(data)
+        ranks = self.ranks
+        while len(ids) >= 2:
+            best = min(pairwise(ids), key=lambda p: ranks.get(p, 1 << 62))
+            new_id = ranks.get(best)
+            if new_id is None:  # no pair of this chunk was ever merged
+                break
+            a, b = best
+            out = []
+            i = 0
+            n = len(ids)
+            while i < n:
+                if ids[i] == a and i + 1 < n and ids[i + 1] == b:
+                    out.append(new_id)
+                    i += 2
+                else:
+                    out.append(ids[i])
+                    i += 1
+            ids = out
+        return ids
+
+    def encode_batch(self, texts: Sequence[str], *, workers: int = 1,
+                     allowed_special: SpecialSet = (),
+                     disallowed_special: SpecialSet = "all") -> list[list[int]]:
+        """Encode many texts, over ``workers`` processes (0 = all cores); order is kept."""
+        return list(self._imap(texts, workers, allowed_special, disallowed_special))
+
+    def _imap(self, texts: Iterable[str], workers: int, allowed_special: SpecialSet,
+              disallowed_special: SpecialSet) -> Iterator[list[int]]:
+        workers = workers or os.cpu_count() or 1
+        kwargs = {"allowed_special": allowed_special, "disallowed_special": disallowed_special}
+        if workers == 1:
+            for text in texts:
+                yield self.encode(text, **kwargs)
+            return
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        state = (self.merges, self.pattern, self.special_tokens, kwargs)
+        with ctx.Pool(workers, initializer=_init_encoder, initargs=(state,)) as pool:
+            yield from pool.imap(_encode_in_worker, texts, chunksize=4)
+
+    def encode_file(self, src: str | os.PathLike, dst: str | os.PathLike, *, workers: int = 1,
+                    allowed_special: SpecialSet = "all",
+                    disallowed_special: SpecialSet = "all") -> int:
+        """Encode a UTF-8 file into a token array (``.npy`` or raw, see ``tokenfile``).
+
+        The file streams in ~1 MB pieces cut where the split pattern would cut anyway, so the
+        array equals ``encode(whole file)``. Special tokens in the file are allowed by
+        default (documents joined with ``<|endoftext|>`` are the usual input). Returns the
+        number of tokens written.
+        """
+        pieces = iter_pieces(src, by_line=not self.pattern, specials=self.special_tokens)
+        ids = self._imap(pieces, workers, allowed_special, disallowed_special)
+        return write_tokens(dst, ids, self.vocab_size)
+
+    # ------------------------------------------------------------------------------------------
+    # decode
+
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        """The bytes the ids stand for (special tokens as their UTF-8 text)."""
+        parts = []
+        vocab = self.vocab
+        n = len(vocab)
+        for i in ids:
+            if 0 <= i < n:
+                parts.append(vocab[i])
+            elif i in self.special_ids:
+                parts.append(self.special_ids[i].encode("utf-8"))
+            else:
+                raise DataError(f"token id {i} is not in the vocabulary (ids 0..."
+                                f"{self.vocab_size - 1})")
+        return b"".join(parts)
+
+    def decode(self, ids: Iterable[int], errors: str = "replace") -> str:
+        """The text for ``ids``: exact for the output of encode; ids that split a UTF-8
+        character decode with U+FFFD (``errors="replace"``) or raise (``"strict"``)."""
+        data = self.decode_bytes(ids)
+        try:
+            return data.decode("utf-8", errors=errors)
+        except UnicodeDecodeError as e:
+            raise DataError(f"ids decode to invalid UTF-8 at byte {e.start} "
+                            f"({data[e.start:e.start + 4]!r}); use errors='replace'") from None
+
+    def token_text(self, i: int) -> str:
+        """One token shown for people: its text, with invalid UTF-8 as U+FFFD."""
+        return self.decode([i])
+
+    # ------------------------------------------------------------------------------------------
+    # save / load
+
+    def save(self, prefix: str | os.PathLike) -> Path:
+        """Write ``prefix.model`` (what :meth:`load` reads) and ``prefix.vocab`` (for people).
+
+        The model file is text: a version line, the split pattern and each special token as
+        JSON strings, then one merge ``a b`` per line in rank order.
+        """
+        prefix = Path(prefix)
+        model = prefix.with_name(prefix.name + ".model")
+        with atomic_write(model) as f:
+            f.write(f"{FORMAT} {FORMAT_VERSION}\n")
+            f.write(f"pattern {json.dumps(self.pattern, ensure_ascii=False)}\n")
+            f.write(f"special {len(self.special_tokens)}\n")
+            for s, i in self.special_tokens.items():
+                f.write(f"{json.dumps(s, ensure_ascii=False)} {i}\n")
+            f.write(f"merges {len(self.merges)}\n")
+            for a, b in self.merges:
+                f.write(f"{a} {b}\n")
+        with atomic_write(prefix.with_name(prefix.name + ".vocab")) as f:
+            f.write(f"# {len(self.vocab)} tokens + {len(self.special_tokens)} special; "
+                    f"pattern {pattern_name(self.pattern)}. Not read back: see the .model file\n")
+            for i in range(256):
+                f.write(f"{i}\t[{render_token(self.vocab[i])}]\n")
+            for (a, b), i in self.ranks.items():
+                f.write(f"{i}\t[{render_token(self.vocab[i])}]\t<- [{render_token(self.vocab[a])}]"
+                        f" [{render_token(self.vocab[b])}]\n")
+            for s, i in self.special_tokens.items():
+                f.write(f"{i}\t{s}\tspecial\n")
+        return model
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Tokenizer:
+        """Read a ``.model`` file written by :meth:`save` (a bad or newer file is an error)."""
+        path = Path(path)
+        if not path.exists() and path.with_name(path.name + ".model").exists():
+            path = path.with_name(path.name + ".model")
+        try:
+            lines = path.read_text(encoding="utf-8").split("\n")
+        except FileNotFoundError:
+            raise DataError(f"{path}: no such tokenizer file") from None
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: not a nanonlp BPE model (not UTF-8 text)") from None
+        head = lines[0].split(" ")
+        if len(head) != 2 or head[0] != FORMAT or not head[1].isdigit():
+            raise DataError(f"{path}:1: not a nanonlp BPE model (expected '{FORMAT} "
+                            f"{FORMAT_VERSION}', got {lines[0][:40]!r})")
+        if int(head[1]) > FORMAT_VERSION:
+            raise DataError(f"{path}: model format version {head[1]} is newer than this nanonlp "
+                            f"reads ({FORMAT_VERSION}); upgrade nanonlp")
+        lineno = 1
+
+        def take(prefix: str) -> str:
+            nonlocal lineno
+            lineno += 1
+            line = lines[lineno - 1] if lineno <= len(lines) else ""
+            if not line.startswith(prefix + " "):
+                raise DataError(f"{path}:{lineno}: expected '{prefix} ...', got {line[:40]!r}")
+            return line[len(prefix) + 1:]
+
+        def count(prefix: str) -> int:
+            value = take(prefix)
+            if not value.isdigit():
+                raise DataError(f"{path}:{lineno}: bad count {value!r}")
+            return int(value)
+
+        try:
+            pattern = json.loads(take("pattern"))
+            specials = {}
+            for _ in range(count("special")):
+                lineno += 1
+                text, _, i = lines[lineno - 1].rpartition(" ")
+                specials[json.loads(text)] = int(i)
+            merges = []
+            for _ in range(count("merges")):
+                lineno += 1
+                a, b = lines[lineno - 1].split(" ")
+                merges.append((int(a), int(b)))
+        except DataError:
+            raise
+        except (ValueError, IndexError):
+            line = lines[lineno - 1] if lineno <= len(lines) else "<end of file>"
+            raise DataError(f"{path}:{lineno}: corrupt line {line[:40]!r}") from None
+        if any(line.strip() for line in lines[lineno:]):
+            raise DataError(f"{path}:{lineno + 1}: unexpected text after the last merge")
+        try:
+            return cls(merges, pattern, specials)
+        except DataError as e:
+            raise DataError(f"{path}: {e}") from None
+
+    def __repr__(self) -> str:
+        return (f"Tokenizer(vocab_size={self.vocab_size}, pattern="
+                f"{pattern_name(self.pattern)!r}, special={list(self.special_tokens)})")
+
+
+def render_token(token: bytes) -> str:
+    """A token as readable text: invalid UTF-8 as U+FFFD, control characters escaped.
+
+    >>> render_token(b"hi\\n"), render_token(b"\\xe2\\x82")
+    ('hi\\\\u000a', '�')
+    """
+    text = token.decode("utf-8", errors="replace")
+    return "".join(c if c.isprintable() or c == " " else f"\\u{ord(c):04x}" for c in text)
+
+
+_worker_tok: tuple[Tokenizer, dict] | None = None
+
+
+def _init_encoder(state) -> None:
+    global _worker_tok
+    merges, pattern, specials, kwargs = state
+    _worker_tok = (Tokenizer(merges, pattern, specials), kwargs)
+
+
+def _encode_in_worker(text: str) -> list[int]:
+    tok, kwargs = _worker_tok
+    return tok.encode(text, **kwargs)

@@ -1,0 +1,220 @@
+"""BPE core: known answers, fast trainer == reference trainer, round trips, special tokens."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nanonlp.bpe import BPEConfig, CharTokenizer, Tokenizer, read_tokens
+from nanonlp.bpe.patterns import GPT2_PATTERN, GPT4_PATTERN, resolve_pattern, split_chunks
+from nanonlp.bpe.reference import get_stats, merge, train_reference
+from nanonlp.bpe.stream import iter_pieces
+from nanonlp.bpe.train import count_chunks, learn_merges
+from nanonlp.errors import ConfigError, DataError
+
+EDGE_CASES = [
+    "", " ", "   ", "\n", "\n\n\n", "\r\n", "a\r\nb\r\n", "\t \t", "\x00", "a\x00b",
+    "hello world", "  hello   world  ", "Hello, World!!! 123456789",
+    "emoji 👍🏽 family 👨‍👩‍👧 flag 🇫🇷", "e\u0301 a\u0308 combining", "日本語のテキスト、中文文本。",
+    "مرحبا بالعالم", "שלום עולם", "Привет, мир!", "it's I'M we'LL", "ﬁ ligature ½ ²",
+    "\u200b zero width \ufeff bom", "mixed\u2028line\u2029sep", "x" * 500,
+]
+
+CORPUS = ("the quick brown fox jumps over the lazy dog. " * 5 + "\n"
+          "aaaaaaa bbbb aaaa abab abababab\n"
+          + " ".join(EDGE_CASES) + "\n"
+          + "low lower lowest newer newest wider wildest\n" * 3)
+
+
+def test_known_answer_three_merges():
+    tok = Tokenizer.train("aaabdaaabac", BPEConfig(vocab_size=259, pattern="none", special=()))
+    assert tok.merges == [(97, 97), (97, 98), (256, 257)]
+    assert tok.encode("aaabdaaabac") == [258, 100, 258, 97, 99]
+    assert tok.decode([258, 100, 258, 97, 99]) == "aaabdaaabac"
+
+
+def test_reference_helpers():
+    assert get_stats([1, 2, 3, 1, 2]) == {(1, 2): 2, (2, 3): 1, (3, 1): 1}
+    assert merge([1, 2, 3, 1, 2], (1, 2), 4) == [4, 3, 4]
+    assert merge([5, 5, 5, 5, 5], (5, 5), 6) == [6, 6, 5]
+
+
+@pytest.mark.parametrize("pattern", ["gpt2", "gpt4", "none"])
+def test_fast_trainer_equals_reference(pattern):
+    regex = resolve_pattern(pattern)
+    text = CORPUS if pattern != "none" else CORPUS[:400]
+    chunks = [c.encode() for c in split_chunks(text, regex)]
+    ref = train_reference(chunks, 150)
+    counts = count_chunks([text], regex)
+    fast = [s.pair for s in learn_merges({k.encode(): v for k, v in counts.items()}, 150)]
+    assert fast == ref
+    assert len(ref) == 150 or pattern == "none"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.text(alphabet="ab c\n", max_size=30), max_size=8), st.integers(1, 40))
+def test_fast_trainer_equals_reference_property(texts, n):
+    # a tiny alphabet makes long runs and many ties: the cases where tie-breaks matter
+    chunks = [c.encode() for t in texts for c in split_chunks(t, GPT4_PATTERN)]
+    counts = count_chunks(texts, GPT4_PATTERN)
+    fast = [s.pair for s in learn_merges({k.encode(): v for k, v in counts.items()}, n)]
+    assert fast == train_reference(chunks, n)
+
+
+def test_parallel_counting_equals_serial():
+    texts = [CORPUS[i:i + 50] for i in range(0, len(CORPUS), 50)] * 40
+    serial = count_chunks(texts, GPT4_PATTERN, workers=1)
+    from nanonlp.bpe import train as T
+
+    old = T.BATCH_CHARS
+    T.BATCH_CHARS = 3000  # several batches, so the process pool really runs
+    try:
+        parallel = count_chunks(iter(texts), GPT4_PATTERN, workers=2)
+    finally:
+        T.BATCH_CHARS = old
+    assert parallel == serial
+
+
+@pytest.fixture(scope="module")
+def tok() -> Tokenizer:
+    return Tokenizer.train(CORPUS, BPEConfig(vocab_size=400, pattern="gpt4"))
+
+
+@pytest.mark.parametrize("text", EDGE_CASES)
+def test_round_trip_edge_cases(tok, text):
+    ids = tok.encode(text)
+    assert tok.decode(ids) == text
+    assert all(0 <= i < tok.vocab_size for i in ids)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=80))
+def test_round_trip_property(tok, text):
+    # st.text includes surrogate-free arbitrary code points: everything valid in UTF-8
+    assert tok.decode(tok.encode(text, disallowed_special=())) == text
+
+
+def test_merges_shrink_and_cache_is_consistent(tok):
+    text = "the quick brown fox jumps over the lazy dog"
+    first = tok.encode(text)
+    assert len(first) < len(text.encode())
+    assert tok.encode(text) == first  # now from the chunk cache
+
+
+def test_decode_invalid_bytes(tok):
+    e_acute = "é".encode()  # two bytes, each alone is invalid UTF-8
+    assert tok.decode([e_acute[0]]) == "\ufffd"
+    with pytest.raises(DataError, match="invalid UTF-8 at byte 0"):
+        tok.decode([e_acute[0]], errors="strict")
+    with pytest.raises(DataError, match="token id 99999 is not in the vocabulary"):
+        tok.decode([99999])
+
+
+def test_special_tokens_follow_tiktoken(tok):
+    eot = tok.special_tokens["<|endoftext|>"]
+    assert eot == tok.vocab_size - 1
+    text = "hello<|endoftext|>world"
+    with pytest.raises(DataError, match=r"contains special token '<\|endoftext\|>' at character 5"):
+        tok.encode(text)
+    ids = tok.encode(text, allowed_special="all")
+    assert ids == [*tok.encode("hello"), eot, *tok.encode("world")]
+    assert tok.encode(text, allowed_special={"<|endoftext|>"}) == ids
+    plain = tok.encode(text, disallowed_special=())
+    assert eot not in plain and tok.decode(plain) == text
+    assert tok.decode(ids) == text
+    with pytest.raises(ConfigError, match="lacks"):
+        tok.encode("x", allowed_special={"<|nope|>"})
+
+
+def test_special_tokens_separate_training_documents():
+    # without the special token "ab" would be a frequent pair across the boundary
+    tok = Tokenizer.train("a<|endoftext|>b" * 50, BPEConfig(vocab_size=300, pattern="none"))
+    assert tok.merges[0] != (97, 98)
+    assert all(b"<|" not in t for t in tok.vocab)
+
+
+def test_training_stops_when_pairs_run_out():
+    tok = Tokenizer.train("ab", BPEConfig(vocab_size=1000, special=("<s>",)))
+    assert tok.merges == [(97, 98)]
+    assert tok.special_tokens == {"<s>": 257} and tok.vocab_size == 258
+
+
+def test_encode_batch_in_processes(tok):
+    texts = EDGE_CASES * 3
+    assert tok.encode_batch(texts, workers=2) == [tok.encode(t) for t in texts]
+
+
+def test_file_pieces_split_like_the_whole_file(tmp_path):
+    text = ("word  spaced\n\n\n   indented " * 200 + "x<|endoftext|> y" * 50 + " tail   ")
+    path = tmp_path / "t.txt"
+    path.write_text(text, encoding="utf-8")
+    pieces = list(iter_pieces(path, specials=["<|endoftext|>"], piece_chars=97))
+    assert len(pieces) > 10 and "".join(pieces) == text
+    for pat in (GPT2_PATTERN, GPT4_PATTERN):
+        assert [c for p in pieces for c in split_chunks(p, pat)] == split_chunks(text, pat)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".bin"])
+def test_encode_file_equals_encode(tok, tmp_path, suffix):
+    text = CORPUS * 3 + "<|endoftext|>" + CORPUS
+    src = tmp_path / "in.txt"
+    src.write_text(text, encoding="utf-8")
+    n = tok.encode_file(src, tmp_path / f"out{suffix}", workers=1)
+    arr = read_tokens(tmp_path / f"out{suffix}", tok.vocab_size)
+    assert arr.dtype == np.uint16 and n == len(arr)
+    assert arr.tolist() == tok.encode(text, allowed_special="all")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_train_from_file_equals_train_from_text(tmp_path):
+    src = tmp_path / "c.txt"
+    src.write_text(CORPUS * 4, encoding="utf-8")
+    cfg = BPEConfig(vocab_size=350)
+    assert Tokenizer.train(files=[src], config=cfg).merges == \
+        Tokenizer.train(CORPUS * 4, cfg).merges
+
+
+def test_char_tokenizer(tmp_path):
+    ct = CharTokenizer.train(["hello world"], special=["<|endoftext|>"])
+    assert ct.vocab_size == 8 + 1
+    ids = ct.encode("hold<|endoftext|>", allowed_special="all")
+    assert ct.decode(ids) == "hold<|endoftext|>" and ids[-1] == 8
+    with pytest.raises(DataError, match="character 'z'"):
+        ct.encode("zoo")
+    again = CharTokenizer.load(ct.save(tmp_path / "c"))
+    assert again.chars == ct.chars and again.special_tokens == ct.special_tokens
+    src = tmp_path / "in.txt"
+    src.write_text("hello world " * 10, encoding="utf-8")
+    ct.encode_file(src, tmp_path / "ids.npy")
+    assert ct.decode(np.load(tmp_path / "ids.npy").tolist()) == "hello world " * 10
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"vocab_size": 256}, r"vocab_size 256 is below 257 \(256 byte tokens \+ 1 special tokens\)"),
+    ({"vocab_size": 300, "pattern": "gpt3"}, "unknown split pattern 'gpt3'"),
+    ({"pattern": "(unclosed"}, "is not a valid regex"),
+    ({"special": ("<s>", "<s>")}, r"given twice: \['<s>'\]"),
+    ({"special": ("",)}, "must not be empty"),
+    ({"workers": -1}, "workers must be >= 0"),
+])
+def test_bad_config(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        BPEConfig(**kwargs)
+
+
+def test_empty_corpus(tmp_path):
+    with pytest.raises(DataError, match="nothing to train on"):
+        Tokenizer.train([], BPEConfig())
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(DataError, match=r"nothing to train on: .*empty.txt"):
+        Tokenizer.train(files=[empty])
+
+
+def test_non_utf8_file(tmp_path):
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("line one\ncaf\xe9\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1.txt:2: not valid UTF-8 \(byte 0xe9\)"):
+        Tokenizer.train(files=[bad])
