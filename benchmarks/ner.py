@@ -1,0 +1,205 @@
+"""NER on CoNLL-2003 English: spaCy's plain config vs our presets, at the same time budget.
+
+Train on eng.train, early-stop on eng.testa (dev), report eng.testb (test). Three configs:
+
+* anchor: ``spacy init config --lang en --pipeline ner --optimize efficiency``, defaults
+  untouched (our ``spacy-efficiency`` preset is exactly that config);
+* ours: the ``efficiency`` preset (see ``nanonlp.ner.config``);
+* ours + static vectors trained by ``nanonlp.word2vec`` on the unlabelled text in
+  ``shared/data`` (text8 prefix, Brown, WikiText-2 valid/test, and the tokens of eng.train),
+  lower-cased; gensim's Word2Vec is used instead only if nanonlp's word2vec cannot be imported,
+  and the notes then say so.
+
+All three train at the same time, one process each, for the same wall-clock budget: the
+machine is shared with other jobs, and running side by side makes every config see the same
+background load (run one after the other with ``--sequential`` on an idle machine). Each
+process uses one BLAS thread.
+
+    python benchmarks/ner.py --quick            # 1-minute budget on slices, to check it runs
+    python benchmarks/ner.py --record           # 6-minute budget per config
+    python benchmarks/ner.py --budget-min 30 --record   # the issue's 30-minute setting
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+from harness import Timer, data_dir, parser, record, result
+
+ANCHOR = "spaCy init config (efficiency), defaults"
+TYPES = ("LOC", "MISC", "ORG", "PER")
+
+
+def convert_all(work: Path, quick: bool) -> dict[str, Path]:
+    """DocBins of train/dev/test (10 sentences per doc); slices in quick mode."""
+    from itertools import islice
+
+    import spacy
+
+    from nanonlp import datasets
+    from nanonlp.ner.convert import save_docbin, sentences_to_docs
+
+    vocab = spacy.blank("en").vocab
+    paths = {}
+    for split, n in (("train", 2000), ("dev", 500), ("test", 1000)):
+        sents = datasets.load("conll2003", split)
+        if quick:
+            sents = islice(sents, n)
+        paths[split] = work / f"{split}.spacy"
+        save_docbin(sentences_to_docs(sents, vocab, n_sents=10), paths[split])
+    return paths
+
+
+def train_vectors(work: Path, quick: bool) -> tuple[Path, str, float]:
+    """Word vectors on the unlabelled text; returns (file, description, seconds)."""
+    from nanonlp import datasets
+
+    names = ["text8/head", "brown", "wikitext-2/valid", "wikitext-2/test"]
+    conll = [[w.lower() for w in s.tokens] for s in datasets.load("conll2003", "train")]
+    out = work / "vectors.txt"
+    with Timer() as t:
+        try:
+            from nanonlp.word2vec import Corpus, Word2VecConfig, fit
+
+            corpus = Corpus.from_datasets(names[:1] if quick else names, tokenizer="split")
+            sentences = [*corpus, *conll]
+            cfg = Word2VecConfig(dim=100, min_count=3, epochs=1 if quick else 5, workers=2)
+            wv = fit(sentences, cfg)
+            wv.save(out, format="text")
+            how = "nanonlp.word2vec (skip-gram, numpy/numba)"
+        except ImportError:
+            from gensim.models import Word2Vec
+
+            sentences = [*(line.lower().split() for name in names
+                           for line in datasets.text(*name.split("/"))), *conll]
+            model = Word2Vec(sentences, vector_size=100, min_count=3, epochs=5, workers=2, seed=1)
+            model.wv.save_word2vec_format(str(out))
+            how = "gensim Word2Vec (nanonlp.word2vec was not importable)"
+    n_words = sum(len(s) for s in sentences)
+    desc = (f"{how}, 100-d, min_count 3, {'1 epoch' if quick else '5 epochs'} on "
+            f"{' + '.join(names[:1] if quick else names)} + eng.train tokens, lower-cased "
+            f"({n_words / 1e6:.2f}M words)")
+    return out, desc, t.seconds
+
+
+def run_config(args: tuple) -> dict:
+    """Train one config for the budget, then score model-best on test (one process)."""
+    name, preset, vectors, paths, budget, work = args
+    from nanonlp.ner.evaluate import EvaluateConfig, evaluate
+    from nanonlp.ner.train import TrainConfig, train
+
+    cfg = TrainConfig(train=str(paths["train"]), dev=str(paths["dev"]), out=str(work / name),
+                      preset=preset, vectors=str(vectors) if vectors else None,
+                      vectors_attr="LOWER", max_minutes=budget, seed=0)
+    start = time.perf_counter()
+    steps = list(train(cfg))
+    train_s = time.perf_counter() - start
+    evals = [s for s in steps if s.dev_f1 is not None]
+    report = evaluate(EvaluateConfig(model=str(work / name / "model-best"),
+                                     data=str(paths["test"]),
+                                     report=str(work / f"{name}.test.json")))
+    best = max(evals, key=lambda s: s.dev_f1)
+    return {"name": name, "train_s": train_s, "steps": steps[-1].step,
+            "epochs": steps[-1].epoch, "words": steps[-1].words, "stopped": steps[-1].stopped,
+            "best_step": best.step, "dev_f1": best.dev_f1, "p": report.precision,
+            "r": report.recall, "f1": report.f1, "seqeval_agrees": report.seqeval_agrees,
+            "per_type": {k: v.f1 for k, v in report.per_type.items()},
+            "wps": report.words_per_second}
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--budget-min", type=float, default=None,
+                   help="wall-clock training budget per config in minutes (default 6; 1 quick)")
+    p.add_argument("--sequential", action="store_true",
+                   help="train the configs one after another instead of side by side")
+    p.add_argument("--vectors", default=None, help="use this word2vec text file (lower-cased "
+                   "words) instead of training vectors first")
+    p.add_argument("--work", default=None, help="folder for data, vectors and models "
+                   "(default: a temporary folder)")
+    args = p.parse_args()
+    data_dir()
+    budget = args.budget_min or (1.0 if args.quick else 6.0)
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"
+    tmp = None
+    if args.work:
+        work = Path(args.work)
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="nanonlp-bench-ner-")
+        work = Path(tmp.name)
+    paths = convert_all(work, args.quick)
+    if args.vectors:
+        vectors, vec_desc, vec_s = Path(args.vectors), f"given file {args.vectors}", 0.0
+    else:
+        vectors, vec_desc, vec_s = train_vectors(work, args.quick)
+    configs = [("baseline", "spacy-efficiency", None), ("ours", "efficiency", None),
+               ("ours+vectors", "efficiency", vectors)]
+    jobs = [(n, pr, v, paths, budget, work) for n, pr, v in configs]
+    if args.sequential:
+        outs = [run_config(j) for j in jobs]
+    else:
+        with ProcessPoolExecutor(len(jobs), mp_context=get_context("spawn")) as pool:
+            outs = list(pool.map(run_config, jobs))
+    by = {o["name"]: o for o in outs}
+    for o in outs:
+        print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v)
+                          for k, v in o.items()}), flush=True)
+
+    rows = []
+    base = by["baseline"]
+    case = f"conll2003 test, {budget:g} min"
+    for name in ("ours", "ours+vectors"):
+        o = by[name]
+        c = case + (" +vectors" if name == "ours+vectors" else "")
+        for metric, key in (("F1", "f1"), ("precision", "p"), ("recall", "r")):
+            rows.append(result("ner", c, metric, 100 * o[key], 100 * base[key], ANCHOR,
+                               better="higher"))
+        for t in TYPES:
+            rows.append(result("ner", c, f"F1 {t}", 100 * o["per_type"].get(t, 0.0),
+                               100 * base["per_type"].get(t, 0.0), ANCHOR, better="higher"))
+        rows.append(result("ner", c, "F1 gain (points)", 100 * (o["f1"] - base["f1"]), 0.0,
+                           ANCHOR, better="higher"))
+    if args.record:
+        lines = [
+            f"Budget: **{budget:g} min of wall-clock training per config** (the issue's target "
+            f"is stated for 30 min; rerun with `--budget-min 30`), "
+            + ("one after another" if args.sequential else
+               "all three side by side, one process each") +
+            " on a 2-core machine shared with other jobs, so absolute speed is noisy; "
+            "configs in one run saw the same load. Train eng.train, model-best chosen on "
+            "eng.testa (dev), scores on eng.testb (test); spaCy Scorer figures, confirmed by "
+            "seqeval: " + ", ".join(f"{o['name']} {'yes' if o['seqeval_agrees'] else 'NO'}"
+                                    for o in outs) + ".",
+            f"Targets (issue 5): ours >= baseline + 1.0 F1; ours+vectors >= baseline + 2.0 F1. "
+            f"Here: ours {100 * (by['ours']['f1'] - base['f1']):+.2f}, ours+vectors "
+            f"{100 * (by['ours+vectors']['f1'] - base['f1']):+.2f}.",
+            f"Vectors: {vec_desc}; trained in {vec_s:.0f} s (not counted in the budget).",
+            "At short budgets on a loaded machine no config converges (see epochs below): "
+            "much of our preset's gain is words per second (a fixed 1,000-word batch against "
+            "spaCy's compounding 100 -> 1,000, and fewer dev evaluations per word), not a "
+            "better final model; longer budgets show how much of it remains.",
+            "", "| config | steps | epochs | words seen | stopped | best dev F1 (step) | "
+            "test P | test R | test F1 | LOC | MISC | ORG | PER |",
+            "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+            "| ---: |"]
+        for o in outs:
+            pt = o["per_type"]
+            lines.append(
+                f"| {o['name']} | {o['steps']:,} | {o['epochs']} | {o['words']:,} | "
+                f"{o['stopped']} | {100 * o['dev_f1']:.2f} ({o['best_step']}) | "
+                f"{100 * o['p']:.2f} | {100 * o['r']:.2f} | {100 * o['f1']:.2f} | "
+                + " | ".join(f"{100 * pt.get(t, 0.0):.2f}" for t in TYPES) + " |")
+        record("ner", rows, "\n".join(lines))
+    if tmp is not None:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

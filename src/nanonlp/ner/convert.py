@@ -1,0 +1,464 @@
+"""Converters between annotated text files and spaCy ``DocBin`` training data, and back.
+
+Inputs:
+
+* CoNLL-2003 through :func:`nanonlp.datasets.load` (IOB1 converted to BIO by the reader);
+* generic column files (:func:`read_columns`): pick the token and tag columns, tags in BIO,
+  IOB1 or BILOU, blank lines between sentences, ``-DOCSTART-`` lines between documents;
+* JSONL (:func:`read_jsonl`): ``{"text": ..., "entities": [[start, end, label], ...]}`` with
+  character offsets, tokenised by spaCy's English tokenizer.
+
+Sentences are grouped into documents of ``n_sents`` sentences (the idea of ``spacy convert
+-n``), never across a ``-DOCSTART-`` boundary, so the model sees some context and training
+batches are not dominated by one-word headlines. Output back to columns is :func:`docs_to_conll`.
+
+Nothing is dropped silently: a malformed line or a tag that breaks its scheme raises
+:class:`DataError` naming ``file:line``, and a JSONL entity whose offsets do not fall on token
+boundaries is either an error (default) or snapped to tokens and listed in the report.
+What is left out: nested or overlapping entities (spaCy's ``ner`` cannot represent them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import Literal
+
+from nanonlp.datasets.readers import iob1_to_bio
+from nanonlp.datasets.records import TaggedSentence
+from nanonlp.errors import ConfigError, DataError
+from nanonlp.fileio import atomic_write, iter_lines
+
+Scheme = Literal["bio", "iob1", "bilou"]
+SCHEMES = ("bio", "iob1", "bilou")
+_PREFIXES = {"bio": "BI", "iob1": "BI", "bilou": "BILU"}  # tag prefixes each scheme allows
+
+
+# ---------------------------------------------------------------------------------------------
+# Tag schemes (pure functions)
+
+
+def bilou_to_bio(tags: list[str]) -> list[str]:
+    """Convert BILOU (BILUO) tags to BIO, checking that every entity opens and closes.
+
+    ``U-`` (a one-token entity) becomes ``B-``; ``L-`` (the last token) becomes ``I-``.
+
+    >>> bilou_to_bio(["U-PER", "O", "B-ORG", "I-ORG", "L-ORG", "B-LOC", "L-LOC"])
+    ['B-PER', 'O', 'B-ORG', 'I-ORG', 'I-ORG', 'B-LOC', 'I-LOC']
+    >>> bilou_to_bio(["B-PER", "O"])
+    Traceback (most recent call last):
+    ...
+    ValueError: BILOU tag 'O' at token 2 follows the unclosed 'B-PER'
+    """
+    out = []
+    open_type = None  # type of the entity still open after the previous token
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, etype = _split_tag(tag, "BILU")
+        inside = prefix in ("I", "L")
+        if open_type is not None and (not inside or etype != open_type):
+            where = f"at token {i + 1}" if i < len(tags) else "at the end"
+            raise ValueError(f"BILOU tag {tag!r} {where} follows the unclosed 'B-{open_type}'"
+                             if i < len(tags) else
+                             f"BILOU entity 'B-{open_type}' is not closed {where}")
+        if open_type is None and inside:
+            raise ValueError(f"BILOU tag {tag!r} at token {i + 1} has no opening B-")
+        if i == len(tags):
+            break
+        out.append("O" if prefix == "O" else ("B-" if prefix in "BU" else "I-") + etype)
+        open_type = etype if prefix in ("B", "I") else None
+    return out
+
+
+def check_bio(tags: list[str]) -> list[str]:
+    """Return BIO ``tags`` unchanged after checking that each ``I-`` continues its type.
+
+    >>> check_bio(["B-PER", "I-PER", "O"])
+    ['B-PER', 'I-PER', 'O']
+    >>> check_bio(["O", "I-PER"])
+    Traceback (most recent call last):
+    ...
+    ValueError: BIO tag 'I-PER' at token 2 follows 'O' (an entity must start with B-)
+    """
+    prev = "O"
+    for i, tag in enumerate(tags):
+        prefix, etype = _split_tag(tag, "BI")
+        if prefix == "I" and (prev == "O" or prev[2:] != etype):
+            raise ValueError(f"BIO tag {tag!r} at token {i + 1} follows {prev!r} "
+                             "(an entity must start with B-)")
+        prev = tag
+    return tags
+
+
+def to_bio(tags: list[str], scheme: str) -> list[str]:
+    """Convert ``tags`` from ``scheme`` (bio, iob1, bilou) to BIO, raising ValueError if invalid.
+
+    >>> to_bio(["I-PER", "I-LOC", "O", "I-ORG"], "iob1")   # a type switch starts an entity
+    ['B-PER', 'B-LOC', 'O', 'B-ORG']
+    """
+    if scheme == "bio":
+        return check_bio(tags)
+    if scheme == "iob1":
+        for tag in tags:
+            _split_tag(tag, "BI")
+        return iob1_to_bio(tags)
+    if scheme == "bilou":
+        return bilou_to_bio(tags)
+    raise ValueError(f"unknown tag scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
+
+
+def bio_spans(tags: list[str]) -> list[tuple[int, int, str]]:
+    """The entities of a BIO sequence as ``(start, end, label)`` token spans, end exclusive.
+
+    >>> bio_spans(["B-PER", "I-PER", "O", "B-LOC", "B-LOC"])
+    [(0, 2, 'PER'), (3, 4, 'LOC'), (4, 5, 'LOC')]
+    """
+    spans = []
+    for i, tag in enumerate(tags):
+        if tag.startswith("B-") or (tag.startswith("I-") and (not spans or spans[-1][1] != i
+                                                               or spans[-1][2] != tag[2:])):
+            spans.append((i, i + 1, tag[2:]))
+        elif tag.startswith("I-"):
+            spans[-1] = (spans[-1][0], i + 1, spans[-1][2])
+    return spans
+
+
+def _split_tag(tag: str, prefixes: str) -> tuple[str, str]:
+    """``"B-PER" -> ("B", "PER")``; ``"O" -> ("O", "")``; anything else is a ValueError."""
+    if tag == "O":
+        return "O", ""
+    prefix, sep, etype = tag.partition("-")
+    if not sep or not etype or len(prefix) != 1 or prefix not in prefixes:
+        allowed = ", ".join(f"{p}-" for p in prefixes)
+        raise ValueError(f"tag {tag!r} is not O or {allowed}TYPE")
+    return prefix, etype
+
+
+# ---------------------------------------------------------------------------------------------
+# Readers
+
+
+def read_columns(path: str | os.PathLike, *, token_column: int = 0, tag_column: int = -1,
+                 scheme: str = "bio") -> Iterator[TaggedSentence]:
+    """Yield BIO-tagged sentences from a whitespace-separated column file.
+
+    Blank lines end sentences; a line whose token column is ``-DOCSTART-`` starts a new
+    document (the ``doc`` field counts them). Lines must all have the same number of columns.
+    """
+    if scheme not in SCHEMES:
+        raise ConfigError(f"unknown tag scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
+    name = os.fspath(path)
+    doc, n_cols = 0, None
+    tokens: list[str] = []
+    tags: list[str] = []
+    lines: list[int] = []
+
+    def flush() -> Iterator[TaggedSentence]:
+        if tokens:
+            try:
+                bio = to_bio(tags, scheme)
+            except ValueError as e:
+                # The message counts tokens from 1; turn that into the file's line.
+                raise DataError(f"{name}:{_line_of(str(e), lines)}: {e}") from None
+            yield TaggedSentence(list(tokens), list(bio), doc)
+            tokens.clear()
+            tags.clear()
+            lines.clear()
+
+    for lineno, line in iter_lines(path):
+        cols = line.split()
+        if not cols:
+            yield from flush()
+            continue
+        if cols[0] == "-DOCSTART-":
+            yield from flush()
+            doc += 1
+            continue
+        if n_cols is None:
+            n_cols = len(cols)
+        if len(cols) != n_cols:
+            raise DataError(f"{name}:{lineno}: expected {n_cols} columns like the lines before, "
+                            f"got {len(cols)}: {line[:60]!r}")
+        try:
+            token, tag = cols[token_column], cols[tag_column]
+        except IndexError:
+            raise DataError(f"{name}:{lineno}: no column {max(token_column, tag_column)} in "
+                            f"a line of {len(cols)} columns: {line[:60]!r}") from None
+        try:
+            _split_tag(tag, _PREFIXES[scheme])
+        except ValueError as e:
+            raise DataError(f"{name}:{lineno}: {e}") from None
+        tokens.append(token)
+        tags.append(tag)
+        lines.append(lineno)
+    yield from flush()
+
+
+def _line_of(message: str, lines: list[int]) -> int:
+    """The file line of ``token N`` in a tag-scheme error message (the sentence's last line)."""
+    m = re.search(r"token (\d+)", message)
+    return lines[int(m.group(1)) - 1] if m and int(m.group(1)) <= len(lines) else lines[-1]
+
+
+@dataclass
+class ConvertReport:
+    """What a conversion produced, including everything it had to adjust."""
+
+    docs: int = 0  # documents written
+    sentences: int = 0  # sentences (column input) or texts (JSONL input) read
+    tokens: int = 0
+    entities: dict[str, int] = field(default_factory=dict)  # entity count per label
+    empty: int = 0  # empty documents or texts (not written: they carry no training signal)
+    adjusted: list[str] = field(default_factory=list)  # "file:line: ..." for snapped spans
+
+    def add_doc(self, doc) -> None:
+        self.docs += 1
+        self.tokens += len(doc)
+        for ent in doc.ents:
+            self.entities[ent.label_] = self.entities.get(ent.label_, 0) + 1
+
+
+def sentences_to_docs(sentences: Iterable[TaggedSentence], vocab, n_sents: int = 10,
+                      report: ConvertReport | None = None) -> Iterator:
+    """Group BIO-tagged sentences into spaCy ``Doc`` objects of up to ``n_sents`` sentences.
+
+    A group never crosses a change of ``doc`` (a ``-DOCSTART-`` boundary). Sentence starts are
+    kept on the tokens, so :func:`docs_to_conll` can write the sentences back.
+    """
+    from spacy.tokens import Doc
+
+    if n_sents < 1:
+        raise ConfigError(f"n_sents must be >= 1, got {n_sents}")
+    report = report if report is not None else ConvertReport()
+    group: list[TaggedSentence] = []
+
+    def flush():
+        words = [w for s in group for w in s.tokens]
+        starts = [i == 0 for s in group for i in range(len(s.tokens))]
+        ents = [t for s in group for t in s.tags]
+        group.clear()
+        doc = Doc(vocab, words=words, sent_starts=starts, ents=ents)
+        report.add_doc(doc)
+        return doc
+
+    for sent in sentences:
+        report.sentences += 1
+        if group and (sent.doc != group[-1].doc or len(group) == n_sents):
+            yield flush()
+        group.append(sent)
+    if group:
+        yield flush()
+
+
+def read_jsonl(path: str | os.PathLike, nlp, *, misaligned: str = "error",
+               report: ConvertReport | None = None) -> Iterator:
+    """Yield ``Doc`` objects from ``{"text": ..., "entities": [[start, end, label], ...]}`` lines.
+
+    ``misaligned`` says what to do with an entity whose character offsets do not fall on token
+    boundaries: ``"error"`` raises :class:`DataError` listing every such span with its line;
+    ``"expand"`` / ``"contract"`` snap it to the covering / covered tokens and record each
+    adjustment in ``report.adjusted``. Overlapping entities are always an error.
+    """
+    if misaligned not in ("error", "expand", "contract"):
+        raise ConfigError(f"misaligned must be error, expand or contract, got {misaligned!r}")
+    name = os.fspath(path)
+    report = report if report is not None else ConvertReport()
+    problems: list[str] = []
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            continue
+        where = f"{name}:{lineno}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise DataError(f'{where}: expected an object with a "text" string')
+        text = record["text"]
+        entities = record.get("entities", [])
+        if not isinstance(entities, list):
+            raise DataError(f'{where}: "entities" must be a list of [start, end, label]')
+        report.sentences += 1
+        doc = nlp.make_doc(text)
+        spans = []
+        for ent in entities:
+            if (not isinstance(ent, list | tuple) or len(ent) != 3
+                    or not all(isinstance(x, int) for x in ent[:2])
+                    or not isinstance(ent[2], str) or not ent[2]):
+                raise DataError(f"{where}: entity {ent!r} is not [start, end, label]")
+            start, end, label = ent
+            if not 0 <= start < end <= len(text):
+                raise DataError(f"{where}: entity {ent!r} is outside the text "
+                                f"(length {len(text)}) or empty")
+            span = doc.char_span(start, end, label=label)
+            if span is None:
+                tokens = " | ".join(t.text for t in doc if t.idx < end and t.idx + len(t) > start)
+                msg = (f"{where}: entity [{start}, {end}, {label!r}] = {text[start:end]!r} does "
+                       f"not align with token boundaries (tokens: {tokens!r})")
+                if misaligned == "error":
+                    problems.append(msg)
+                    continue
+                span = doc.char_span(start, end, label=label, alignment_mode=misaligned)
+                if span is None or not len(span):
+                    problems.append(msg + f"; {misaligned} leaves no tokens")
+                    continue
+                report.adjusted.append(f"{msg}; {misaligned}ed to {span.text!r}")
+            spans.append(span)
+        spans.sort(key=lambda s: s.start)
+        for a, b in pairwise(spans):
+            if b.start < a.end:
+                raise DataError(f"{where}: entities {a.text!r} ({a.label_}) and {b.text!r} "
+                                f"({b.label_}) overlap; spaCy's ner needs disjoint entities")
+        if problems:
+            continue
+        doc.ents = spans
+        if not len(doc):
+            report.empty += 1
+            continue
+        report.add_doc(doc)
+        yield doc
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise DataError(f"{len(problems)} misaligned entit{'y' if len(problems) == 1 else 'ies'}"
+                        f"; fix the offsets or pass misaligned=expand|contract: "
+                        + "; ".join(problems[:5]) + more)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+@dataclass
+class ConvertConfig:
+    input: str = ""  # .conll/.txt column file, .jsonl, .spacy DocBin, or conll2003:SPLIT
+    output: str = ""  # .spacy (DocBin) or .conll (token and tag columns)
+    format: Literal["auto", "conll2003", "columns", "jsonl", "docbin"] = "auto"  # input format
+    scheme: Literal["bio", "iob1", "bilou"] = "bio"  # tag scheme of a column file
+    token_column: int = 0  # column holding the token (0-based; negative counts from the end)
+    tag_column: int = -1  # column holding the tag (CoNLL-2003's NER tag is the last)
+    n_sents: int = 10  # sentences per document (spaCy's `convert -n`); -DOCSTART- always splits
+    misaligned: Literal["error", "expand", "contract"] = "error"  # JSONL spans off token edges
+
+    def __post_init__(self):
+        if not self.input:
+            raise ConfigError("convert needs an input file (or conll2003:train|dev|test)")
+        if not self.output:
+            raise ConfigError("convert needs an output file (.spacy or .conll)")
+        if Path(self.output).suffix not in (".spacy", ".conll", ".txt", ".tsv"):
+            raise ConfigError(f"output {self.output!r}: expected a .spacy or .conll file")
+        if self.n_sents < 1:
+            raise ConfigError(f"n_sents must be >= 1, got {self.n_sents}")
+
+    def input_format(self) -> str:
+        if self.format != "auto":
+            return self.format
+        if self.input.startswith("conll2003:"):
+            return "conll2003"
+        suffix = Path(self.input).suffix
+        return {".jsonl": "jsonl", ".spacy": "docbin"}.get(suffix, "columns")
+
+
+def read_docs(config: ConvertConfig, nlp, report: ConvertReport) -> Iterator:
+    """Yield the ``Doc`` objects of ``config.input`` in its format."""
+    fmt = config.input_format()
+    if fmt == "conll2003":
+        from nanonlp import datasets
+
+        split = config.input.partition(":")[2] or "train"
+        yield from sentences_to_docs(datasets.load("conll2003", split), nlp.vocab,
+                                     config.n_sents, report)
+    elif fmt == "columns":
+        sents = read_columns(config.input, token_column=config.token_column,
+                             tag_column=config.tag_column, scheme=config.scheme)
+        yield from sentences_to_docs(sents, nlp.vocab, config.n_sents, report)
+    elif fmt == "jsonl":
+        yield from read_jsonl(config.input, nlp, misaligned=config.misaligned, report=report)
+    else:
+        for doc in load_docbin(config.input, nlp.vocab):
+            report.add_doc(doc)
+            yield doc
+
+
+def convert(config: ConvertConfig) -> ConvertReport:
+    """Convert ``config.input`` to ``config.output`` (a DocBin or CoNLL columns); atomic."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    report = ConvertReport()
+    docs = read_docs(config, nlp, report)
+    if Path(config.output).suffix == ".spacy":
+        save_docbin(docs, config.output)
+    else:
+        write_conll(docs, config.output)
+    return report
+
+
+def save_docbin(docs: Iterable, path: str | os.PathLike) -> int:
+    """Write docs (with their entities and sentence starts) to a DocBin file; return the count."""
+    from spacy.tokens import DocBin
+
+    db = DocBin(attrs=["ORTH", "SPACY", "ENT_IOB", "ENT_TYPE", "SENT_START"], store_user_data=False)
+    for doc in docs:
+        db.add(doc)
+    with atomic_write(path, "wb") as f:
+        f.write(db.to_bytes())
+    return len(db)
+
+
+def load_docbin(path: str | os.PathLike, vocab) -> list:
+    """Read the docs of a DocBin file (a DataError names the file if it is not one)."""
+    from spacy.tokens import DocBin
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: no such DocBin file")
+    try:
+        return list(DocBin().from_bytes(p.read_bytes()).get_docs(vocab))
+    except (ValueError, KeyError, TypeError) as e:
+        raise DataError(f"{p}: not a spaCy DocBin ({type(e).__name__}: {e})") from None
+
+
+def doc_tags(doc) -> list[str]:
+    """The BIO tag of each token of ``doc`` from its entities.
+
+    >>> import spacy; from spacy.tokens import Doc            # doctest: +SKIP
+    >>> doc_tags(Doc(spacy.blank("en").vocab, words=["Ada", "Lovelace", "wrote"],
+    ...              ents=["B-PER", "I-PER", "O"]))             # doctest: +SKIP
+    ['B-PER', 'I-PER', 'O']
+    """
+    return [f"{t.ent_iob_}-{t.ent_type_}" if t.ent_iob_ in ("B", "I") else "O" for t in doc]
+
+
+def docs_to_conll(docs: Iterable, gold: Iterable | None = None) -> Iterator[str]:
+    """Yield CoNLL column lines: ``token [gold] tag``; blank lines between sentences.
+
+    Each document opens with ``-DOCSTART- -X- -X- O`` and a blank line, like CoNLL-2003, so the
+    output reads back with :func:`read_columns` or ``datasets.readers.read_conll``. With
+    ``gold`` (docs with the same tokens) the middle column is the gold tag: conlleval's layout.
+    """
+    golds = iter(gold) if gold is not None else None
+    for doc in docs:
+        gdoc = next(golds) if golds is not None else None
+        if gdoc is not None and [t.text for t in gdoc] != [t.text for t in doc]:
+            raise DataError("prediction and gold documents have different tokens")
+        yield "-DOCSTART- -X- -X- O" if gdoc is not None else "-DOCSTART- O"
+        yield ""
+        tags = doc_tags(doc)
+        gtags = doc_tags(gdoc) if gdoc is not None else None
+        sents = list(doc.sents) if doc.has_annotation("SENT_START") else [doc[:]]
+        for sent in sents:
+            for tok in sent:
+                cols = [tok.text] + ([gtags[tok.i]] if gtags else []) + [tags[tok.i]]
+                yield " ".join(cols)
+            yield ""
+
+
+def write_conll(docs: Iterable, path: str | os.PathLike, gold: Iterable | None = None) -> None:
+    """Write :func:`docs_to_conll` lines to ``path`` atomically."""
+    with atomic_write(path) as f:
+        for line in docs_to_conll(docs, gold):
+            f.write(line + "\n")

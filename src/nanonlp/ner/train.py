@@ -1,0 +1,211 @@
+"""Train a spaCy NER pipeline through spaCy's own training loop, with a time budget.
+
+:func:`train` is ``spacy train`` (``spacy.training.loop.train``) taken apart at one seam: spaCy's
+``train_while_improving`` generator does the updates, evaluation, patience (early stopping)
+and ``max_steps``; we iterate it ourselves instead of through ``spacy.training.loop.train`` so
+that we can
+
+* stop at a wall-clock budget (``max_minutes``; spaCy has only steps and epochs), and
+* yield one :class:`Step` record per update, which the caller displays (the CLI's progress
+  bar, the tour's plot) rather than spaCy's console logger printing from inside the loop.
+
+Everything else is spaCy's: ``init_nlp`` builds and initialises the pipeline from the config,
+``create_train_batches`` / ``create_evaluation_callback`` / ``update_meta`` /
+``create_before_to_disk_callback`` are imported from ``spacy.training.loop``, and the checkpoint
+logic (``model-last`` every evaluation, ``model-best`` when it improved, averaged weights when
+the optimizer keeps them) mirrors its ``save_checkpoint``. The output folder therefore holds
+``model-best/`` and ``model-last/``, ordinary pipelines that ``spacy.load`` opens.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from nanonlp.errors import ConfigError, DataError
+from nanonlp.ner.config import (
+    PRESETS,
+    Preset,
+    base_config,
+    init_vectors,
+    parse_override,
+    set_dotted,
+)
+
+
+@dataclass
+class TrainConfig:
+    train: str = ""  # training data: a .spacy DocBin (see `nanonlp ner convert`)
+    dev: str = ""  # development data (.spacy) for evaluation and early stopping
+    out: str = "runs/ner"  # output folder: model-best/, model-last/, config.cfg
+    preset: Preset = "efficiency"  # config preset; spacy-* are spaCy's own configs, untouched
+    vectors: str | None = None  # word2vec text file of static vectors (None: no vectors)
+    vectors_attr: Literal["ORTH", "LOWER"] = "ORTH"  # LOWER: vectors of lower-cased text
+    seed: int = 0  # spaCy's training seed (data order, dropout, initial weights)
+    max_steps: int = 20000  # stop after this many updates (spaCy's default)
+    max_minutes: float | None = None  # stop after this much wall-clock time (None: no limit)
+    patience: int = 1600  # stop when dev F1 has not improved for this many steps (0: never)
+    eval_frequency: int = 200  # evaluate on dev every N steps
+    overrides: tuple[str, ...] = ()  # extra config settings, section.key=value (JSON values)
+
+    def __post_init__(self):
+        if self.preset not in PRESETS:
+            raise ConfigError(f"unknown preset {self.preset!r}; presets: {', '.join(PRESETS)}")
+        if self.max_steps < 1:
+            raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ConfigError(f"max_minutes must be > 0 or None, got {self.max_minutes}")
+        if self.patience < 0:
+            raise ConfigError(f"patience must be >= 0, got {self.patience}")
+        if self.eval_frequency < 1:
+            raise ConfigError(f"eval_frequency must be >= 1, got {self.eval_frequency}")
+        for item in self.overrides:
+            parse_override(item)
+
+
+@dataclass
+class Step:
+    """One update of the training loop, as the caller sees it."""
+
+    step: int
+    epoch: int
+    seconds: float  # since training started (initialisation excluded)
+    words: int  # training words seen so far
+    loss: float  # NER loss accumulated since the last evaluation
+    dev_f1: float | None = None  # set on evaluation steps
+    dev_scores: dict = field(default_factory=dict)  # ents_p, ents_r, ents_f, ents_per_type
+    best: bool = False  # this evaluation is the best so far (model-best was written)
+    stopped: str = ""  # on the last record: why training stopped
+
+
+def build_config(config: TrainConfig, vectors_dir: str | None = None):
+    """The full spaCy config for ``config``: preset, data paths, budget, seed, overrides."""
+    cfg = base_config(config.preset)
+    cfg["paths"]["train"] = str(config.train)
+    cfg["paths"]["dev"] = str(config.dev)
+    cfg["system"]["seed"] = config.seed
+    cfg["training"]["max_steps"] = config.max_steps
+    cfg["training"]["patience"] = config.patience
+    cfg["training"]["eval_frequency"] = config.eval_frequency
+    if vectors_dir is not None:
+        cfg["paths"]["vectors"] = str(vectors_dir)
+        cfg["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] = True
+    for item in config.overrides:
+        set_dotted(cfg, *parse_override(item))
+    return cfg
+
+
+def train(config: TrainConfig) -> Iterator[Step]:
+    """Train as ``config`` says, yielding a :class:`Step` after every update.
+
+    The best pipeline (by dev entity F1) is in ``{out}/model-best`` when the iterator ends;
+    the final weights are in ``{out}/model-last``; the config used is ``{out}/config.cfg``.
+    """
+    import spacy
+    from spacy.training.initialize import init_nlp
+    from spacy.training.loop import (
+        clean_output_dir,
+        create_before_to_disk_callback,
+        create_evaluation_callback,
+        create_train_batches,
+        train_while_improving,
+        update_meta,
+    )
+    from spacy.util import fix_random_seed, registry, resolve_dot_names
+
+    for name in ("train", "dev"):
+        path = getattr(config, name)
+        if not path or not Path(path).is_file():
+            raise DataError(f"{name} data {path!r}: no such file (make one with "
+                            "`nanonlp ner convert`)")
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    vectors_dir = None
+    if config.vectors:
+        vectors_dir = out / "vectors"
+        init_vectors(config.vectors, vectors_dir, attr=config.vectors_attr)
+    cfg = build_config(config, vectors_dir)
+    cfg.to_disk(out / "config.cfg")
+
+    # spacy.training.loop.train, up to the point where it starts iterating.
+    fix_random_seed(config.seed)
+    nlp = init_nlp(spacy.util.load_config(out / "config.cfg", interpolate=False))
+    resolved = nlp.config.interpolate()
+    from spacy.schemas import ConfigSchemaTraining
+
+    T = registry.resolve(resolved["training"], schema=ConfigSchemaTraining)
+    train_corpus, dev_corpus = resolve_dot_names(resolved, [T["train_corpus"], T["dev_corpus"]])
+    optimizer = T["optimizer"]
+    before_to_disk = create_before_to_disk_callback(T["before_to_disk"])
+    evaluate = create_evaluation_callback(nlp, dev_corpus, T["score_weights"])
+    steps = train_while_improving(
+        nlp, optimizer,
+        create_train_batches(nlp, train_corpus, T["batcher"], T["max_epochs"]),
+        evaluate,
+        dropout=T["dropout"], accumulate_gradient=T["accumulate_gradient"],
+        patience=T["patience"], max_steps=T["max_steps"], eval_frequency=T["eval_frequency"],
+        exclude=T["frozen_components"], annotating_components=T["annotating_components"],
+        before_update=T["before_update"],
+    )
+
+    def save(best: bool) -> None:
+        # spaCy's save_checkpoint: the averaged weights go to disk when there are any.
+        with nlp.use_params(optimizer.averages):
+            before_to_disk(nlp).to_disk(out / "model-last")
+        if best:
+            shutil.rmtree(out / "model-best", ignore_errors=True)
+            shutil.copytree(out / "model-last", out / "model-best")
+
+    clean_output_dir(out)  # removes model-best/ and model-last/ of an earlier run
+    deadline = None if config.max_minutes is None else \
+        time.perf_counter() + 60 * config.max_minutes
+    start = time.perf_counter()
+    pending: Step | None = None  # held back one update so the last record can say why it stopped
+    info: dict = {}
+    last_saved = False  # model-last already holds the final weights
+    for _batch, info, is_best in steps:
+        if pending is not None:
+            yield pending
+        pending = Step(step=info["step"], epoch=info["epoch"],
+                       seconds=time.perf_counter() - start, words=info["words"],
+                       loss=float(info["losses"].get("ner", 0.0)))
+        last_saved = is_best is not None
+        if last_saved:
+            update_meta(T, nlp, info)
+            save(is_best)
+            _scores(pending, info, is_best)
+        if deadline is not None and time.perf_counter() > deadline:
+            pending.stopped = f"time budget of {config.max_minutes:g} min"
+            if is_best is None:
+                # The updates since the last evaluation would be lost: evaluate them now, as
+                # train_while_improving does (averaged weights when there are any).
+                with nlp.use_params(optimizer.averages):
+                    score, other = evaluate()
+                info["checkpoints"].append((score, info["step"]))
+                best = score >= max(s for s, _ in info["checkpoints"])
+                info.update(score=score, other_scores=other)
+                update_meta(T, nlp, info)
+                save(best)
+                last_saved = True
+                _scores(pending, info, best)
+            break
+    if pending is None:
+        return
+    if not pending.stopped:
+        best_step = -max((s, -st) for s, st in info["checkpoints"])[1]
+        pending.stopped = (f"max_steps {config.max_steps}" if pending.step >= config.max_steps
+                           else f"no dev improvement for {config.patience} steps "
+                                f"(best at step {best_step})")
+    if not last_saved:
+        save(False)
+    yield pending
+
+
+def _scores(record: Step, info: dict, best: bool) -> None:
+    record.dev_f1 = float(info["score"])
+    record.dev_scores = dict(info["other_scores"])
+    record.best = bool(best)
