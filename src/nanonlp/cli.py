@@ -416,6 +416,184 @@ def _ner_tag(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------------------------------
 # nanonlp gpt ...           (decoder-only transformer: prepare, train, sample, evaluate, export)
 
+
+def _gpt_prepare_args(p: argparse.ArgumentParser) -> None:
+    from nanonlp.cliargs import add_config_args
+    from nanonlp.gpt.data import PrepareConfig
+
+    add_config_args(p, PrepareConfig)
+
+
+def _gpt_prepare(args: argparse.Namespace) -> None:
+    from nanonlp.cliargs import config_from_args
+    from nanonlp.gpt.data import PrepareConfig, prepare
+
+    cfg = config_from_args(args, PrepareConfig)
+    meta = prepare(cfg)
+    say(f"{meta['source']}: {meta['characters']:,} characters -> train {meta['tokens']['train']:,}"
+        f" / val {meta['tokens']['val']:,} tokens ({meta['tokenizer']} vocabulary of "
+        f"{meta['vocab_size']:,}, {meta['dtype']}) in {cfg.out}")
+
+
+def _prefixed(args: argparse.Namespace, prefix: str) -> dict:
+    """The flags the user gave under ``--prefix.field`` (defaults come from the preset)."""
+    return {k.split(".", 1)[1]: v for k, v in vars(args).items() if k.startswith(prefix + ".")}
+
+
+def _gpt_train_args(p: argparse.ArgumentParser) -> None:
+    from nanonlp.cliargs import add_config_args
+    from nanonlp.gpt.config import PRESETS, GPTConfig
+    from nanonlp.training import TrainConfig
+
+    p.add_argument("data", help="folder written by `nanonlp gpt prepare`")
+    p.add_argument("--preset", default="nanogpt-cpu",
+                   help=f"model + training recipe: {', '.join(PRESETS)} (default: nanogpt-cpu); "
+                        "--model.* and --train.* flags override its fields")
+    p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint folder "
+                   "(e.g. OUT/last); --train.* flags may extend it, e.g. max_steps")
+    add_config_args(p, GPTConfig, prefix="model", skip=("vocab_size",))
+    add_config_args(p, TrainConfig, prefix="train")
+
+
+def _gpt_train(args: argparse.Namespace) -> None:
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from nanonlp.fileio import atomic_write
+    from nanonlp.gpt.train import make_trainer
+    from nanonlp.training.device import pick_device
+    from nanonlp.training.distributed import setup, teardown
+    from nanonlp.training.metrics import MetricsLog, plot_losses
+
+    train_over = _prefixed(args, "train")
+    dist = setup(pick_device(train_over.get("device", "auto")).type)
+    try:
+        trainer = make_trainer(args.data, args.preset, _prefixed(args, "model"), train_over,
+                               resume=args.resume, dist=dist)
+        cfg, out = trainer.config, Path(trainer.config.out)
+        main_rank = dist.is_main
+        log = MetricsLog(out / "metrics.jsonl", resume_step=trainer.step)
+        if main_rank:
+            with atomic_write(out / "train_config.json") as f:
+                json.dump({"preset": args.preset, "data": args.data,
+                           "model": trainer.model_config,
+                           "train": dataclasses.asdict(cfg)}, f, indent=1)
+            say(f"gpt: {trainer.model.num_params():,} parameters on {trainer.device}"
+                f"{f' x {dist.world_size} processes' if dist.enabled else ''}; "
+                f"step {trainer.step} -> {cfg.max_steps}; writing {out}")
+        bar = tqdm(total=cfg.max_steps, initial=trainer.step, unit="step", desc="gpt train",
+                   disable=not main_rank)
+        try:
+            for rec in trainer.run():
+                log.add(rec.to_json())
+                bar.update(1)
+                post = {"loss": f"{rec.loss:.3f}", "tok/s": f"{rec.tokens_per_s:,.0f}",
+                        "lr": f"{rec.lr:.1e}"}
+                if rec.eval:
+                    post["val"] = f"{rec.eval['val']:.3f}"
+                    if main_rank:
+                        log.flush()
+                        plot_losses(log.records, out / "loss.png", f"GPT ({args.preset})")
+                        bar.write(f"step {rec.step}: train {rec.eval['train']:.4f}, val "
+                                  f"{rec.eval['val']:.4f}{' (best)' if rec.best else ''}")
+                bar.set_postfix(post)
+        except KeyboardInterrupt:
+            bar.close()
+            if main_rank:
+                log.flush()
+                print(f"nanonlp: interrupted at step {trainer.step}; saved {out / 'last'} "
+                      f"(resume with --resume {out / 'last'})", file=sys.stderr)
+            raise
+        bar.close()
+        if main_rank:
+            log.flush()
+            say(f"best val loss {trainer.best_val:.4f}; checkpoints {out / 'best'}, "
+                f"{out / 'last'}; metrics {out / 'metrics.jsonl'}, curve {out / 'loss.png'}")
+    finally:
+        teardown()
+
+
+def _gpt_sample_args(p: argparse.ArgumentParser) -> None:
+    from nanonlp.cliargs import add_config_args
+    from nanonlp.gpt.sample import SampleConfig
+
+    p.add_argument("checkpoint", help="checkpoint folder (OUT/best, OUT/last)")
+    add_config_args(p, SampleConfig)
+
+
+def _gpt_sample(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    import torch
+
+    from nanonlp.cliargs import config_from_args
+    from nanonlp.errors import DataError
+    from nanonlp.gpt.data import TOKENIZER_FILE, load_tokenizer
+    from nanonlp.gpt.model import load_gpt
+    from nanonlp.gpt.sample import SampleConfig, generate, stop_ids_for, stream_text
+    from nanonlp.training.device import pick_device
+
+    cfg = config_from_args(args, SampleConfig)
+    model = load_gpt(args.checkpoint, pick_device(cfg.device))
+    tok_path = Path(args.checkpoint) / TOKENIZER_FILE
+    if not tok_path.exists():
+        raise DataError(f"{args.checkpoint}: no {TOKENIZER_FILE} beside the weights")
+    tok = load_tokenizer(tok_path)
+    prompt = tok.encode(cfg.prompt, allowed_special="all")
+    gen = torch.Generator().manual_seed(cfg.seed)
+    for k in range(cfg.num_samples):
+        if k:
+            sys.stdout.write("\n---------------\n")
+        sys.stdout.write(cfg.prompt)
+        ids = generate(model, prompt, cfg.max_new_tokens, temperature=cfg.temperature,
+                       top_k=cfg.top_k, top_p=cfg.top_p, generator=gen,
+                       stop_ids=stop_ids_for(tok, cfg.stop), use_cache=cfg.kv_cache)
+        for piece in stream_text(tok, ids):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    sys.stdout.write("\n")
+
+
+def _gpt_evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="checkpoint folder (OUT/best, OUT/last)")
+    p.add_argument("data", help="folder written by `nanonlp gpt prepare`")
+    p.add_argument("--split", default="val", choices=("train", "val"), help="(default: val)")
+    p.add_argument("--max_windows", type=int, help="evaluate at most this many windows")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default: auto)")
+
+
+def _gpt_evaluate(args: argparse.Namespace) -> None:
+    from nanonlp.gpt.train import evaluate
+
+    r = evaluate(args.checkpoint, args.data, args.split, max_windows=args.max_windows,
+                 device=args.device)
+    say(f"{args.split}: loss {r.loss:.4f} nats/token, perplexity {r.perplexity:.3f}, "
+        f"{r.bits_per_token:.4f} bits/token over {r.tokens:,} tokens ({r.windows:,} windows)")
+
+
+def _gpt_export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="checkpoint folder (OUT/best, OUT/last)")
+    p.add_argument("out", help="folder for config.json, model.safetensors, tokenizer.json")
+
+
+def _gpt_export(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from nanonlp.gpt.data import TOKENIZER_FILE, load_tokenizer
+    from nanonlp.gpt.export import export_hf
+    from nanonlp.gpt.model import load_gpt
+
+    model = load_gpt(args.checkpoint)
+    tok_path = Path(args.checkpoint) / TOKENIZER_FILE
+    tok = load_tokenizer(tok_path) if tok_path.exists() else None
+    out = export_hf(model, args.out, tok)
+    say(f"{out}: transformers.GPT2LMHeadModel.from_pretrained({str(out)!r})"
+        + ("" if tok else " (no tokenizer in the checkpoint: no tokenizer.json)"))
+
+
 # ---------------------------------------------------------------------------------------------
 # The table.
 
@@ -424,6 +602,7 @@ GROUPS: dict[str, str] = {
     "bpe": "byte-level BPE tokenizer: train, encode, decode, inspect",
     "word2vec": "word vectors: train (numpy or gensim), evaluate, query, plot",
     "ner": "named-entity recognition with spaCy: convert, train, evaluate, tag",
+    "gpt": "decoder-only transformer (GPT): prepare data, train, sample, evaluate, export",
 }
 
 COMMANDS: list[Command] = [
@@ -466,7 +645,23 @@ COMMANDS: list[Command] = [
             _ner_evaluate, _ner_evaluate_args),
     Command(("ner", "tag"), "tag text (stdin or a file, one text per line) with a NER pipeline",
             _ner_tag, _ner_tag_args),
-
+    Command(("gpt", "prepare"), "text (a data set or files) -> train/val token arrays",
+            _gpt_prepare, _gpt_prepare_args,
+            "Tokenizes with a character vocabulary or a nanonlp BPE model and writes "
+            "OUT/train.bin, OUT/val.bin (raw uint16/uint32 ids, memory-mappable), "
+            "OUT/meta.json and OUT/tokenizer.model. The last val_fraction of the text is val."),
+    Command(("gpt", "train"), "train a GPT from a preset (checkpoints, metrics, loss curve)",
+            _gpt_train, _gpt_train_args,
+            "AdamW with warmup + cosine decay, gradient accumulation and clipping, periodic "
+            "evaluation; writes OUT/best and OUT/last (safetensors + JSON, resumable exactly), "
+            "OUT/metrics.jsonl and OUT/loss.png. Ctrl-C saves OUT/last. Multi-process: "
+            "torchrun --nproc_per_node N -m nanonlp gpt train ..."),
+    Command(("gpt", "sample"), "generate text from a checkpoint (streams as it goes)",
+            _gpt_sample, _gpt_sample_args),
+    Command(("gpt", "evaluate"), "loss, perplexity and bits per token of a checkpoint on a split",
+            _gpt_evaluate, _gpt_evaluate_args),
+    Command(("gpt", "export"), "export a checkpoint to a transformers GPT2LMHeadModel folder",
+            _gpt_export, _gpt_export_args),
 ]
 
 

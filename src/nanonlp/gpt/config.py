@@ -1,0 +1,112 @@
+"""The GPT model configuration and the named presets (model shape + training recipe).
+
+Presets: ``shakespeare-char`` (nanoGPT's ``train_shakespeare_char.py``: 6x6x384, block 256,
+dropout 0.2), ``nanogpt-cpu`` (the CPU variant of that recipe from nanoGPT's README: 4 layers,
+4 heads, 128 wide, block 64, batch 12, 2,000 iterations, no dropout), ``cpu-modern`` (the same
+size with what the field has adopted since: rotary positions, RMSNorm, QK-norm), ``tiny`` (for
+tests and smoke runs) and ``gpt2`` (the 124M shape of Radford et al. 2019).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from nanonlp.errors import ConfigError
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 65  # tokens in the vocabulary (set from the data when training)
+    block_size: int = 256  # longest context the model attends over
+    n_layer: int = 6  # transformer blocks
+    n_head: int = 6  # attention heads per block
+    n_embd: int = 384  # residual stream width
+    dropout: float = 0.0  # 0 for pretraining; ~0.1-0.2 when the data is small
+    bias: bool = False  # biases in Linear and LayerNorm (GPT-2 had them; nanoGPT drops them)
+    norm: Literal["layernorm", "rmsnorm"] = "layernorm"  # rmsnorm: LLaMA-style, no mean or bias
+    pos: Literal["learned", "rotary"] = "learned"  # learned absolute positions (GPT-2) or RoPE
+    qk_norm: bool = False  # RMS-normalise queries and keys per head (stabler at high lr)
+    tie_weights: bool = True  # share the token embedding with the output layer (GPT-2)
+
+    def __post_init__(self):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+        if self.n_embd % self.n_head:
+            raise ConfigError(f"n_embd {self.n_embd} is not a multiple of n_head {self.n_head}")
+        if self.pos == "rotary" and (self.n_embd // self.n_head) % 2:
+            raise ConfigError(f"rotary positions need an even head size, got "
+                              f"{self.n_embd // self.n_head}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.norm not in ("layernorm", "rmsnorm"):
+            raise ConfigError(f"unknown norm {self.norm!r}; choose layernorm or rmsnorm")
+        if self.pos not in ("learned", "rotary"):
+            raise ConfigError(f"unknown pos {self.pos!r}; choose learned or rotary")
+
+    @property
+    def gpt2_compatible(self) -> bool:
+        """Whether ``transformers.GPT2LMHeadModel`` can hold exactly this model."""
+        return self.norm == "layernorm" and self.pos == "learned" and not self.qk_norm
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GPTConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown GPT config field(s) {unknown}")
+        return cls(**d)
+
+
+#: name -> {"model": GPTConfig fields, "train": TrainConfig fields}
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "tiny": {
+        "model": dict(block_size=32, n_layer=2, n_head=2, n_embd=32),
+        "train": dict(max_steps=200, batch_size=16, lr=3e-3, min_lr=3e-4, warmup_steps=10,
+                      eval_interval=50, eval_steps=5),
+    },
+    "shakespeare-char": {
+        # nanoGPT config/train_shakespeare_char.py
+        "model": dict(block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
+        "train": dict(max_steps=5000, batch_size=64, lr=1e-3, min_lr=1e-4, warmup_steps=100,
+                      beta2=0.99, eval_interval=250, eval_steps=200),
+    },
+    "nanogpt-cpu": {
+        # nanoGPT README, "I only have a macbook": train_shakespeare_char.py with
+        # --block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128
+        # --max_iters=2000 --lr_decay_iters=2000 --dropout=0.0 --eval_iters=20
+        "model": dict(block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
+        "train": dict(max_steps=2000, decay_steps=2000, batch_size=12, lr=1e-3, min_lr=1e-4,
+                      warmup_steps=100, beta2=0.99, weight_decay=0.1, grad_clip=1.0,
+                      eval_interval=250, eval_steps=20),
+    },
+    "cpu-modern": {
+        # the nanogpt-cpu budget with rotary positions, RMSNorm and QK-norm (which tolerates
+        # the higher learning rate)
+        "model": dict(block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0,
+                      norm="rmsnorm", pos="rotary", qk_norm=True),
+        "train": dict(max_steps=2000, batch_size=12, lr=2e-3, min_lr=1e-4, warmup_steps=100,
+                      beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_interval=250,
+                      eval_steps=20),
+    },
+    "gpt2": {
+        # GPT-2 small (124M with the 50,257-token vocabulary); nanoGPT train_gpt2.py recipe
+        "model": dict(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768,
+                      bias=True),
+        "train": dict(max_steps=600000, batch_size=12, grad_accum=40, lr=6e-4, min_lr=6e-5,
+                      warmup_steps=2000, beta2=0.95, eval_interval=1000, eval_steps=200),
+    },
+}
+
+
+def preset(name: str) -> dict[str, dict[str, Any]]:
+    """The model and training fields of a named preset (copies: safe to modify)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
+    return {k: dict(v) for k, v in PRESETS[name].items()}

@@ -1,0 +1,136 @@
+"""Text generation from a GPT: temperature, top-k, top-p (nucleus, Holtzman et al. 2020), a KV
+cache, streaming, and a stop token.
+
+:func:`generate` yields token ids one at a time, so the CLI can print while the model thinks.
+With the cache, each new token costs one position of attention against cached keys and
+values instead of a forward pass over the whole context; past ``block_size`` tokens the
+context slides (learned positions cannot go further) and the cache is rebuilt from the last
+``block_size`` tokens, which is exactly what full recomputation sees.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+from nanonlp.errors import ConfigError
+from nanonlp.gpt.model import GPT, check_ids
+
+
+@dataclass
+class SampleConfig:
+    prompt: str = "\n"  # text the samples continue
+    max_new_tokens: int = 500  # tokens to generate per sample
+    temperature: float = 0.8  # <1 sharper, >1 flatter; 0 is greedy (argmax)
+    top_k: int | None = 200  # sample among the k most likely tokens only (None: all)
+    top_p: float | None = None  # sample among the smallest set with this much probability
+    num_samples: int = 1  # independent samples
+    seed: int = 1337  # seeds the sampler
+    stop: str | None = "<|endoftext|>"  # stop at this special token (ignored if not in vocab)
+    kv_cache: bool = True  # reuse keys/values of earlier positions (same ids, faster)
+    device: str = "auto"  # auto, cpu, cuda, mps
+
+    def __post_init__(self):
+        if self.max_new_tokens < 0:
+            raise ConfigError(f"max_new_tokens must be >= 0, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise ConfigError(f"temperature must be >= 0, got {self.temperature}")
+        if self.top_k is not None and self.top_k < 1:
+            raise ConfigError(f"top_k must be >= 1 (or None), got {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.num_samples < 1:
+            raise ConfigError(f"num_samples must be >= 1, got {self.num_samples}")
+
+
+def filter_logits(logits: torch.Tensor, top_k: int | None = None,
+                  top_p: float | None = None) -> torch.Tensor:
+    """Set logits outside the top-k / the top-p nucleus to -inf (logits: (V,)).
+
+    >>> filter_logits(torch.tensor([1.0, 3.0, 2.0, 0.0]), top_k=2).tolist()
+    [-inf, 3.0, 2.0, -inf]
+    >>> filter_logits(torch.tensor([0.0, 10.0, 0.0]), top_p=0.9).tolist()
+    [-inf, 10.0, -inf]
+    """
+    logits = logits.clone()
+    if top_k is not None and top_k < logits.numel():
+        kth = torch.topk(logits, top_k).values[-1]
+        logits[logits < kth] = -float("inf")
+    if top_p is not None and top_p < 1:
+        sorted_logits, order = torch.sort(logits, descending=True)
+        probs = sorted_logits.softmax(-1)
+        # drop a token when the tokens ranked before it already hold top_p of the mass
+        drop = probs.cumsum(-1) - probs >= top_p
+        logits[order[drop]] = -float("inf")
+    return logits
+
+
+@torch.no_grad()
+def generate(model: GPT, prompt: list[int], max_new_tokens: int, *, temperature: float = 1.0,
+             top_k: int | None = None, top_p: float | None = None,
+             generator: torch.Generator | None = None, stop_ids: Iterable[int] = (),
+             use_cache: bool = True) -> Iterator[int]:
+    """Yield up to ``max_new_tokens`` ids continuing ``prompt``; stops after a stop id (which
+    is not yielded). ``temperature=0`` is greedy decoding."""
+    if not prompt:
+        raise ConfigError("the prompt is empty: give at least one token")
+    check_ids(prompt, model.config.vocab_size, "prompt")
+    model.eval()
+    device = next(model.parameters()).device
+    block = model.config.block_size
+    stop = set(stop_ids)
+    ids = list(prompt)
+    cache = None
+    for _ in range(max_new_tokens):
+        if use_cache:
+            if cache is None or cache[0][0].shape[2] >= block:
+                # first step, or the window is full and slides: fill from the last block
+                ctx = torch.tensor([ids[-block:]], device=device)
+                logits, cache = model.forward_cached(ctx)
+            else:
+                logits, cache = model.forward_cached(torch.tensor([ids[-1:]], device=device),
+                                                     cache)
+        else:
+            logits, _ = model(torch.tensor([ids[-block:]], device=device))
+        nxt = pick(logits[0, -1].float().cpu(), temperature, top_k, top_p, generator)
+        if nxt in stop:
+            return
+        ids.append(nxt)
+        yield nxt
+
+
+def pick(logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float | None,
+         generator: torch.Generator | None) -> int:
+    """Choose the next id from logits (V,): argmax at temperature 0, else a filtered sample."""
+    if temperature == 0:
+        return int(logits.argmax())
+    probs = filter_logits(logits / temperature, top_k, top_p).softmax(-1)
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def stream_text(tokenizer, ids: Iterable[int]) -> Iterator[str]:
+    """Decode ids as they come: pieces of text, never half a UTF-8 character (a BPE token may
+    end inside one; its bytes wait for the next token)."""
+    if not hasattr(tokenizer, "decode_bytes"):
+        for i in ids:
+            yield tokenizer.decode([i])
+        return
+    dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    for i in ids:
+        piece = dec.decode(tokenizer.decode_bytes([i]))
+        if piece:
+            yield piece
+    tail = dec.decode(b"", final=True)
+    if tail:
+        yield tail
+
+
+def stop_ids_for(tokenizer, stop: str | None) -> list[int]:
+    """The id of the special token ``stop`` in the tokenizer's vocabulary, if it has one."""
+    if stop is None or tokenizer is None:
+        return []
+    special = getattr(tokenizer, "special_tokens", {})
+    return [special[stop]] if stop in special else []

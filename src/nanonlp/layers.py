@@ -1,0 +1,186 @@
+"""Transformer pieces shared by :mod:`nanonlp.gpt` and :mod:`nanonlp.bert`.
+
+Here: multi-head self-attention on ``F.scaled_dot_product_attention`` (causal for GPT, or
+bidirectional with a padding mask for BERT), an optional key/value cache for incremental
+decoding, rotary position embeddings (Su et al. 2021, "RoFormer"), the position-wise MLP, a
+norm factory (LayerNorm with optional bias, or RMSNorm, Zhang & Sennrich 2019) and the pre-norm
+residual block of GPT-2 (Radford et al. 2019). The layout follows nanoGPT's ``model.py``.
+
+Notation: B batch, T query length, S key length (T + cached positions), C width (n_embd),
+nh heads, hs head size (C // nh).
+
+Deliberately left out: cross-attention (the GRU seq2seq of this project does not need it),
+grouped-query attention, sliding windows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+KVCache = tuple[torch.Tensor, torch.Tensor]  # (k, v), each (B, nh, S, hs)
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square norm: ``x / rms(x) * weight`` (no centring, no bias)."""
+
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
+
+
+def make_norm(kind: str, dim: int, bias: bool = True, eps: float = 1e-5) -> nn.Module:
+    """``"layernorm"`` (GPT-2, BERT) or ``"rmsnorm"`` (LLaMA and most models since)."""
+    if kind == "layernorm":
+        return nn.LayerNorm(dim, eps=eps, bias=bias)
+    if kind == "rmsnorm":
+        return RMSNorm(dim, eps=eps)
+    raise ValueError(f"unknown norm {kind!r}; choose layernorm or rmsnorm")
+
+
+def rotary_tables(head_size: int, length: int, base: float = 10000.0,
+                  device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin tables, each (length, head_size // 2), for :func:`apply_rotary`.
+
+    Frequency i is ``base ** (-2i / head_size)`` (RoFormer eq. 15).
+
+    >>> cos, sin = rotary_tables(4, 3)
+    >>> cos.shape, float(cos[0, 0]), round(float(sin[1, 0]), 4)
+    (torch.Size([3, 2]), 1.0, 0.8415)
+    """
+    inv_freq = base ** (-torch.arange(0, head_size, 2, device=device).float() / head_size)
+    angles = torch.outer(torch.arange(length, device=device).float(), inv_freq)  # (T, hs/2)
+    return angles.cos(), angles.sin()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs (first half, second half) of the head dimension of x (B, nh, T, hs).
+
+    The half-split pairing (GPT-NeoX, LLaMA in HF) instead of RoFormer's interleaving: the same
+    rotation up to a fixed permutation of the head dimension, and two slices instead of strides.
+    """
+    h = x.shape[-1] // 2
+    x1, x2 = x[..., :h], x[..., h:]
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention, causal or bidirectional, with an optional KV cache.
+
+    ``forward(x, cache=None, pad_mask=None, rotary=None)`` returns ``(y, new_cache)``. With a
+    cache, x holds only the new positions and attends to the cached keys and values too.
+    ``pad_mask`` (B, S) is True for real tokens and False for padding (BERT batches).
+    """
+
+    def __init__(self, n_embd: int, n_head: int, *, causal: bool = True, bias: bool = True,
+                 dropout: float = 0.0, qk_norm: bool = False):
+        super().__init__()
+        if n_embd % n_head:
+            raise ValueError(f"n_embd {n_embd} is not a multiple of n_head {n_head}")
+        self.n_head, self.causal, self.dropout = n_head, causal, dropout
+        self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)  # q, k, v in one matmul
+        self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
+        self.resid_dropout = nn.Dropout(dropout)
+        # QK-norm (Dehghani et al. 2023): normalising q and k per head bounds the logits,
+        # which lets a higher learning rate train stably.
+        hs = n_embd // n_head
+        self.q_norm = RMSNorm(hs) if qk_norm else None
+        self.k_norm = RMSNorm(hs) if qk_norm else None
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None,
+                pad_mask: torch.Tensor | None = None,
+                rotary: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, KVCache]:
+        B, T, C = x.shape
+        nh = self.n_head
+        hs = C // nh
+        q, k, v = self.c_attn(x).split(C, dim=2)  # each (B, T, C)
+        q = q.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+        v = v.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        if rotary is not None:
+            # rotary tables are already sliced to the positions of x (past + T)
+            cos, sin = rotary
+            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if cache is not None:
+            k = torch.cat([cache[0], k], dim=2)  # (B, nh, S, hs)
+            v = torch.cat([cache[1], v], dim=2)  # (B, nh, S, hs)
+        S = k.shape[2]
+        mask = None
+        is_causal = False
+        if self.causal and pad_mask is None and S == T:
+            is_causal = True  # the fused kernel's own triangle: the common training case
+        elif self.causal or pad_mask is not None:
+            # query t (absolute position S - T + t) sees keys 0..S-T+t; pad keys are hidden
+            mask = torch.ones(T, S, dtype=torch.bool, device=x.device)  # (T, S)
+            if self.causal:
+                mask = mask.tril(S - T)
+            if pad_mask is not None:
+                mask = mask[None, None] & pad_mask[:, None, None, :]  # (B, 1, T, S)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=is_causal,
+            dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, hs)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble heads: (B, T, C)
+        return self.resid_dropout(self.c_proj(y)), (k, v)
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward: Linear(C, 4C) -> GELU -> Linear(4C, C) -> dropout."""
+
+    def __init__(self, n_embd: int, *, bias: bool = True, dropout: float = 0.0,
+                 hidden: int | None = None, gelu: str = "tanh"):
+        super().__init__()
+        hidden = hidden or 4 * n_embd
+        self.c_fc = nn.Linear(n_embd, hidden, bias=bias)
+        # GPT-2 used the tanh approximation of GELU; keeping it makes HF logits equal ours
+        self.gelu = nn.GELU(approximate=gelu)
+        self.c_proj = nn.Linear(hidden, n_embd, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    """Pre-norm residual block (GPT-2): ``x + attn(norm(x))``, then ``x + mlp(norm(x))``."""
+
+    def __init__(self, n_embd: int, n_head: int, *, causal: bool = True, bias: bool = True,
+                 dropout: float = 0.0, norm: str = "layernorm", qk_norm: bool = False):
+        super().__init__()
+        self.ln_1 = make_norm(norm, n_embd, bias)
+        self.attn = SelfAttention(n_embd, n_head, causal=causal, bias=bias, dropout=dropout,
+                                  qk_norm=qk_norm)
+        self.ln_2 = make_norm(norm, n_embd, bias)
+        self.mlp = MLP(n_embd, bias=bias, dropout=dropout)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None,
+                pad_mask: torch.Tensor | None = None,
+                rotary: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, KVCache]:
+        a, new_cache = self.attn(self.ln_1(x), cache, pad_mask, rotary)
+        x = x + a
+        x = x + self.mlp(self.ln_2(x))
+        return x, new_cache
+
+
+def init_gpt2_(module: nn.Module, n_layer: int, std: float = 0.02,
+               generator: torch.Generator | None = None) -> None:
+    """GPT-2 initialisation: N(0, 0.02) weights, zero biases, and residual projections scaled
+    by ``1 / sqrt(2 * n_layer)`` so the residual stream's variance does not grow with depth."""
+    for name, p in module.named_parameters():
+        if name.endswith("c_proj.weight"):
+            nn.init.normal_(p, 0.0, std / math.sqrt(2 * n_layer), generator=generator)
+        elif p.dim() >= 2:
+            nn.init.normal_(p, 0.0, std, generator=generator)
+        elif name.endswith(".bias"):
+            nn.init.zeros_(p)

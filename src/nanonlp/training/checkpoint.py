@@ -1,0 +1,194 @@
+"""Checkpoints: a folder of open formats that rebuilds the model and resumes training exactly.
+
+::
+
+    ckpt/
+      config.json            format, model kind, model config, training config, step, metrics
+      model.safetensors      weights (a tied weight stored once; config.json names its aliases)
+      optimizer.safetensors  AdamW moments and step counts (hyper-parameters are in config.json)
+      rng.safetensors        torch CPU / CUDA RNG states and the batch sampler's generator
+
+Every file is written through :func:`nanonlp.fileio.atomic_write`, config.json last, so a
+folder whose config.json exists is complete. Loading reads safetensors and JSON only: nothing
+is unpickled, so a checkpoint from a stranger cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from nanonlp.errors import DataError
+from nanonlp.fileio import atomic_write
+
+FORMAT = "nanonlp-checkpoint"
+FORMAT_VERSION = 1
+
+
+def split_aliases(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor],
+                                                             dict[str, str]]:
+    """Drop tensors that share storage with an earlier one; return them as ``alias -> source``.
+
+    safetensors refuses shared tensors (weight tying); storing the tensor once and naming the
+    alias is exact and keeps the file loadable by anyone.
+    """
+    kept: dict[str, torch.Tensor] = {}
+    seen: dict[tuple[int, int, tuple[int, ...]], str] = {}
+    aliases: dict[str, str] = {}
+    for name, t in state.items():
+        key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape))
+        if key in seen:
+            aliases[name] = seen[key]
+        else:
+            seen[key] = name
+            kept[name] = t.detach().contiguous().cpu()
+    return kept, aliases
+
+
+def write_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    with atomic_write(path, "wb") as f:
+        f.write(st_save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}))
+
+
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Read a safetensors file; a missing or damaged file is a :class:`DataError`."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing from the checkpoint") from None
+    try:
+        return st_load(data)
+    except (SafetensorError, ValueError, RuntimeError) as e:
+        raise DataError(f"{path}: corrupt safetensors file ({str(e).splitlines()[0][:80]})") \
+            from None
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor],
+                                                                   list[dict]]:
+    """Flatten ``optimizer.state_dict()`` into tensors (``state.<param>.<name>``) and the
+    JSON-able param groups."""
+    sd = optimizer.state_dict()
+    tensors = {}
+    for pid, st in sd["state"].items():
+        for name, value in st.items():
+            t = value if torch.is_tensor(value) else torch.tensor(value)
+            tensors[f"state.{pid}.{name}"] = t
+    return tensors, sd["param_groups"]
+
+
+def optimizer_state(tensors: dict[str, torch.Tensor], groups: list[dict]) -> dict:
+    """Inverse of :func:`optimizer_tensors`: a dict ``optimizer.load_state_dict`` takes."""
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, t in tensors.items():
+        _, pid, name = key.split(".", 2)
+        state.setdefault(int(pid), {})[name] = t
+    return {"state": state, "param_groups": groups}
+
+
+def rng_tensors(generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+    out = {"torch_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        out["torch_cuda"] = torch.cuda.get_rng_state()
+    if generator is not None:
+        out["sampler"] = generator.get_state()
+    return out
+
+
+def restore_rng(tensors: dict[str, torch.Tensor], generator: torch.Generator | None) -> None:
+    torch.set_rng_state(tensors["torch_cpu"])
+    if "torch_cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["torch_cuda"])
+    if generator is not None and "sampler" in tensors:
+        generator.set_state(tensors["sampler"])
+
+
+def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, *, kind: str,
+                    model_config: dict[str, Any], train_config: dict[str, Any] | None = None,
+                    optimizer: torch.optim.Optimizer | None = None,
+                    generator: torch.Generator | None = None,
+                    state: dict[str, Any] | None = None,
+                    extra_files: dict[str, bytes] | None = None) -> Path:
+    """Write a checkpoint folder; ``state`` holds JSON scalars (step, best loss, ...)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    weights, aliases = split_aliases(model.state_dict())
+    write_tensors(path / "model.safetensors", weights)
+    meta: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION, "kind": kind,
+                            "model_config": model_config, "aliases": aliases,
+                            "train_config": train_config, "state": state or {}}
+    if optimizer is not None:
+        tensors, groups = optimizer_tensors(optimizer)
+        write_tensors(path / "optimizer.safetensors", tensors)
+        meta["optimizer_groups"] = groups
+        write_tensors(path / "rng.safetensors", rng_tensors(generator))
+    for name, data in (extra_files or {}).items():
+        with atomic_write(path / name, "wb") as f:
+            f.write(data)
+    with atomic_write(path / "config.json") as f:
+        json.dump(meta, f, indent=1)
+    return path
+
+
+def read_meta(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
+    """Read and check a checkpoint's ``config.json`` (format, version and model kind)."""
+    path = Path(path)
+    cfg = path / "config.json"
+    if not path.is_dir():
+        raise DataError(f"{path}: no such checkpoint folder")
+    try:
+        meta = json.loads(cfg.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: not a checkpoint (no config.json)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise DataError(f"{cfg}: corrupt checkpoint config (not JSON)") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise DataError(f"{cfg}: not a nanonlp checkpoint (format {meta.get('format')!r})"
+                        if isinstance(meta, dict) else f"{cfg}: not a nanonlp checkpoint")
+    if meta.get("version", 0) > FORMAT_VERSION:
+        raise DataError(f"{cfg}: checkpoint version {meta['version']} is newer than this "
+                        f"nanonlp reads ({FORMAT_VERSION})")
+    if kind is not None and meta.get("kind") != kind:
+        raise DataError(f"{path}: a {meta.get('kind')!r} checkpoint, not a {kind!r} one")
+    return meta
+
+
+def load_weights(path: str | os.PathLike, model: torch.nn.Module, meta: dict[str, Any]) -> None:
+    """Load ``model.safetensors`` into ``model``; shape or name mismatches are errors."""
+    path = Path(path)
+    weights = read_tensors(path / "model.safetensors")
+    for alias, source in meta.get("aliases", {}).items():
+        if source in weights:
+            weights[alias] = weights[source]
+    own = model.state_dict()
+    missing = sorted(set(own) - set(weights))
+    unexpected = sorted(set(weights) - set(own))
+    wrong = [k for k in own if k in weights and weights[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        detail = (f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+                  if unexpected else
+                  f"{wrong[0]} has shape {tuple(weights[wrong[0]].shape)}, the model wants "
+                  f"{tuple(own[wrong[0]].shape)}")
+        raise DataError(f"{path}: the weights do not fit this model ({detail})")
+    model.load_state_dict(weights)
+
+
+def load_training_state(path: str | os.PathLike, meta: dict[str, Any],
+                        optimizer: torch.optim.Optimizer,
+                        generator: torch.Generator | None) -> None:
+    """Restore the optimizer moments and the RNG states saved beside the weights."""
+    path = Path(path)
+    if "optimizer_groups" not in meta:
+        raise DataError(f"{path}: holds weights only (no optimizer state) and cannot be resumed")
+    tensors = read_tensors(path / "optimizer.safetensors")
+    try:
+        optimizer.load_state_dict(optimizer_state(tensors, meta["optimizer_groups"]))
+    except (ValueError, KeyError, RuntimeError) as e:
+        raise DataError(f"{path}: optimizer state does not fit this model ({e})") from None
+    restore_rng(read_tensors(path / "rng.safetensors"), generator)

@@ -1,0 +1,53 @@
+"""Device and precision: where tensors live and which autocast dtype the forward pass uses.
+
+bfloat16 autocast needs no loss scaling; float16 (older GPUs) needs a ``GradScaler``, which the
+training loop keeps and checkpoints. On CPU and MPS we train in float32: CPU autocast is slower
+than float32 for these small matmuls, and MPS autocast is still partial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from nanonlp.errors import ConfigError
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` -> cuda if available, else mps, else cpu; other names are checked.
+
+    >>> pick_device("cpu")
+    device(type='cpu')
+    """
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for, but CUDA is not available here")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {name!r} asked for, but MPS is not available here")
+    return dev
+
+
+def pick_dtype(name: str, device: torch.device) -> torch.dtype:
+    """The autocast dtype: ``auto`` is bfloat16 on CUDA that supports it, else float32."""
+    if name == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    dtype = getattr(torch, name)
+    if dtype != torch.float32 and device.type != "cuda":
+        raise ConfigError(f"dtype {name} is for CUDA; on {device.type} use float32")
+    return dtype
+
+
+def autocast(device: torch.device, dtype: torch.dtype):
+    """A context that runs the forward pass in ``dtype`` (a no-op for float32)."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)

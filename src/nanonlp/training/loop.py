@@ -1,0 +1,253 @@
+"""The training loop shared by GPT, BERT and seq2seq: a :class:`Trainer` whose :meth:`run`
+yields one :class:`StepRecord` per optimizer step; the caller prints, plots and saves.
+
+The loop knows two contracts and nothing about the model inside them:
+
+* the model: ``model(*inputs, targets=targets) -> (logits, loss)``;
+* the data: ``data.batch(split, batch_size, generator) -> (inputs, targets)``, where ``inputs``
+  is a tuple of tensors, ``split`` is ``"train"`` or ``"val"``, and every random choice comes
+  from ``generator`` (so a resumed run draws the batches the uninterrupted run would have).
+
+Per step: set the learning rate (warmup + cosine), run ``grad_accum`` micro-batches (under DDP
+only the last one all-reduces gradients), clip the global gradient norm, step AdamW. Every
+``eval_interval`` steps: mean loss on fixed train/val batches, ``best/`` saved when val
+improves, ``last/`` always. Ctrl-C saves ``last/`` (the state at the start of the interrupted
+step) before the KeyboardInterrupt goes on. This is the structure of nanoGPT's ``train.py``,
+written as a generator the way spaCy's ``train_while_improving`` is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from nanonlp.errors import ConfigError, DataError
+from nanonlp.training import checkpoint as ckpt
+from nanonlp.training.config import TrainConfig
+from nanonlp.training.device import autocast, pick_device, pick_dtype
+from nanonlp.training.distributed import DistInfo, mean_over_ranks, shard
+from nanonlp.training.schedule import cosine_lr, make_optimizer
+
+
+class Batches(Protocol):
+    def batch(self, split: str, batch_size: int, generator: torch.Generator
+              ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]: ...
+
+
+@dataclass
+class StepRecord:
+    """What one optimizer step did (JSON-able through ``dataclasses.asdict``)."""
+
+    step: int  # optimizer steps done so far (1 after the first)
+    loss: float  # mean training loss over this step's micro-batches (and processes)
+    lr: float  # learning rate used for this step
+    grad_norm: float  # global gradient norm before clipping
+    tokens: int  # target tokens seen so far, all processes together
+    tokens_per_s: float  # throughput of this step
+    seconds: float  # wall-clock since this run (or resume) began
+    eval: dict[str, float] | None = None  # {"train": loss, "val": loss} when evaluated
+    best: bool = False  # this evaluation is the best val loss so far (best/ was saved)
+    saved: str | None = None  # checkpoint folder written after this step, if any
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class Trainer:
+    """Owns the model, optimizer, sampler generator and step counter of one training run.
+
+    ``model_config`` (JSON-able) and ``kind`` go into every checkpoint, so the checkpoint
+    rebuilds its model; ``extra_files`` (name -> bytes, e.g. the tokenizer) are copied into
+    every checkpoint folder. ``resume_from`` continues a run from a checkpoint folder.
+    """
+
+    def __init__(self, model: torch.nn.Module, data: Batches, config: TrainConfig, *,
+                 kind: str, model_config: dict[str, Any],
+                 extra_files: dict[str, bytes] | None = None,
+                 resume_from: str | Path | None = None, dist: DistInfo | None = None):
+        self.config = config
+        self.data = data
+        self.kind = kind
+        self.model_config = model_config
+        self.extra_files = extra_files or {}
+        self.dist = dist or DistInfo()
+        if config.batch_size % self.dist.world_size:
+            raise ConfigError(f"batch_size {config.batch_size} does not split evenly over "
+                              f"{self.dist.world_size} processes")
+        self.device = pick_device(config.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+            torch.cuda.set_device(self.device)
+        self.dtype = pick_dtype(config.dtype, self.device)
+        self.model = model.to(self.device)
+        self.optimizer = make_optimizer(self.model, config.lr, config.weight_decay,
+                                        (config.beta1, config.beta2))
+        # float16 gradients underflow without loss scaling; bf16 and fp32 need none
+        self.scaler = torch.amp.GradScaler(self.device.type,
+                                           enabled=self.dtype == torch.float16)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.step = 0
+        self.tokens = 0
+        self.best_val = math.inf
+        self.out = Path(config.out)
+        self._snapshot: tuple[torch.Tensor, torch.Tensor] | None = None
+        torch.manual_seed(config.seed + self.dist.rank)  # dropout: different per process
+        if resume_from is not None:
+            self._resume(Path(resume_from))
+        self.engine: torch.nn.Module = self.model
+        if config.compile:
+            self.engine = torch.compile(self.engine)
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.engine = DDP(self.engine, device_ids=ids)
+
+    # ------------------------------------------------------------------------------------------
+
+    def _resume(self, path: Path) -> None:
+        meta = ckpt.read_meta(path, self.kind)
+        if meta["model_config"] != self.model_config:
+            theirs = meta["model_config"]
+            diff = next(k for k in sorted(set(theirs) | set(self.model_config))
+                        if theirs.get(k) != self.model_config.get(k))
+            raise DataError(f"{path}: checkpoint is for another model ({diff} = "
+                            f"{theirs.get(diff)!r}, this model has "
+                            f"{self.model_config.get(diff)!r})")
+        ckpt.load_weights(path, self.model, meta)
+        ckpt.load_training_state(path, meta, self.optimizer, self.generator)
+        state = meta["state"]
+        self.step = int(state["step"])
+        self.tokens = int(state.get("tokens", 0))
+        self.best_val = float(state.get("best_val", math.inf))
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+
+    def _batch(self, split: str, generator: torch.Generator
+               ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        inputs, targets = self.data.batch(split, self.config.batch_size, generator)
+        if self.dist.enabled:
+            rows = shard(self.config.batch_size, self.dist)
+            inputs, targets = tuple(x[rows] for x in inputs), targets[rows]
+        nb = self.device.type == "cuda"
+        return (tuple(x.to(self.device, non_blocking=nb) for x in inputs),
+                targets.to(self.device, non_blocking=nb))
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Mean loss over ``eval_steps`` fixed micro-batches of each split.
+
+        The same batches every time (a generator seeded afresh), so successive evaluations
+        differ only because the model changed, not because the sample did.
+        """
+        self.model.eval()
+        out = {}
+        for split in ("train", "val"):
+            g = torch.Generator().manual_seed(self.config.seed + 1)
+            total = 0.0
+            for _ in range(self.config.eval_steps):
+                inputs, targets = self._batch(split, g)
+                with autocast(self.device, self.dtype):
+                    _, loss = self.model(*inputs, targets=targets)
+                total += float(loss)
+            out[split] = mean_over_ranks(total / self.config.eval_steps, self.dist, self.device)
+        self.model.train()
+        return out
+
+    def save(self, name: str = "last") -> Path | None:
+        """Write checkpoint ``out/name`` (rank 0 only); returns its path."""
+        if not self.dist.is_main:
+            return None
+        gen = self.generator
+        cpu_rng = None
+        if self._snapshot is not None:
+            # interrupted inside a step: save the RNG states from the start of that step
+            gen = torch.Generator()
+            gen.set_state(self._snapshot[0])
+            cpu_rng = torch.get_rng_state()
+            torch.set_rng_state(self._snapshot[1])
+        try:
+            state = {"step": self.step, "tokens": self.tokens, "best_val": self.best_val,
+                     "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None}
+            return ckpt.save_checkpoint(
+                self.out / name, self.model, kind=self.kind, model_config=self.model_config,
+                train_config=dataclasses.asdict(self.config), optimizer=self.optimizer,
+                generator=gen, state=state, extra_files=self.extra_files)
+        finally:
+            if cpu_rng is not None:
+                torch.set_rng_state(cpu_rng)
+
+    # ------------------------------------------------------------------------------------------
+
+    def run(self) -> Iterator[StepRecord]:
+        """Train until ``max_steps``, yielding a record after every optimizer step."""
+        cfg = self.config
+        start = time.perf_counter()
+        try:
+            while self.step < cfg.max_steps:
+                yield self._one_step(start)
+        except KeyboardInterrupt:
+            self.save("last")
+            raise
+
+    def _one_step(self, start: float) -> StepRecord:
+        cfg = self.config
+        lr = cosine_lr(self.step, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.lr_decay_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self._snapshot = (self.generator.get_state(), torch.get_rng_state())
+        t0 = time.perf_counter()
+        loss_sum, tokens = 0.0, 0
+        for micro in range(cfg.grad_accum):
+            inputs, targets = self._batch("train", self.generator)
+            last = micro == cfg.grad_accum - 1
+            # under DDP, all-reduce gradients once per step, on the last micro-batch
+            sync = contextlib.nullcontext() if last or not self.dist.enabled \
+                else self.engine.no_sync()
+            with sync:
+                with autocast(self.device, self.dtype):
+                    _, loss = self.engine(*inputs, targets=targets)
+                    loss = loss / cfg.grad_accum  # the step's gradient is the mean over micros
+                self.scaler.scale(loss).backward()
+            loss_sum += float(loss.detach())
+            tokens += targets.numel()
+        self.scaler.unscale_(self.optimizer)
+        norm = torch.nn.utils.clip_grad_norm_(
+            self.model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        self._snapshot = None
+        tokens *= self.dist.world_size
+        self.tokens += tokens
+        loss_value = mean_over_ranks(loss_sum, self.dist, self.device)
+        dt = time.perf_counter() - t0
+        record = StepRecord(step=self.step, loss=loss_value, lr=lr, grad_norm=float(norm),
+                            tokens=self.tokens, tokens_per_s=tokens / max(dt, 1e-9),
+                            seconds=time.perf_counter() - start)
+        if not math.isfinite(loss_value):
+            self.save("last")
+            raise DataError(f"training diverged at step {self.step} (loss {loss_value}); "
+                            f"lower lr (now {cfg.lr}) or raise warmup_steps")
+        if self.step % cfg.eval_interval == 0 or self.step == cfg.max_steps:
+            record.eval = self.evaluate()
+            if record.eval["val"] < self.best_val:
+                self.best_val = record.eval["val"]
+                record.best = True
+                self.save("best")
+            saved = self.save("last")
+        elif cfg.save_interval and self.step % cfg.save_interval == 0:
+            saved = self.save("last")
+        else:
+            saved = None
+        record.saved = None if saved is None else str(saved)
+        return record

@@ -1,0 +1,43 @@
+"""The optimiser and its learning-rate schedule: AdamW with decay / no-decay parameter groups
+(Loshchilov & Hutter 2019) and linear warmup then cosine decay (nanoGPT's ``get_lr``)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def cosine_lr(step: int, lr: float, min_lr: float, warmup: int, decay_steps: int) -> float:
+    """Learning rate at ``step`` (0-based): linear warmup, cosine to ``min_lr``, then flat.
+
+    >>> [round(cosine_lr(s, 1.0, 0.1, 2, 6), 3) for s in range(8)]
+    [0.333, 0.667, 1.0, 0.868, 0.55, 0.232, 0.1, 0.1]
+    """
+    if step < warmup:
+        return lr * (step + 1) / (warmup + 1)
+    if step >= decay_steps:
+        return min_lr
+    ratio = (step - warmup) / max(1, decay_steps - warmup)  # 0 -> 1 over the decay
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr - min_lr)
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Two AdamW groups: matrices (and embeddings) decay; biases and norm gains do not.
+
+    Decaying a gain or a bias pulls it towards 0, which is not a simpler model but a different
+    one; matrices are where weight decay acts as the regulariser it is meant to be (nanoGPT).
+    Tied parameters appear once (``named_parameters`` deduplicates them).
+    """
+    decay, no_decay = [], []
+    for _, p in model.named_parameters():
+        if p.requires_grad:
+            (decay if p.dim() >= 2 else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float,
+                   betas: tuple[float, float]) -> torch.optim.AdamW:
+    """AdamW over :func:`param_groups`."""
+    return torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=betas)

@@ -1,0 +1,139 @@
+"""The GPT model and sampling: initial loss, causality, KV cache == recomputation, errors."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from nanonlp.errors import ConfigError, DataError
+from nanonlp.gpt.config import PRESETS, GPTConfig, preset
+from nanonlp.gpt.data import TokenData
+from nanonlp.gpt.model import GPT
+from nanonlp.gpt.sample import filter_logits, generate
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+VARIANTS = {
+    "gpt2": dict(),
+    "modern": dict(norm="rmsnorm", pos="rotary", qk_norm=True),
+    "untied-bias": dict(tie_weights=False, bias=True),
+}
+
+
+def tiny(seed=0, **kw):
+    cfg = GPTConfig(**{**dict(vocab_size=50, block_size=16, n_layer=2, n_head=2, n_embd=32), **kw})
+    return GPT(cfg, torch.Generator().manual_seed(seed)).eval()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_initial_loss_is_uniform(variant):
+    model = tiny(**VARIANTS[variant])
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(0, 50, (8, 16), generator=g)
+    y = torch.randint(0, 50, (8, 16), generator=g)
+    _, loss = model(x, y)
+    assert loss.item() == pytest.approx(math.log(50), abs=0.05)  # ln(vocab): no preference yet
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_causality(variant):
+    model = tiny(**VARIANTS[variant])
+    x = torch.randint(0, 50, (2, 16), generator=torch.Generator().manual_seed(2))
+    x2 = x.clone()
+    x2[:, 9] = (x2[:, 9] + 1) % 50
+    a, b = model(x)[0], model(x2)[0]
+    assert torch.equal(a[:, :9], b[:, :9])  # positions before t never see token t
+    assert not torch.allclose(a[:, 9:], b[:, 9:])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_kv_cache_greedy_equals_full_recompute(variant):
+    model = tiny(seed=3, **VARIANTS[variant])
+    prompt = [1, 2, 3, 4, 5]
+    # 30 new tokens: past block_size 16, so the window slides as well
+    cached = list(generate(model, prompt, 30, temperature=0, use_cache=True))
+    full = list(generate(model, prompt, 30, temperature=0, use_cache=False))
+    assert cached == full and len(cached) == 30
+
+
+def test_sampling_is_seeded_and_stops():
+    model = tiny(seed=4)
+    a = list(generate(model, [1], 20, temperature=1.0, top_k=10,
+                      generator=torch.Generator().manual_seed(0)))
+    b = list(generate(model, [1], 20, temperature=1.0, top_k=10,
+                      generator=torch.Generator().manual_seed(0)))
+    assert a == b
+    stop = a[5]
+    c = list(generate(model, [1], 20, temperature=1.0, top_k=10, stop_ids=[stop],
+                      generator=torch.Generator().manual_seed(0)))
+    assert c == a[:a.index(stop)]
+
+
+def test_filter_logits():
+    x = torch.tensor([1.0, 4.0, 3.0, 2.0])
+    assert filter_logits(x, top_k=1).tolist() == [-math.inf, 4.0, -math.inf, -math.inf]
+    # softmax of x: 0.032, 0.644, 0.237, 0.087; top_p 0.85 keeps 0.644 + 0.237
+    assert filter_logits(x, top_p=0.85).tolist() == [-math.inf, 4.0, 3.0, -math.inf]
+    assert filter_logits(x, top_p=1.0).tolist() == x.tolist()
+
+
+def test_bad_inputs():
+    model = tiny()
+    with pytest.raises(ConfigError, match=r"sequence of 17 tokens is longer than block_size 16"):
+        model(torch.zeros(1, 17, dtype=torch.long))
+    with pytest.raises(DataError, match=r"prompt: token id 50 is outside the model's vocabulary "
+                                        r"\(0..49\)"):
+        list(generate(model, [3, 50], 5))
+    with pytest.raises(ConfigError, match=r"unknown preset 'gpt5'; presets: tiny, "):
+        preset("gpt5")
+    with pytest.raises(ConfigError, match=r"n_embd 30 is not a multiple of n_head 4"):
+        GPTConfig(n_embd=30, n_head=4)
+    with pytest.raises(ConfigError, match=r"unknown pos 'alibi'"):
+        GPTConfig(pos="alibi")
+    arr = np.arange(10, dtype=np.uint16)
+    with pytest.raises(DataError, match=r"val: 10 tokens, fewer than block_size \+ 1 = 17"):
+        TokenData({"train": np.arange(100, dtype=np.uint16) % 5, "val": arr}, 16, 50)
+    with pytest.raises(DataError, match=r"train: token id 99 is outside the vocabulary"):
+        TokenData({"train": np.arange(100, dtype=np.uint16)}, 16, 50)
+
+
+def test_presets_build():
+    for name, p in PRESETS.items():
+        cfg = GPTConfig(**{**p["model"], "vocab_size": p["model"].get("vocab_size", 65)})
+        assert cfg.block_size >= 32, name
+    cpu = preset("nanogpt-cpu")
+    assert (cpu["model"]["n_layer"], cpu["model"]["n_embd"], cpu["model"]["block_size"],
+            cpu["train"]["batch_size"], cpu["train"]["max_steps"]) == (4, 128, 64, 12, 2000)
+    with torch.device("meta"):  # shapes only: no memory, no time
+        gpt2 = GPT(GPTConfig(**preset("gpt2")["model"]))
+    assert gpt2.num_params(embeddings=True) == 124_439_808  # GPT-2 small, "124M"
+    assert gpt2.num_params() == 123_653_376  # what nanoGPT prints (no position table)
+
+
+def test_bidirectional_attention_with_padding_ignores_pads():
+    # the BERT use of nanonlp.layers: no causal mask, padded keys hidden
+    from nanonlp.layers import Block
+
+    torch.manual_seed(0)
+    block = Block(16, 2, causal=False).eval()
+    x = torch.randn(2, 6, 16)
+    pad = torch.tensor([[True] * 6, [True] * 4 + [False] * 2])
+    y, _ = block(x, pad_mask=pad)
+    x2 = x.clone()
+    x2[1, 4:] = torch.randn(2, 16)  # change the padding: real positions must not notice
+    y2, _ = block(x2, pad_mask=pad)
+    assert torch.allclose(y[1, :4], y2[1, :4], atol=1e-6)
+    alone, _ = block(x[1:, :4])  # the same sequence without padding
+    assert torch.allclose(y[1, :4], alone[0], atol=1e-5)
+    # bidirectional: position 0 sees position 3
+    x3 = x.clone()
+    x3[0, 3] = torch.randn(16)
+    assert not torch.allclose(block(x3, pad_mask=pad)[0][0, 0], y[0, 0])

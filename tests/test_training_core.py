@@ -1,0 +1,169 @@
+"""The shared training loop: schedule, parameter groups, exact resume, Ctrl-C, checkpoints."""
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from nanonlp.errors import ConfigError, DataError
+from nanonlp.gpt.config import GPTConfig
+from nanonlp.gpt.data import TokenData
+from nanonlp.gpt.model import GPT, load_gpt
+from nanonlp.training import TrainConfig, Trainer
+from nanonlp.training.checkpoint import read_meta
+from nanonlp.training.metrics import MetricsLog, plot_losses
+from nanonlp.training.schedule import cosine_lr, param_groups
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # tiny matrices: a second thread only adds contention on a shared 2-core machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+MODEL = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16, dropout=0.1)
+
+
+def data(seed=0):
+    rng = np.random.default_rng(seed)
+    # a learnable pattern (counting mod 11) with some noise
+    train = (np.arange(3000) % 11 + (rng.random(3000) < 0.1)).astype(np.uint16) % 11
+    val = (np.arange(500) % 11).astype(np.uint16)
+    return TokenData({"train": train, "val": val}, block_size=8, vocab_size=11)
+
+
+def trainer(tmp_path, steps, resume=None, **kw):
+    cfg = TrainConfig(max_steps=steps, batch_size=4, grad_accum=2, lr=1e-2, warmup_steps=2,
+                      decay_steps=10, eval_interval=3, eval_steps=2, device="cpu",
+                      out=str(tmp_path), **kw)
+    model = GPT(MODEL, torch.Generator().manual_seed(0))
+    return Trainer(model, data(), cfg, kind="gpt", model_config=MODEL.to_dict(),
+                   resume_from=resume)
+
+
+def test_cosine_schedule_shape():
+    lrs = [cosine_lr(s, 1.0, 0.1, 10, 100) for s in range(120)]
+    assert lrs[9] == pytest.approx(10 / 11) and lrs[10] == 1.0
+    assert all(a >= b for a, b in itertools.pairwise(lrs[10:]))
+    assert lrs[100] == lrs[119] == 0.1
+    assert cosine_lr(55, 1.0, 0.1, 10, 100) == pytest.approx(0.55)
+
+
+def test_param_groups_decay_matrices_only():
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16,
+                          bias=True))
+    decay, no_decay = param_groups(model, 0.1)
+    assert all(p.dim() == 2 for p in decay["params"])
+    assert all(p.dim() == 1 for p in no_decay["params"]) and no_decay["weight_decay"] == 0
+    n = sum(p.numel() for g in (decay, no_decay) for p in g["params"])
+    assert n == sum(p.numel() for p in model.parameters())  # tied weight counted once
+
+
+def test_loss_falls_and_records(tmp_path):
+    t = trainer(tmp_path, 9)
+    recs = list(t.run())
+    assert [r.step for r in recs] == list(range(1, 10))
+    assert recs[-1].loss < recs[0].loss
+    assert [r.step for r in recs if r.eval] == [3, 6, 9]
+    assert recs[0].tokens == 4 * 2 * 8 and recs[0].tokens_per_s > 0
+    assert (tmp_path / "best" / "model.safetensors").exists()
+    log = MetricsLog(tmp_path / "metrics.jsonl")
+    for r in recs:
+        log.add(r.to_json())
+    log.flush()
+    assert len(MetricsLog(tmp_path / "metrics.jsonl", resume_step=6).records) == 6
+    assert plot_losses(log.records, tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    full = [r.loss for r in trainer(tmp_path / "a", 8).run()]
+    first = trainer(tmp_path / "b", 6)  # evaluates (and saves last/) at step 6
+    assert [r.loss for r in first.run()] == full[:6]
+    meta = read_meta(tmp_path / "b" / "last", "gpt")
+    assert meta["state"]["step"] == 6
+    resumed = trainer(tmp_path / "c", 8, resume=tmp_path / "b" / "last")
+    assert resumed.step == 6
+    assert [r.loss for r in resumed.run()] == full[6:]  # dropout and batches replay exactly
+
+
+def test_ctrl_c_saves_then_resumes_exactly(tmp_path):
+    full = [r.loss for r in trainer(tmp_path / "a", 5).run()]
+    t = trainer(tmp_path / "b", 5, save_interval=0)
+    real_batch, calls = t.data.batch, {"n": 0}
+
+    def interrupted(split, n, g):  # Ctrl-C during the 2nd micro-batch of step 4
+        if split == "train":
+            calls["n"] += 1
+            if calls["n"] == 10:
+                raise KeyboardInterrupt
+        return real_batch(split, n, g)
+
+    t.data.batch = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        for _ in t.run():
+            pass
+    assert read_meta(tmp_path / "b" / "last")["state"]["step"] == 3  # evals draw too
+    resumed = trainer(tmp_path / "c", 5, resume=tmp_path / "b" / "last")
+    assert [r.loss for r in resumed.run()] == full[3:]
+
+
+def test_checkpoint_reload_gives_same_logits(tmp_path):
+    t = trainer(tmp_path, 3)
+    list(t.run())
+    model = load_gpt(tmp_path / "last")
+    x = torch.arange(8)[None] % 11
+    t.model.eval()
+    assert torch.equal(model(x)[0], t.model(x)[0])
+    cfg = json.loads((tmp_path / "last" / "config.json").read_text())
+    assert cfg["aliases"] == {"lm_head.weight": "transformer.wte.weight"}
+
+
+def test_bad_checkpoints(tmp_path):
+    t = trainer(tmp_path, 3)
+    list(t.run())
+    last = tmp_path / "last"
+    # another model kind
+    meta = json.loads((last / "config.json").read_text())
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({**meta, "kind": "bert"}))
+    with pytest.raises(DataError, match=r"a 'bert' checkpoint, not a 'gpt' one"):
+        load_gpt(other)
+    # another GPT shape: resuming refuses, naming the field
+    with pytest.raises(DataError, match=r"checkpoint is for another model \(n_embd = 16"):
+        cfg = TrainConfig(max_steps=4, device="cpu", out=str(tmp_path / "x"))
+        big = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=32, dropout=0.1)
+        Trainer(GPT(big), data(), cfg, kind="gpt", model_config=big.to_dict(), resume_from=last)
+    # truncated weights
+    blob = (last / "model.safetensors").read_bytes()
+    (last / "model.safetensors").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(DataError, match=r"model.safetensors: corrupt safetensors file"):
+        load_gpt(last)
+    (last / "config.json").write_text("{not json")
+    with pytest.raises(DataError, match=r"corrupt checkpoint config"):
+        load_gpt(last)
+    with pytest.raises(DataError, match=r"no such checkpoint folder"):
+        load_gpt(tmp_path / "nowhere")
+
+
+def test_train_config_errors():
+    with pytest.raises(ConfigError, match=r"batch_size must be >= 1, got 0"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ConfigError, match=r"unknown device 'tpu'"):
+        TrainConfig(device="tpu")
+    with pytest.raises(ConfigError, match=r"min_lr"):
+        TrainConfig(lr=1e-3, min_lr=1e-2)
+
+
+def test_divergence_is_reported(tmp_path):
+    t = trainer(tmp_path, 3)
+    with torch.no_grad():
+        t.model.transformer.wte.weight.fill_(math.nan)
+    with pytest.raises(DataError, match=r"training diverged at step 1"):
+        list(t.run())

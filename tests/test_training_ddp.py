@@ -1,0 +1,73 @@
+"""Two processes under DDP (gloo, CPU) compute what one process computes on the same global
+batch: each rank takes its half of the same sampled batch, and gradients are averaged."""
+
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+from safetensors.torch import load_file, save_file
+
+from nanonlp.gpt.config import GPTConfig
+from nanonlp.gpt.data import TokenData
+from nanonlp.gpt.model import GPT
+from nanonlp.training import TrainConfig, Trainer
+from nanonlp.training.distributed import DistInfo, setup, teardown
+
+MODEL = GPTConfig(vocab_size=13, block_size=8, n_layer=1, n_head=2, n_embd=16)
+STEPS = 3
+
+
+def run(out, dist=None):
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    arrays = {s: rng.integers(0, 13, 400).astype(np.uint16) for s in ("train", "val")}
+    cfg = TrainConfig(max_steps=STEPS, batch_size=8, grad_accum=2, lr=1e-2, warmup_steps=1,
+                      eval_interval=STEPS, eval_steps=2, device="cpu", out=str(out))
+    t = Trainer(GPT(MODEL, torch.Generator().manual_seed(0)),
+                TokenData(arrays, 8, 13), cfg, kind="gpt", model_config=MODEL.to_dict(),
+                dist=dist)
+    recs = list(t.run())
+    return t, [r.loss for r in recs], recs[-1].eval
+
+
+def worker(rank, world, port, out):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    info = setup("cpu")
+    try:
+        t, losses, ev = run(out, info)
+        if info.is_main:
+            tensors = {k: v.clone() for k, v in t.model.state_dict().items()
+                       if k != "lm_head.weight"}
+            tensors["losses"] = torch.tensor(losses)
+            tensors["eval"] = torch.tensor([ev["train"], ev["val"]])
+            save_file(tensors, os.path.join(out, "result.safetensors"))
+    finally:
+        teardown()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch without distributed")
+def test_two_process_gloo_equals_single_process(tmp_path):
+    single, losses, ev = run(tmp_path / "single", DistInfo())
+    out = tmp_path / "ddp"
+    out.mkdir()
+    # fork: the children inherit the imported torch instead of importing it again (seconds)
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    mp.start_processes(worker, args=(2, free_port(), str(out)), nprocs=2, join=True,
+                       start_method=method)
+    got = load_file(out / "result.safetensors")
+    assert torch.allclose(got["losses"], torch.tensor(losses), atol=1e-5)
+    assert torch.allclose(got["eval"], torch.tensor([ev["train"], ev["val"]]), atol=1e-5)
+    for k, v in single.model.state_dict().items():
+        if k != "lm_head.weight":
+            assert torch.allclose(got[k], v, atol=1e-5), k
+    assert (out / "last" / "model.safetensors").exists()  # rank 0 wrote the checkpoint
