@@ -21,6 +21,17 @@ def test_atomic_write_replaces_only_on_success(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
 
 
+def test_atomic_write_has_ordinary_permissions(tmp_path):
+    import os
+
+    target = tmp_path / "report.md"
+    with atomic_write(target) as f:
+        f.write("x")
+    plain = tmp_path / "plain.md"
+    plain.write_text("x")
+    assert os.stat(target).st_mode == os.stat(plain).st_mode
+
+
 def test_atomic_write_binary_and_new_folder(tmp_path):
     target = tmp_path / "a" / "b" / "x.bin"
     with atomic_write(target, "wb") as f:

@@ -42,6 +42,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     if "b" in mode:
         encoding = None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp creates the file 0600; give it the permissions a plain open() would have.
+    os.chmod(tmp, default_file_mode())
     try:
         with os.fdopen(fd, mode, encoding=encoding) as f:
             yield f
@@ -52,6 +54,13 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def default_file_mode() -> int:
+    """The mode ``open(path, "w")`` would give a new file: 0o666 less the process umask."""
+    mask = os.umask(0o022)  # reading the umask means setting it, so set it straight back
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def split_member(path: str | os.PathLike) -> tuple[Path, str | None]:

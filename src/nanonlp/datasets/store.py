@@ -30,6 +30,7 @@ from pathlib import Path
 
 from nanonlp.datasets.registry import Dataset, FileSpec
 from nanonlp.errors import DataError, DownloadError
+from nanonlp.fileio import default_file_mode
 
 
 def data_root() -> Path | None:
@@ -140,6 +141,7 @@ def fetch(spec: FileSpec, dest: Path, *, progress: bool = False, timeout: float 
 
 def _fetch_one(url: str, spec: FileSpec, dest: Path, *, progress: bool, timeout: float) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    os.chmod(tmp, default_file_mode())  # mkstemp's 0600 would make the cache private
     try:
         h = hashlib.sha256()
         n = 0
