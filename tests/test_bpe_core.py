@@ -218,3 +218,82 @@ def test_non_utf8_file(tmp_path):
     bad.write_bytes("line one\ncaf\xe9\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"latin1.txt:2: not valid UTF-8 \(byte 0xe9\)"):
         Tokenizer.train(files=[bad])
+
+
+def test_encode_file_equals_encode_with_pattern_none(tmp_path):
+    # "none" makes each text one chunk, so merges may span lines: the file must not be cut
+    text = "ab\nab\nab\nab\n" * 20 + "<|endoftext|>ab\nab"
+    none = Tokenizer.train(text, BPEConfig(vocab_size=262, pattern="none"))
+    assert any(b"\n" in none.vocab[i] and len(none.vocab[i]) > 2 for i in range(256, 262))
+    src = tmp_path / "in.txt"
+    src.write_text(text, encoding="utf-8")
+    for kwargs in ({}, {"allowed_special": (), "disallowed_special": ()}):
+        n = none.encode_file(src, tmp_path / "out.npy", **kwargs)
+        want = none.encode(text, **({"allowed_special": "all"} | kwargs))
+        assert np.load(tmp_path / "out.npy").tolist() == want and n == len(want)
+
+
+def test_encode_batch_rejects_negative_workers(tok):
+    with pytest.raises(ConfigError, match="workers must be >= 0"):
+        tok.encode_batch(["a"], workers=-1)
+
+
+def _model_text(tok: Tokenizer, tmp_path) -> list[str]:
+    return tok.save(tmp_path / "m").read_text(encoding="utf-8").split("\n")
+
+
+@pytest.mark.parametrize("line, value, message", [
+    (1, "pattern 123", r"m.model:2: the pattern must be a JSON string, got 123"),
+    (1, "pattern null", r"m.model:2: the pattern must be a JSON string, got None"),
+    (1, 'pattern "(unclosed"', r"m.model: split pattern .* is not a valid regex"),
+    (3, "5 400", r"m.model:4: a special token must be a non-empty JSON string, got 5"),
+    (3, '"" 400', r"m.model:4: a special token must be a non-empty JSON string"),
+    (3, '["<s>"] 400', r"m.model:4: a special token must be a non-empty JSON string"),
+    (3, f'"<s>" {10**12}', r"m.model:4: special token id 1000000000000 is out of range"),
+    (3, '"<s>" 5', r"m.model: special token '<s>' has id 5, which an ordinary token has"),
+])
+def test_load_rejects_bad_fields(tok, tmp_path, line, value, message):
+    lines = _model_text(tok, tmp_path)
+    assert lines[2] == "special 1"
+    lines[line] = value
+    (tmp_path / "m.model").write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        Tokenizer.load(tmp_path / "m.model")
+
+
+@pytest.mark.parametrize("lines, message", [
+    (["chars 1", "5", "special 0"], r"c.model:3: expected a JSON string of one character"),
+    (["chars 1", "null", "special 0"], r"c.model:3: expected a JSON string of one character"),
+    (["chars 1", '"ab"', "special 0"], r"c.model:3: expected a JSON string of one character"),
+    (["chars 1", '"a"', "special 1", "7"], r"c.model:5: expected a JSON string of a non-empty"),
+    (["chars 2", '"a"'], r"c.model:4: expected a JSON string of one character"),
+    (["chars x"], r"c.model:2: expected 'chars N'"),
+    (["chars 2", '"a"', '"a"', "special 0"], r"c.model: a character vocabulary needs distinct"),
+])
+def test_char_load_rejects_bad_entries(tmp_path, lines, message):
+    path = tmp_path / "c.model"
+    path.write_text("\n".join(["nanonlp-char 1", *lines]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        CharTokenizer.load(path)
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("odd.bin", b"\x01\x00\x02", "3 bytes is not a whole number of uint16 token ids"),
+    ("empty.npy", b"", "not a .npy token array"),
+    ("junk.npy", b"\x93NUMPY garbage", "not a .npy token array"),
+])
+def test_read_tokens_rejects_bad_files(tmp_path, name, data, message):
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(DataError, match=f"{name}: {message}"):
+        read_tokens(tmp_path / name, 300)
+
+
+def test_read_tokens_rejects_non_integer_arrays(tmp_path):
+    np.save(tmp_path / "f.npy", np.array([1.0, 2.0]))
+    with pytest.raises(DataError, match=r"f.npy: expected a 1-D integer array .* float64"):
+        read_tokens(tmp_path / "f.npy")
+    np.save(tmp_path / "o.npy", np.array([1, "a"], dtype=object))
+    with pytest.raises(DataError, match=r"o\.npy: not a \.npy token array"):
+        read_tokens(tmp_path / "o.npy")
+    (tmp_path / "e.bin").write_bytes(b"")
+    assert read_tokens(tmp_path / "e.bin", 300).tolist() == []

@@ -80,3 +80,19 @@ def test_console_script_and_module_entry_points(no_real_data):
                            "eng-fra, multi30k, conll2003, text8, wikitext-2, brown, lee_corpus, "
                            "enwiki_sample, word_analogy, word_similarity, sst2, movie_reviews, "
                            "sentence_polarity\n")
+
+
+def test_os_errors_are_one_line(capsys, tmp_path, monkeypatch):
+    import nanonlp.cli as cli
+
+    notdir = tmp_path / "file"
+    notdir.write_text("x")
+
+    def write_into_file(args):
+        (notdir / "out.txt").write_text("never")
+
+    monkeypatch.setattr(cli, "_data_list", write_into_file)
+    monkeypatch.setattr(cli, "COMMANDS", [cli.Command(("data", "list"), "x", write_into_file)])
+    code, _, err = run(capsys, "data", "list")
+    assert code == 2
+    assert err == f"nanonlp: error: {notdir / 'out.txt'}: Not a directory\n"

@@ -4,7 +4,14 @@ import zipfile
 import pytest
 
 from nanonlp.errors import DataError
-from nanonlp.fileio import atomic_write, iter_lines, iter_text_chunks, read_text, split_member
+from nanonlp.fileio import (
+    atomic_dir,
+    atomic_write,
+    iter_lines,
+    iter_text_chunks,
+    read_text,
+    split_member,
+)
 
 
 def test_atomic_write_replaces_only_on_success(tmp_path):
@@ -81,3 +88,23 @@ def test_text_chunks_never_cut_a_word(tmp_path):
     assert len(chunks) > 5
     assert "".join(chunks).split() == words
     assert all(c.endswith(" ") for c in chunks[:-1])
+
+
+def test_atomic_dir_swaps_whole_folders(tmp_path):
+    target = tmp_path / "model"
+    with atomic_dir(target) as d:
+        (d / "config.json").write_text("1")
+        (d / "weights").write_text("one")
+    assert sorted(p.name for p in target.iterdir()) == ["config.json", "weights"]
+    with pytest.raises(RuntimeError), atomic_dir(target) as d:
+        (d / "config.json").write_text("2")
+        raise RuntimeError("killed before the weights were written")
+    assert (target / "config.json").read_text() == "1"  # the old folder, whole
+    assert (target / "weights").read_text() == "one"
+    with atomic_dir(target) as d:
+        (d / "config.json").write_text("2")
+    assert sorted(p.name for p in target.iterdir()) == ["config.json"]  # no stale weights
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # nothing left beside it
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert target.stat().st_mode == plain.stat().st_mode

@@ -49,3 +49,4 @@ def test_incompatible_options_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"GPT-2 cannot hold this model \(norm=layernorm, "
                                           "pos=rotary"):
         export_hf(model, tmp_path / "hf")
+    assert not (tmp_path / "hf").exists()  # nothing created for a model that cannot export

@@ -128,3 +128,52 @@ def test_tour_step_quick_offline(tmp_path, no_real_data):
     assert report.metrics["val loss"] < report.metrics["steps"] and report.metrics["steps"] == 30
     assert (tmp_path / "gpt_loss.png").read_bytes()[:4] == b"\x89PNG"
     assert "Sample:" in report.summary
+
+
+def test_prepare_replaces_the_folder_whole(tmp_path, corpus, monkeypatch):
+    import nanonlp.bpe.tokenfile as tokenfile
+
+    d = tmp_path / "d"
+    prepare(PrepareConfig(source=str(corpus), out=str(d)))
+    (d / "notes.txt").write_text("mine")  # the user's own file in the folder
+    before = {p.name: p.read_bytes() for p in d.iterdir()}
+    tok = Tokenizer.train([TEXT * 5], BPEConfig(vocab_size=270, special=("<|endoftext|>",)))
+    tok.save(tmp_path / "bpe")
+    real = tokenfile.write_tokens
+
+    def interrupted(path, ids, vocab_size):
+        if path.name == "val.bin":  # after tokenizer.model and train.bin were written
+            raise KeyboardInterrupt
+        return real(path, ids, vocab_size)
+
+    monkeypatch.setattr(tokenfile, "write_tokens", interrupted)
+    bpe = PrepareConfig(source=str(corpus), out=str(d), tokenizer=str(tmp_path / "bpe.model"))
+    with pytest.raises(KeyboardInterrupt):
+        prepare(bpe)
+    assert {p.name: p.read_bytes() for p in d.iterdir()} == before
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    monkeypatch.setattr(tokenfile, "write_tokens", real)
+    assert prepare(bpe)["tokenizer"] == "bpe"
+    assert TokenData.load(d, 8).vocab_size == 270 and (d / "notes.txt").read_text() == "mine"
+
+
+def test_cli_user_errors_are_one_line(tmp_path, corpus, capsys):
+    from nanonlp.gpt.config import GPTConfig
+    from nanonlp.gpt.model import GPT, save_gpt
+
+    d, ck = tmp_path / "d", tmp_path / "ck"
+    prepare(PrepareConfig(source=str(corpus), out=str(d)))
+    vocab = TokenData.load(d, 8).vocab_size
+    save_gpt(GPT(GPTConfig(vocab_size=vocab, block_size=8, n_layer=1, n_head=1, n_embd=8)), ck,
+             d / "tokenizer.model")
+    cases = [
+        (["gpt", "sample", str(ck), "--device", "foo"], "unknown device 'foo'"),
+        (["gpt", "evaluate", str(ck), str(d), "--device", "foo"], "unknown device 'foo'"),
+        (["gpt", "train", str(d), "--train.device", "foo"], "unknown device 'foo'"),
+        (["gpt", "evaluate", str(ck), str(d), "--max_windows", "0", "--device", "cpu"],
+         "max_windows must be >= 1, got 0"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, argv

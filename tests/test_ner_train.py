@@ -175,3 +175,33 @@ def test_tour_step_offline_is_synthetic_and_labelled(tmp_path, no_real_data):
     assert report.metrics["dev F1"] > 30  # the held-out names are found from context
     assert (tmp_path / "ner_f1.png").stat().st_size > 1000
     assert "document 1: gold" in (tmp_path / "ner_samples.html").read_text()
+
+
+def test_empty_or_wrong_data_is_a_clear_error(trained, tmp_path, capsys):
+    from spacy.tokens import DocBin
+
+    root, _, _ = trained
+    empty = tmp_path / "empty.spacy"
+    DocBin().to_disk(empty)
+    assert main(["ner", "train", str(empty), str(root / "two.spacy")]) == 2
+    err = capsys.readouterr().err  # (after the progress bar's first frame)
+    assert err.endswith(f"\nnanonlp: error: train data {empty}: no documents with tokens\n")
+    assert main(["ner", "train", str(root / "two.conll"), str(root / "two.spacy")]) == 2
+    assert "expected a .spacy DocBin" in capsys.readouterr().err
+    assert main(["ner", "evaluate", str(root / "run" / "model-best"), str(empty)]) == 2
+    assert capsys.readouterr().err == (f"nanonlp: error: {empty}: no documents with tokens "
+                                       "to evaluate on\n")
+
+
+def test_bad_vector_rows_and_saves_are_whole(trained, tmp_path):
+    from nanonlp.errors import DataError
+    from nanonlp.ner.config import init_vectors
+
+    ragged = tmp_path / "ragged.txt"
+    ragged.write_text("2 4\nlondon 1 0 0 0\nparis 0 1\n")
+    with pytest.raises(DataError, match=r"ragged.txt: spaCy cannot read these vectors"):
+        init_vectors(ragged, tmp_path / "vec")
+    assert not (tmp_path / "vec").exists()  # nothing half-written
+    root, _, _ = trained
+    leftovers = [p.name for p in (root / "run").iterdir() if p.name.startswith(".")]
+    assert leftovers == []  # every save swapped its folder in whole

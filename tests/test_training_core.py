@@ -167,3 +167,78 @@ def test_divergence_is_reported(tmp_path):
         t.model.transformer.wte.weight.fill_(math.nan)
     with pytest.raises(DataError, match=r"training diverged at step 1"):
         list(t.run())
+
+
+def test_divergence_keeps_last_good_checkpoint(tmp_path):
+    # last/ is saved at step 3 (eval); step 4's loss is NaN and its NaN gradients are stepped
+    # into the weights: last/ must stay the finite step-3 state, not be overwritten
+    t = trainer(tmp_path, 8)
+    forward, boom = t.model.forward, []
+
+    def nan_forward(idx, targets=None):
+        logits, loss = forward(idx, targets=targets)
+        return logits, loss * math.nan if boom else loss
+
+    t.model.forward = nan_forward
+    with pytest.raises(DataError, match=r"diverged at step 4 \(loss nan\).*last keeps step 3"):
+        for rec in t.run():
+            if rec.step == 3:
+                boom.append(True)
+    assert read_meta(tmp_path / "last")["state"]["step"] == 3
+    model = load_gpt(tmp_path / "last")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert trainer(tmp_path / "again", 8, resume=tmp_path / "last").step == 3
+
+
+def test_failed_save_leaves_previous_checkpoint_whole(tmp_path, monkeypatch):
+    from nanonlp.training import checkpoint as ckpt
+
+    t = trainer(tmp_path, 3)
+    list(t.run())
+    before = {k: v.clone() for k, v in load_gpt(tmp_path / "last").state_dict().items()}
+    real = ckpt.write_tensors
+
+    def disk_full(path, tensors):
+        if path.name == "optimizer.safetensors":  # after model.safetensors was written
+            raise OSError(28, "No space left on device")
+        real(path, tensors)
+
+    monkeypatch.setattr(ckpt, "write_tensors", disk_full)
+    with torch.no_grad():
+        for p in t.model.parameters():
+            p.zero_()
+    t.step = 99
+    with pytest.raises(OSError, match="No space left"):
+        t.save("last")
+    assert read_meta(tmp_path / "last")["state"]["step"] == 3
+    after = load_gpt(tmp_path / "last").state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    monkeypatch.setattr(ckpt, "write_tensors", real)
+    assert trainer(tmp_path / "again", 4, resume=tmp_path / "last").step == 3
+    t.save("last")  # a save that succeeds replaces the folder whole
+    assert read_meta(tmp_path / "last")["state"]["step"] == 99
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("version", "2", r"'version' must be an integer, got '2'"),
+    ("aliases", [], r"'aliases' must be an object, got \[\]"),
+    ("model_config", None, r"'model_config' must be an object, got None"),
+    ("state", {}, r"bad training state \{\}"),
+])
+def test_checkpoint_config_of_wrong_types(tmp_path, key, value, message):
+    t = trainer(tmp_path, 3)
+    list(t.run())
+    cfg = tmp_path / "last" / "config.json"
+    cfg.write_text(json.dumps({**json.loads(cfg.read_text()), key: value}))
+    with pytest.raises(DataError, match=r"last/config.json: " + message):
+        trainer(tmp_path / "again", 4, resume=tmp_path / "last")
+
+
+def test_unknown_device_is_a_config_error():
+    from nanonlp.training.device import pick_device
+
+    for name in ("foo", "cuda:x", ""):
+        with pytest.raises(ConfigError, match=rf"unknown device {name!r}"):
+            pick_device(name)

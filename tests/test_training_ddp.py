@@ -3,18 +3,19 @@ batch: each rank takes its half of the same sampled batch, and gradients are ave
 
 import os
 import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
-import torch.multiprocessing as mp
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from nanonlp.gpt.config import GPTConfig
 from nanonlp.gpt.data import TokenData
 from nanonlp.gpt.model import GPT
 from nanonlp.training import TrainConfig, Trainer
-from nanonlp.training.distributed import DistInfo, setup, teardown
+from nanonlp.training.distributed import DistInfo
 
 MODEL = GPTConfig(vocab_size=13, block_size=8, n_layer=1, n_head=2, n_embd=16)
 STEPS = 3
@@ -33,20 +34,27 @@ def run(out, dist=None):
     return t, [r.loss for r in recs], recs[-1].eval
 
 
-def worker(rank, world, port, out):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
-    info = setup("cpu")
-    try:
-        t, losses, ev = run(out, info)
-        if info.is_main:
-            tensors = {k: v.clone() for k, v in t.model.state_dict().items()
-                       if k != "lm_head.weight"}
-            tensors["losses"] = torch.tensor(losses)
-            tensors["eval"] = torch.tensor([ev["train"], ev["val"]])
-            save_file(tensors, os.path.join(out, "result.safetensors"))
-    finally:
-        teardown()
+WORKER = """
+import os, sys
+import torch
+from safetensors.torch import save_file
+sys.path.insert(0, {tests!r})
+from test_training_ddp import run
+from nanonlp.training.distributed import setup, teardown
+
+out = sys.argv[1]
+info = setup("cpu")
+try:
+    t, losses, ev = run(out, info)
+    if info.is_main:
+        tensors = {{k: v.clone() for k, v in t.model.state_dict().items()
+                   if k != "lm_head.weight"}}
+        tensors["losses"] = torch.tensor(losses)
+        tensors["eval"] = torch.tensor([ev["train"], ev["val"]])
+        save_file(tensors, os.path.join(out, "result.safetensors"))
+finally:
+    teardown()
+"""
 
 
 def free_port():
@@ -60,10 +68,16 @@ def test_two_process_gloo_equals_single_process(tmp_path):
     single, losses, ev = run(tmp_path / "single", DistInfo())
     out = tmp_path / "ddp"
     out.mkdir()
-    # fork: the children inherit the imported torch instead of importing it again (seconds)
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    mp.start_processes(worker, args=(2, free_port(), str(out)), nprocs=2, join=True,
-                       start_method=method)
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER.format(tests=os.path.dirname(os.path.abspath(__file__))))
+    # torchrun in a fresh interpreter, exactly as users launch it. (Forking the test process
+    # instead deadlocks at random: libraries loaded by earlier tests hold threads and locks.)
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "--master_addr", "127.0.0.1", "--master_port", str(free_port()), str(script), str(out)],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
     got = load_file(out / "result.safetensors")
     assert torch.allclose(got["losses"], torch.tensor(losses), atol=1e-5)
     assert torch.allclose(got["eval"], torch.tensor([ev["train"], ev["val"]]), atol=1e-5)

@@ -156,14 +156,22 @@ def _tour(args: argparse.Namespace) -> None:
 
 def _bpe_sources(sources: list[str]):
     """Split CLI sources into files and data set texts (a name that is not a file)."""
+    import os
     from pathlib import Path
 
     from nanonlp import datasets as D
+    from nanonlp.errors import DataError
 
     files = [s for s in sources if Path(s.split("::")[0]).exists()]
     names = [s for s in sources if s not in files]
     for name in names:
-        D.get_dataset(name)  # unknown name: a one-line error listing the data sets
+        try:
+            D.get_dataset(name)  # unknown name: a one-line error listing the data sets
+        except DataError:
+            # data set names have no folders or suffixes: this was meant as a file
+            if "/" in name or os.sep in name or "::" in name or Path(name).suffix:
+                raise DataError(f"{name}: no such file") from None
+            raise
     texts = (line + "\n" for name in names for line in D.text(name))
     return files, texts
 
@@ -221,18 +229,35 @@ def _bpe_encode_args(p: argparse.ArgumentParser) -> None:
                      "array for the GPT and BERT trainers.")
 
 
+def _bpe_stdin_text() -> str:
+    """All of stdin as strict UTF-8 (a bad byte is a one-line error naming the line)."""
+    from nanonlp.bpe.stream import decode_utf8
+
+    buffer = getattr(sys.stdin, "buffer", None)  # absent when stdin was replaced by a StringIO
+    return decode_utf8(buffer.read(), "<stdin>") if buffer is not None else sys.stdin.read()
+
+
 def _bpe_encode(args: argparse.Namespace) -> None:
     from nanonlp.bpe import Tokenizer
+    from nanonlp.bpe.tokenfile import write_tokens
+    from nanonlp.errors import ConfigError
     from nanonlp.fileio import atomic_write, read_text
 
+    if args.workers < 0:
+        raise ConfigError(f"--workers must be >= 0 (0: all cores), got {args.workers}")
     tok = Tokenizer.load(args.model)
-    kwargs = {"allow": {"allowed_special": "all"}, "text": {"disallowed_special": ()},
-              "error": {}}[args.special]
-    if args.input and args.output and args.output.endswith((".npy", ".bin")):
-        n = tok.encode_file(args.input, args.output, workers=args.workers, **kwargs)
+    kwargs = {"allow": {"allowed_special": "all"},
+              "text": {"allowed_special": (), "disallowed_special": ()},
+              "error": {"allowed_special": (), "disallowed_special": "all"}}[args.special]
+    if args.output and args.output.endswith((".npy", ".bin")):  # the suffix picks the format
+        if args.input:
+            n = tok.encode_file(args.input, args.output, workers=args.workers, **kwargs)
+        else:
+            n = write_tokens(args.output, [tok.encode(_bpe_stdin_text(), **kwargs)],
+                             tok.vocab_size)
         say(f"wrote {n:,} tokens to {args.output}")
         return
-    text = read_text(args.input) if args.input else sys.stdin.read()
+    text = read_text(args.input) if args.input else _bpe_stdin_text()
     line = " ".join(map(str, tok.encode(text, **kwargs)))
     if args.output:
         with atomic_write(args.output) as f:
@@ -253,14 +278,14 @@ def _bpe_decode(args: argparse.Namespace) -> None:
     from nanonlp.fileio import atomic_write, read_text
 
     tok = Tokenizer.load(args.model)
-    if args.input and args.input.endswith((".npy", ".bin")):
+    if args.input and args.input.endswith((".npy", ".bin")):  # the suffix picks the format
         ids = read_tokens(args.input, tok.vocab_size).tolist()
-    else:
-        raw = read_text(args.input) if args.input else sys.stdin.read()
+    else:  # a text file, or stdin: whitespace-separated ids
+        raw = read_text(args.input) if args.input else _bpe_stdin_text()
         try:
             ids = [int(x) for x in raw.split()]
         except ValueError as e:
-            raise DataError(f"{args.input or 'stdin'}: expected token ids, {e}") from None
+            raise DataError(f"{args.input or '<stdin>'}: expected token ids, {e}") from None
     text = tok.decode(ids, errors=args.errors)
     if args.output:
         with atomic_write(args.output) as f:
@@ -825,14 +850,15 @@ def main(argv: list[str] | None = None) -> int:
     except NanonlpError as e:
         print(f"nanonlp: error: {e}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-        print(f"nanonlp: error: {e.filename}: {e.strerror}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("nanonlp: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `nanonlp ... | head` closed the pipe: not an error
         return 0
+    except OSError as e:  # a path the user gave: missing, a folder, read-only, disk full, ...
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"nanonlp: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import gzip
 import io
 import lzma
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -56,11 +57,62 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         raise
 
 
-def default_file_mode() -> int:
-    """The mode ``open(path, "w")`` would give a new file: 0o666 less the process umask."""
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, keep_others: bool = False) -> Iterator[Path]:
+    """Build a folder in a temporary sibling and swap it in whole when the body succeeds.
+
+    The body writes into the yielded ``.<name>.tmp-XXXX`` folder (same parent, so the renames
+    stay on one file system). On success the old ``path`` is renamed aside, the new folder
+    renamed into place and the old one deleted; if the body raises, the temporary folder is
+    removed and ``path`` is untouched. A reader sees the old folder or the new one (or, for
+    the instant between the two renames, none), never a mix of the two. ``keep_others``
+    carries over entries of the old folder that the new one does not have (a data folder may
+    hold the user's other files).
+
+    >>> with atomic_dir(tmp / "ckpt") as d:   # doctest: +SKIP
+    ...     (d / "config.json").write_text("{}")
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{path}: exists and is not a folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; give it what mkdir would
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = path.parent / f".{path.name}.old-{tmp.name.rsplit('-', 1)[1]}"
+            os.rename(path, old)
+        try:
+            os.rename(tmp, path)
+        except BaseException:
+            if old is not None:
+                os.rename(old, path)
+            raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        if keep_others:
+            for entry in old.iterdir():
+                if not (path / entry.name).exists():
+                    os.rename(entry, path / entry.name)
+        if old.is_symlink():  # path was a link to a folder: drop the link, not its target
+            old.unlink()
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
     mask = os.umask(0o022)  # reading the umask means setting it, so set it straight back
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+def default_file_mode() -> int:
+    """The mode ``open(path, "w")`` would give a new file: 0o666 less the process umask."""
+    return 0o666 & ~_umask()
 
 
 def split_member(path: str | os.PathLike) -> tuple[Path, str | None]:

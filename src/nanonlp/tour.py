@@ -90,6 +90,12 @@ class TourContext:
         return self.out / name
 
 
+def save_figure(fig, path: Path, dpi: int = 100) -> None:
+    """Save a matplotlib figure as PNG atomically (a report never links a half-written file)."""
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=dpi)
+
+
 def run_tour(config: TourConfig, progress: bool = True) -> Path:
     """Run the selected parts and write ``report.md`` and ``report.json``; return the report path.
 

@@ -105,22 +105,48 @@ class CharTokenizer:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CharTokenizer:
-        """Read a file written by :meth:`save`."""
+        """Read a file written by :meth:`save`; a bad line is a :class:`DataError` naming it."""
         path = Path(path)
         try:
             lines = path.read_text(encoding="utf-8").split("\n")
-            head = lines[0].split(" ")
-            if head[0] != FORMAT:
-                raise DataError(f"{path}:1: not a nanonlp char model (got {lines[0][:40]!r})")
-            if int(head[1]) > FORMAT_VERSION:
-                raise DataError(f"{path}: char model format version {head[1]} is newer than "
-                                f"this nanonlp reads ({FORMAT_VERSION})")
-            n = int(lines[1].split(" ")[1])
-            chars = [json.loads(s) for s in lines[2:2 + n]]
-            m = int(lines[2 + n].split(" ")[1])
-            special = [json.loads(s) for s in lines[3 + n:3 + n + m]]
         except FileNotFoundError:
             raise DataError(f"{path}: no such tokenizer file") from None
-        except (ValueError, IndexError, UnicodeDecodeError):
-            raise DataError(f"{path}: corrupt char model file") from None
-        return cls(chars, special)
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: not a nanonlp char model (not UTF-8 text)") from None
+        head = lines[0].split(" ")
+        if head[0] != FORMAT or len(head) != 2 or not head[1].isdigit():
+            raise DataError(f"{path}:1: not a nanonlp char model (got {lines[0][:40]!r})")
+        if int(head[1]) > FORMAT_VERSION:
+            raise DataError(f"{path}: char model format version {head[1]} is newer than "
+                            f"this nanonlp reads ({FORMAT_VERSION})")
+        lineno = 1
+
+        def strings(prefix: str, single: bool) -> list[str]:
+            """The count line ``prefix N``, then N JSON strings (one character each if single)."""
+            nonlocal lineno
+            lineno += 1
+            line = lines[lineno - 1] if lineno <= len(lines) else "<end of file>"
+            n = line.removeprefix(prefix + " ")
+            if not line.startswith(prefix + " ") or not n.isdigit():
+                raise DataError(f"{path}:{lineno}: expected '{prefix} N', got {line[:40]!r}")
+            out = []
+            for _ in range(int(n)):
+                lineno += 1
+                line = lines[lineno - 1] if lineno <= len(lines) else "<end of file>"
+                try:
+                    value = json.loads(line)
+                except ValueError:
+                    value = None
+                if not isinstance(value, str) or not value or (single and len(value) != 1):
+                    what = "one character" if single else "a non-empty string"
+                    raise DataError(f"{path}:{lineno}: expected a JSON string of {what}, got "
+                                    f"{line[:40]!r}")
+                out.append(value)
+            return out
+
+        chars = strings("chars", single=True)
+        special = strings("special", single=False)
+        try:
+            return cls(chars, special)
+        except DataError as e:
+            raise DataError(f"{path}: {e}") from None

@@ -87,6 +87,21 @@ def iter_pieces(path: str | os.PathLike, *, by_line: bool = False, specials: Ite
             yield buf
 
 
+def decode_utf8(data: bytes, name: str) -> str:
+    """Decode ``data`` strictly; a bad byte raises :class:`DataError` naming ``name`` and line.
+
+    >>> decode_utf8(b"ok\\n", "<stdin>")
+    'ok\\n'
+    >>> decode_utf8(b"ok\\ncaf\\xe9", "<stdin>")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    nanonlp.errors.DataError: <stdin>:2: not valid UTF-8 (byte 0xe9); ...
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _bad_utf8(name, data.count(b"\n", 0, e.start) + 1, data[e.start]) from None
+
+
 def _bad_utf8(path: str | os.PathLike, lineno: int, byte: int) -> DataError:
     return DataError(f"{os.fspath(path)}:{lineno}: not valid UTF-8 (byte {byte:#04x}); "
                      "convert the file to UTF-8 first")

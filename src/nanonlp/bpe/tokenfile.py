@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nanonlp.errors import DataError
 from nanonlp.fileio import atomic_write
 
 
@@ -60,10 +61,32 @@ def write_tokens(path: str | os.PathLike, id_lists: Iterable[list[int]],
 
 
 def read_tokens(path: str | os.PathLike, vocab_size: int | None = None) -> np.ndarray:
-    """Memory-map a token file; a raw file needs ``vocab_size`` to know its dtype."""
+    """Memory-map a token file; a raw file needs ``vocab_size`` to know its dtype.
+
+    A file that is not a 1-D integer array (a truncated or pickled ``.npy``, float ids, a raw
+    file whose size is not a whole number of ids) is a :class:`DataError` naming it. An empty
+    raw file is zero tokens, as :func:`write_tokens` writes for an empty text.
+    """
     path = Path(path)
     if path.suffix == ".npy":
-        return np.load(path, mmap_mode="r")
+        try:
+            arr = np.load(path, mmap_mode="r")
+        except (ValueError, EOFError, OSError) as e:
+            if isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)):
+                raise
+            raise DataError(f"{path}: not a .npy token array ({e})") from None
+        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+            raise DataError(f"{path}: expected a 1-D integer array of token ids, got "
+                            f"{arr.dtype} with shape {arr.shape}")
+        return arr
     if vocab_size is None:
         raise ValueError("a raw token file needs vocab_size to know its dtype")
-    return np.memmap(path, dtype=token_dtype(vocab_size), mode="r")
+    dtype = token_dtype(vocab_size)
+    size = path.stat().st_size
+    if size % dtype.itemsize:
+        raise DataError(f"{path}: {size} bytes is not a whole number of {dtype} token ids "
+                        f"({dtype.itemsize} bytes each); is it a raw token file for this "
+                        "vocabulary?")
+    if size == 0:  # numpy cannot memory-map an empty file
+        return np.zeros(0, dtype)
+    return np.memmap(path, dtype=dtype, mode="r")

@@ -33,6 +33,7 @@ from nanonlp.fileio import atomic_write
 FORMAT = "nanonlp-bpe"
 FORMAT_VERSION = 1
 CACHE_SIZE = 1 << 17  # distinct chunks remembered by encode; cleared when full
+MAX_ID = 1 << 32  # token files store ids as uint32 at most (see tokenfile.token_dtype)
 
 SpecialSet = Collection[str] | Literal["all"]
 
@@ -67,8 +68,13 @@ class Tokenizer:
         self.special_tokens: dict[str, int] = dict(special_tokens)
         self.special_ids: dict[int, str] = {i: s for s, i in self.special_tokens.items()}
         for s, i in self.special_tokens.items():
-            if i < len(self.vocab) or not s:
+            if not isinstance(s, str) or not s:
+                raise DataError(f"special token {s!r} is not a non-empty string")
+            if i < len(self.vocab):
                 raise DataError(f"special token {s!r} has id {i}, which an ordinary token has")
+            if i >= MAX_ID:
+                raise DataError(f"special token {s!r} has id {i}, beyond the largest id a "
+                                f"token file can hold ({MAX_ID - 1})")
         if len(self.special_ids) != len(self.special_tokens):
             raise DataError(f"two special tokens share an id: {self.special_tokens}")
         self._split = compile_pattern(self.pattern) if self.pattern else None
@@ -199,6 +205,8 @@ class Tokenizer:
 
     def _imap(self, texts: Iterable[str], workers: int, allowed_special: SpecialSet,
               disallowed_special: SpecialSet) -> Iterator[list[int]]:
+        if workers < 0:
+            raise ConfigError(f"workers must be >= 0 (0: all cores), got {workers}")
         workers = workers or os.cpu_count() or 1
         kwargs = {"allowed_special": allowed_special, "disallowed_special": disallowed_special}
         if workers == 1:
@@ -215,12 +223,16 @@ class Tokenizer:
                     disallowed_special: SpecialSet = "all") -> int:
         """Encode a UTF-8 file into a token array (``.npy`` or raw, see ``tokenfile``).
 
-        The file streams in ~1 MB pieces cut where the split pattern would cut anyway, so the
-        array equals ``encode(whole file)``. Special tokens in the file are allowed by
-        default (documents joined with ``<|endoftext|>`` are the usual input). Returns the
-        number of tokens written.
+        The array always equals ``encode(whole file)`` with the same special-token arguments.
+        With a split pattern the file streams in ~1 MB pieces cut where the pattern would cut
+        anyway; with pattern ``none`` the whole text is one chunk, so the whole file is read
+        into memory and encoded at once (``workers`` does not help there). Special tokens in
+        the file are allowed by default (documents joined with ``<|endoftext|>`` are the
+        usual input). Returns the number of tokens written.
         """
-        pieces = iter_pieces(src, by_line=not self.pattern, specials=self.special_tokens)
+        pieces = iter_pieces(src, specials=self.special_tokens)
+        if not self.pattern:  # one chunk: a cut anywhere could change the merges
+            pieces = iter(["".join(pieces)])
         ids = self._imap(pieces, workers, allowed_special, disallowed_special)
         return write_tokens(dst, ids, self.vocab_size)
 
@@ -323,13 +335,23 @@ class Tokenizer:
                 raise DataError(f"{path}:{lineno}: bad count {value!r}")
             return int(value)
 
+        def bad(what: str) -> DataError:
+            return DataError(f"{path}:{lineno}: {what}")
+
         try:
             pattern = json.loads(take("pattern"))
+            if not isinstance(pattern, str):
+                raise bad(f"the pattern must be a JSON string, got {pattern!r}")
             specials = {}
             for _ in range(count("special")):
                 lineno += 1
                 text, _, i = lines[lineno - 1].rpartition(" ")
-                specials[json.loads(text)] = int(i)
+                name, i = json.loads(text), int(i)
+                if not isinstance(name, str) or not name:
+                    raise bad(f"a special token must be a non-empty JSON string, got {name!r}")
+                if not 0 <= i < MAX_ID:
+                    raise bad(f"special token id {i} is out of range (0...{MAX_ID - 1})")
+                specials[name] = i
             merges = []
             for _ in range(count("merges")):
                 lineno += 1
@@ -344,7 +366,7 @@ class Tokenizer:
             raise DataError(f"{path}:{lineno + 1}: unexpected text after the last merge")
         try:
             return cls(merges, pattern, specials)
-        except DataError as e:
+        except (DataError, ConfigError) as e:  # e.g. a pattern that is not a valid regex
             raise DataError(f"{path}: {e}") from None
 
     def __repr__(self) -> str:

@@ -6,7 +6,7 @@ import time
 from itertools import islice
 
 from nanonlp import datasets as D
-from nanonlp.tour import Figure, PartReport, TourContext
+from nanonlp.tour import Figure, PartReport, TourContext, save_figure
 
 
 def run(ctx: TourContext) -> PartReport:
@@ -52,6 +52,6 @@ def _plot(ctx: TourContext, counts: dict[str, int]) -> Figure:
     ax.set_title(f"Data sets available on this machine ({time.strftime('%Y-%m-%d')})")
     fig.tight_layout()
     path = ctx.path("data_sets.png")
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
     return Figure(path.name, "Records per available data set", counts)

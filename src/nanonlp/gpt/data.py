@@ -92,34 +92,40 @@ def read_source(source: str, split: str | None = None,
 
 
 def prepare(config: PrepareConfig) -> dict[str, Any]:
-    """Tokenize the source into ``train.bin`` / ``val.bin``; return the meta dict written."""
+    """Tokenize the source into ``train.bin`` / ``val.bin``; return the meta dict written.
+
+    The four files are built in a temporary folder beside ``out`` and swapped in together
+    (other files already in ``out`` stay), so an interrupted run never leaves a new
+    ``train.bin`` beside an old ``meta.json`` or tokenizer.
+    """
     from nanonlp.bpe import CharTokenizer
     from nanonlp.bpe.tokenfile import token_dtype, write_tokens
+    from nanonlp.fileio import atomic_dir
 
     text, where = read_source(config.source, config.split, config.max_chars)
     if not text:
         raise DataError(f"{where}: no text")
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if config.tokenizer == "char":
-        tok = CharTokenizer.train(text)
-        tok.save(out / "tokenizer")  # writes tokenizer.model
-        kind = "char"
-    else:
-        tok = load_tokenizer(config.tokenizer)
-        with open(config.tokenizer, "rb") as src, atomic_write(out / TOKENIZER_FILE, "wb") as f:
-            shutil.copyfileobj(src, f)
-        kind = "bpe"
-    cut = int(len(text) * (1 - config.val_fraction))
-    counts = {}
-    for split, part in (("train", text[:cut]), ("val", text[cut:])):
-        ids = tok.encode(part, allowed_special="all")
-        counts[split] = write_tokens(out / f"{split}.bin", [ids], tok.vocab_size)
-    meta = {"vocab_size": tok.vocab_size, "dtype": token_dtype(tok.vocab_size).name,
-            "tokenizer": kind, "tokenizer_file": TOKENIZER_FILE, "source": where,
-            "characters": len(text), "tokens": counts, "val_fraction": config.val_fraction}
-    with atomic_write(out / META) as f:
-        json.dump(meta, f, indent=1)
+    tok = CharTokenizer.train(text) if config.tokenizer == "char" \
+        else load_tokenizer(config.tokenizer)
+    kind = "char" if config.tokenizer == "char" else "bpe"
+    with atomic_dir(config.out, keep_others=True) as out:
+        if kind == "char":
+            tok.save(out / "tokenizer")  # writes tokenizer.model
+        else:
+            with open(config.tokenizer, "rb") as src, \
+                    atomic_write(out / TOKENIZER_FILE, "wb") as f:
+                shutil.copyfileobj(src, f)
+        cut = int(len(text) * (1 - config.val_fraction))
+        counts = {}
+        for split, part in (("train", text[:cut]), ("val", text[cut:])):
+            ids = tok.encode(part, allowed_special="all")
+            counts[split] = write_tokens(out / f"{split}.bin", [ids], tok.vocab_size)
+        meta = {"vocab_size": tok.vocab_size, "dtype": token_dtype(tok.vocab_size).name,
+                "tokenizer": kind, "tokenizer_file": TOKENIZER_FILE, "source": where,
+                "characters": len(text), "tokens": counts,
+                "val_fraction": config.val_fraction}
+        with atomic_write(out / META) as f:
+            json.dump(meta, f, indent=1)
     return meta
 
 

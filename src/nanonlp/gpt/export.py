@@ -99,8 +99,8 @@ def export_hf(model: GPT, out: str | os.PathLike, tokenizer=None) -> Path:
     a failed export leaves an earlier export intact.
     """
     out = Path(out)
+    hf = to_hf(model.cpu())  # refuses a model GPT-2 cannot hold before anything is created
     out.mkdir(parents=True, exist_ok=True)
-    hf = to_hf(model.cpu())
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         hf.save_pretrained(tmp)
         if tokenizer is not None:

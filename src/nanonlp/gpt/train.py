@@ -89,6 +89,10 @@ def evaluate(checkpoint: str | os.PathLike, data: str | os.PathLike, split: str 
              batch_size: int = 32, max_windows: int | None = None,
              device: str = "auto") -> EvalReport:
     """Mean loss of a checkpoint over consecutive non-overlapping ``block_size`` windows."""
+    if max_windows is not None and max_windows < 1:
+        raise ConfigError(f"max_windows must be >= 1, got {max_windows}")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     model = load_gpt(checkpoint, pick_device(device))
     dev = next(model.parameters()).device
     T = model.config.block_size

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from nanonlp.errors import ConfigError, DataError
+from nanonlp.fileio import atomic_dir
 
 Preset = Literal["efficiency", "accuracy", "spacy-efficiency", "spacy-accuracy"]
 PRESETS = ("efficiency", "accuracy", "spacy-efficiency", "spacy-accuracy")
@@ -120,7 +121,10 @@ def init_vectors(word2vec_path: str | os.PathLike, out_dir: str | os.PathLike, *
         raise DataError(f"{path}:1: expected the word2vec text header 'N_WORDS DIM', "
                         f"got {b' '.join(header)[:40]!r}")
     nlp = spacy.blank("en")
-    convert_vectors(nlp, path, truncate=0, prune=-1, name="nanonlp.vectors")
+    try:
+        convert_vectors(nlp, path, truncate=0, prune=-1, name="nanonlp.vectors")
+    except ValueError as e:  # spaCy's E094 & co: a row with the wrong number of values
+        raise DataError(f"{path}: spaCy cannot read these vectors ({e})") from None
     vectors = nlp.vocab.vectors
     if attr == "LOWER":
         strings = nlp.vocab.strings
@@ -130,5 +134,6 @@ def init_vectors(word2vec_path: str | os.PathLike, out_dir: str | os.PathLike, *
                 vkey = strings.add(variant)
                 if vkey not in vectors.key2row:
                     vectors.add(vkey, row=row)
-    nlp.to_disk(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        nlp.to_disk(tmp)
     return vectors.shape[0]

@@ -229,6 +229,8 @@ def evaluate(config: EvaluateConfig) -> EvalReport:
 
     nlp = load_pipeline(config.model)
     gold = read_gold(config.data, nlp, config.scheme)
+    if not any(len(doc) for doc in gold):
+        raise DataError(f"{config.data}: no documents with tokens to evaluate on")
     start = time.perf_counter()
     pred = predict(nlp, gold, config.batch_size)
     seconds = time.perf_counter() - start

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from nanonlp.errors import ConfigError, DataError
+from nanonlp.fileio import atomic_dir, atomic_write
 from nanonlp.ner.config import (
     PRESETS,
     Preset,
@@ -35,6 +36,7 @@ from nanonlp.ner.config import (
     parse_override,
     set_dotted,
 )
+from nanonlp.ner.convert import load_docbin
 
 
 @dataclass
@@ -122,6 +124,12 @@ def train(config: TrainConfig) -> Iterator[Step]:
         if not path or not Path(path).is_file():
             raise DataError(f"{name} data {path!r}: no such file (make one with "
                             "`nanonlp ner convert`)")
+        if Path(path).suffix != ".spacy":
+            raise DataError(f"{name} data {path}: expected a .spacy DocBin (make one with "
+                            "`nanonlp ner convert`)")
+        # spaCy fails on an empty corpus with an assertion deep in its loop: check first
+        if not any(len(doc) for doc in load_docbin(path, spacy.blank("en").vocab)):
+            raise DataError(f"{name} data {path}: no documents with tokens")
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     vectors_dir = None
@@ -129,7 +137,8 @@ def train(config: TrainConfig) -> Iterator[Step]:
         vectors_dir = out / "vectors"
         init_vectors(config.vectors, vectors_dir, attr=config.vectors_attr)
     cfg = build_config(config, vectors_dir)
-    cfg.to_disk(out / "config.cfg")
+    with atomic_write(out / "config.cfg") as f:
+        f.write(cfg.to_str())
 
     # spacy.training.loop.train, up to the point where it starts iterating.
     fix_random_seed(config.seed)
@@ -154,11 +163,13 @@ def train(config: TrainConfig) -> Iterator[Step]:
 
     def save(best: bool) -> None:
         # spaCy's save_checkpoint: the averaged weights go to disk when there are any.
-        with nlp.use_params(optimizer.averages):
-            before_to_disk(nlp).to_disk(out / "model-last")
+        # Each folder is built aside and swapped in whole: an interrupted save leaves the
+        # previous pipeline loadable, never a mix of two steps.
+        with nlp.use_params(optimizer.averages), atomic_dir(out / "model-last") as tmp:
+            before_to_disk(nlp).to_disk(tmp)
         if best:
-            shutil.rmtree(out / "model-best", ignore_errors=True)
-            shutil.copytree(out / "model-last", out / "model-best")
+            with atomic_dir(out / "model-best") as tmp:
+                shutil.copytree(out / "model-last", tmp, dirs_exist_ok=True)
 
     clean_output_dir(out)  # removes model-best/ and model-last/ of an earlier run
     deadline = None if config.max_minutes is None else \

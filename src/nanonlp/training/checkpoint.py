@@ -8,8 +8,10 @@
       optimizer.safetensors  AdamW moments and step counts (hyper-parameters are in config.json)
       rng.safetensors        torch CPU / CUDA RNG states and the batch sampler's generator
 
-Every file is written through :func:`nanonlp.fileio.atomic_write`, config.json last, so a
-folder whose config.json exists is complete. Loading reads safetensors and JSON only: nothing
+The whole folder is written into a temporary sibling (``.last.tmp-XXXX``) and swapped in
+(:func:`nanonlp.fileio.atomic_dir`), so overwriting ``last/`` replaces every file or none: a
+save that fails part-way leaves the previous checkpoint intact, and no reader sees new
+weights beside an old optimizer or config. Loading reads safetensors and JSON only: nothing
 is unpickled, so a checkpoint from a stranger cannot run code.
 """
 
@@ -26,10 +28,12 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from nanonlp.errors import DataError
-from nanonlp.fileio import atomic_write
+from nanonlp.fileio import atomic_dir, atomic_write
 
 FORMAT = "nanonlp-checkpoint"
 FORMAT_VERSION = 1
+
+
 
 
 def split_aliases(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor],
@@ -115,24 +119,27 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, *, kind: st
                     generator: torch.Generator | None = None,
                     state: dict[str, Any] | None = None,
                     extra_files: dict[str, bytes] | None = None) -> Path:
-    """Write a checkpoint folder; ``state`` holds JSON scalars (step, best loss, ...)."""
+    """Write a checkpoint folder; ``state`` holds JSON scalars (step, best loss, ...).
+
+    An existing folder at ``path`` is replaced whole (see :func:`nanonlp.fileio.atomic_dir`).
+    """
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    weights, aliases = split_aliases(model.state_dict())
-    write_tensors(path / "model.safetensors", weights)
-    meta: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION, "kind": kind,
-                            "model_config": model_config, "aliases": aliases,
-                            "train_config": train_config, "state": state or {}}
-    if optimizer is not None:
-        tensors, groups = optimizer_tensors(optimizer)
-        write_tensors(path / "optimizer.safetensors", tensors)
-        meta["optimizer_groups"] = groups
-        write_tensors(path / "rng.safetensors", rng_tensors(generator))
-    for name, data in (extra_files or {}).items():
-        with atomic_write(path / name, "wb") as f:
-            f.write(data)
-    with atomic_write(path / "config.json") as f:
-        json.dump(meta, f, indent=1)
+    with atomic_dir(path) as tmp:
+        weights, aliases = split_aliases(model.state_dict())
+        write_tensors(tmp / "model.safetensors", weights)
+        meta: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION, "kind": kind,
+                                "model_config": model_config, "aliases": aliases,
+                                "train_config": train_config, "state": state or {}}
+        if optimizer is not None:
+            tensors, groups = optimizer_tensors(optimizer)
+            write_tensors(tmp / "optimizer.safetensors", tensors)
+            meta["optimizer_groups"] = groups
+            write_tensors(tmp / "rng.safetensors", rng_tensors(generator))
+        for name, data in (extra_files or {}).items():
+            with atomic_write(tmp / name, "wb") as f:
+                f.write(data)
+        with atomic_write(tmp / "config.json") as f:
+            json.dump(meta, f, indent=1)
     return path
 
 
@@ -151,6 +158,18 @@ def read_meta(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DataError(f"{cfg}: not a nanonlp checkpoint (format {meta.get('format')!r})"
                         if isinstance(meta, dict) else f"{cfg}: not a nanonlp checkpoint")
+    # a hand-edited or foreign config.json: wrong types are errors here, not tracebacks later
+    for key, types, want in (("version", int, "an integer"), ("kind", str, "a string"),
+                             ("model_config", dict, "an object"), ("aliases", dict, "an object"),
+                             ("state", dict, "an object"),
+                             ("train_config", (dict, type(None)), "an object or null"),
+                             ("optimizer_groups", list, "a list")):
+        value = meta.get(key)
+        if (key in meta or key == "model_config") and \
+                (not isinstance(value, types) or isinstance(value, bool)):
+            raise DataError(f"{cfg}: {key!r} must be {want}, got {repr(value)[:60]}")
+    if any(not isinstance(v, str) for v in meta.get("aliases", {}).values()):
+        raise DataError(f"{cfg}: 'aliases' must map tensor names to tensor names")
     if meta.get("version", 0) > FORMAT_VERSION:
         raise DataError(f"{cfg}: checkpoint version {meta['version']} is newer than this "
                         f"nanonlp reads ({FORMAT_VERSION})")

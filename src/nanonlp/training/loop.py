@@ -11,9 +11,10 @@ The loop knows two contracts and nothing about the model inside them:
 Per step: set the learning rate (warmup + cosine), run ``grad_accum`` micro-batches (under DDP
 only the last one all-reduces gradients), clip the global gradient norm, step AdamW. Every
 ``eval_interval`` steps: mean loss on fixed train/val batches, ``best/`` saved when val
-improves, ``last/`` always. Ctrl-C saves ``last/`` (the state at the start of the interrupted
-step) before the KeyboardInterrupt goes on. This is the structure of nanoGPT's ``train.py``,
-written as a generator the way spaCy's ``train_while_improving`` is.
+improves, ``last/`` always. A non-finite loss stops the run with a :class:`DataError` and
+leaves ``last/`` as it was (the last finite state). Ctrl-C saves ``last/`` (the state at the
+start of the interrupted step) before the KeyboardInterrupt goes on. This is the structure of
+nanoGPT's ``train.py``, written as a generator the way spaCy's ``train_while_improving`` is.
 """
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ class Trainer:
     ``model_config`` (JSON-able) and ``kind`` go into every checkpoint, so the checkpoint
     rebuilds its model; ``extra_files`` (name -> bytes, e.g. the tokenizer) are copied into
     every checkpoint folder. ``resume_from`` continues a run from a checkpoint folder.
+
+    Construction seeds the process's global torch RNG (``torch.manual_seed(seed + rank)``), as
+    nanoGPT's ``train.py`` does: dropout draws from the global generator, not from one we can
+    pass in, so seeding it is what makes a run (and a resumed run, whose checkpoint restores
+    that state) repeatable. Other code in the process sees the reseeded global RNG; batch
+    sampling uses the Trainer's own ``generator``.
     """
 
     def __init__(self, model: torch.nn.Module, data: Batches, config: TrainConfig, *,
@@ -125,9 +132,13 @@ class Trainer:
         ckpt.load_weights(path, self.model, meta)
         ckpt.load_training_state(path, meta, self.optimizer, self.generator)
         state = meta["state"]
-        self.step = int(state["step"])
-        self.tokens = int(state.get("tokens", 0))
-        self.best_val = float(state.get("best_val", math.inf))
+        try:
+            self.step = int(state["step"])
+            self.tokens = int(state.get("tokens", 0))
+            self.best_val = float(state.get("best_val", math.inf))
+        except (KeyError, TypeError, ValueError) as e:
+            raise DataError(f"{path / 'config.json'}: bad training state {state!r:.80} "
+                            f"({type(e).__name__}: {e}); cannot resume from it") from None
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
 
@@ -234,10 +245,18 @@ class Trainer:
         record = StepRecord(step=self.step, loss=loss_value, lr=lr, grad_norm=float(norm),
                             tokens=self.tokens, tokens_per_s=tokens / max(dt, 1e-9),
                             seconds=time.perf_counter() - start)
-        if not math.isfinite(loss_value):
-            self.save("last")
-            raise DataError(f"training diverged at step {self.step} (loss {loss_value}); "
-                            f"lower lr (now {cfg.lr}) or raise warmup_steps")
+        # a non-finite loss (or, without loss scaling, gradient) has already been stepped into
+        # the weights: keep last/ as the last finite state rather than overwrite it
+        if not math.isfinite(loss_value) or (
+                not self.scaler.is_enabled() and not math.isfinite(record.grad_norm)):
+            what = f"loss {loss_value}" if not math.isfinite(loss_value) \
+                else f"gradient norm {record.grad_norm}"
+            kept = ""
+            with contextlib.suppress(DataError):
+                step = ckpt.read_meta(self.out / "last")["state"].get("step")
+                kept = f"; {self.out / 'last'} keeps step {step}: resume from it"
+            raise DataError(f"training diverged at step {self.step} ({what}); lower lr "
+                            f"(now {cfg.lr}) or raise warmup_steps{kept}")
         if self.step % cfg.eval_interval == 0 or self.step == cfg.max_steps:
             record.eval = self.evaluate()
             if record.eval["val"] < self.best_val:

@@ -10,7 +10,7 @@ WS-353 / SimLex-999 copies that gensim also ships, so this step needs no network
 from __future__ import annotations
 
 from nanonlp import datasets as D
-from nanonlp.tour import Figure, PartReport, TourContext
+from nanonlp.tour import Figure, PartReport, TourContext, save_figure
 from nanonlp.word2vec.config import Word2VecConfig
 from nanonlp.word2vec.corpus import Corpus
 from nanonlp.word2vec.evaluate import evaluate
@@ -93,7 +93,7 @@ def _loss_figure(ctx: TourContext, records) -> Figure:
     ax.set_title("Skip-gram training loss")
     fig.tight_layout()
     path = ctx.path("word2vec_loss.png")
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
     return Figure(path.name, "Training loss, mean per (word, context) pair",
                   {"million words": [round(x, 3) for x in xs],
