@@ -29,3 +29,15 @@ def real_data() -> Path:
 def no_real_data(monkeypatch):
     """Run as on a fresh machine: no NANONLP_DATA."""
     monkeypatch.delenv("NANONLP_DATA", raising=False)
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Run torch on one thread: tiny test matrices gain nothing from a second thread, which
+    only adds contention on a shared 2-core machine."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -12,13 +12,7 @@ from nanonlp.gpt.data import TokenData
 from nanonlp.gpt.model import GPT
 from nanonlp.gpt.sample import filter_logits, generate
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 VARIANTS = {

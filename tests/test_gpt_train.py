@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from nanonlp.bpe import BPEConfig, Tokenizer
 from nanonlp.cli import main
@@ -17,12 +16,7 @@ from nanonlp.gpt.train import evaluate, make_trainer
 TEXT = "the quick brown fox jumps over the lazy dog. "
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture

@@ -17,14 +17,7 @@ from nanonlp.training.checkpoint import read_meta
 from nanonlp.training.metrics import MetricsLog, plot_losses
 from nanonlp.training.schedule import cosine_lr, param_groups
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny matrices: a second thread only adds contention on a shared 2-core machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 MODEL = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16, dropout=0.1)
