@@ -729,6 +729,14 @@ def _gpt_export(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# nanonlp translate ...     (GRU encoder-decoder with attention: train, evaluate, run)
+
+
+# ---------------------------------------------------------------------------------------------
+# nanonlp bert ...          (encoder-only transformer: pretrain, finetune, predict, export)
+
+
+# ---------------------------------------------------------------------------------------------
 # The table.
 
 GROUPS: dict[str, str] = {
@@ -737,6 +745,9 @@ GROUPS: dict[str, str] = {
     "word2vec": "word vectors: train (numpy or gensim), evaluate, query, plot",
     "ner": "named-entity recognition with spaCy: convert, train, evaluate, tag",
     "gpt": "decoder-only transformer (GPT): prepare data, train, sample, evaluate, export",
+    "translate": "machine translation with a GRU encoder-decoder and attention: train, "
+                 "evaluate, translate",
+    "bert": "encoder-only transformer (BERT): pretrain, fine-tune, predict, export",
 }
 
 COMMANDS: list[Command] = [
@@ -806,6 +817,10 @@ COMMANDS: list[Command] = [
             _gpt_evaluate, _gpt_evaluate_args),
     Command(("gpt", "export"), "export a checkpoint to a transformers GPT2LMHeadModel folder",
             _gpt_export, _gpt_export_args),
+    # translate rows
+
+    # bert rows
+
 ]
 
 
