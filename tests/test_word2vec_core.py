@@ -230,3 +230,19 @@ def test_gensim_backend_gives_the_same_vocabulary_and_result_type():
     assert type(ours) is type(theirs)
     assert ours.words == theirs.words  # same counts, same tie order
     np.testing.assert_array_equal(ours.counts, theirs.counts)
+
+
+def test_initial_vectors_span_gensims_range():
+    """Input vectors start uniform in [-1/D, 1/D) as gensim 4's (the C tool uses half that
+    range, which measurably weakened CBOW); output vectors start at zero."""
+    dim = 50
+    trainer = Word2Vec(Word2VecConfig(dim=dim, min_count=1))
+    trainer.build_vocab(_zipf_corpus(1, n=200, vocab=400))
+    W = trainer.W_in
+    assert W.shape[0] > 300
+    assert np.abs(W).max() < 1 / dim
+    # with ~20,000 uniform draws the extremes come within 1% of the bounds; the C tool's
+    # range would stop at 0.5 / dim
+    assert W.max() > 0.99 / dim and W.min() < -0.99 / dim
+    assert abs(float(W.mean())) < 0.02 / dim
+    assert not trainer.W_out.any()
