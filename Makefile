@@ -12,7 +12,7 @@ TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install tour test lint clean
+.PHONY: install tour test lint docs docs-fast clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,5 +33,14 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q --durations=15
 
+# The docs site (docs/_build/html): runs every notebook at full size (tens of minutes on a CPU);
+# docs-fast runs them with NANONLP_FAST=1 (a few minutes). Both cache executed notebooks, so a
+# rebuild only re-runs notebooks whose code changed.
+docs: $(STAMP)
+	$(BIN)/python docs/build.py --out docs/_build
+
+docs-fast: $(STAMP)
+	$(BIN)/python docs/build.py --fast --out docs/_build/fast
+
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) runs docs/_build
