@@ -732,8 +732,284 @@ def _gpt_export(args: argparse.Namespace) -> None:
 # nanonlp translate ...     (GRU encoder-decoder with attention: train, evaluate, run)
 
 
+def _translate_train_args(p: argparse.ArgumentParser) -> None:
+    from nanonlp.cliargs import add_config_args
+    from nanonlp.seq2seq.config import PRESETS, DataConfig, Seq2SeqConfig
+    from nanonlp.training import TrainConfig
+
+    p.add_argument("--preset", default="tutorial",
+                   help=f"data + model + training recipe: {', '.join(PRESETS)} (default: "
+                        "tutorial); --data.*, --model.* and --train.* flags override its fields")
+    p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint folder "
+                   "(e.g. OUT/last); --train.* flags may extend it, e.g. max_steps")
+    p.add_argument("--budget_min", type=float, metavar="MIN",
+                   help="train for this many minutes (max_steps is fitted to the budget)")
+    p.add_argument("--bleu_sentences", type=int, default=500, metavar="N",
+                   help="after training, greedy BLEU of best/ on N val sentences (0: skip)")
+    add_config_args(p, DataConfig, prefix="data")
+    add_config_args(p, Seq2SeqConfig, prefix="model", skip=("src_vocab", "tgt_vocab"))
+    add_config_args(p, TrainConfig, prefix="train")
+
+
+def _translate_train(args: argparse.Namespace) -> None:
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from nanonlp.fileio import atomic_write
+    from nanonlp.seq2seq.train import configs, evaluate, make_trainer, prepare, run_for
+    from nanonlp.seq2seq.translate import Translator
+    from nanonlp.training.metrics import MetricsLog, plot_losses
+
+    if args.budget_min is not None and args.budget_min <= 0:
+        from nanonlp.errors import ConfigError
+
+        raise ConfigError(f"budget_min must be > 0, got {args.budget_min}")
+    dcfg, mover, tcfg = configs(args.preset, _prefixed(args, "data"), _prefixed(args, "model"),
+                                _prefixed(args, "train"), resume=args.resume)
+    prep = prepare(dcfg, tcfg.seed)
+    trainer = make_trainer(prep, mover, tcfg, resume=args.resume)
+    out = Path(tcfg.out)
+    log = MetricsLog(out / "metrics.jsonl", resume_step=trainer.step)
+    with atomic_write(out / "train_config.json") as f:
+        json.dump({"preset": args.preset, "data": dataclasses.asdict(dcfg),
+                   "model": trainer.model_config, "train": dataclasses.asdict(tcfg),
+                   "stats": prep.stats}, f, indent=1)
+    s = prep.stats
+    say(f"translate: {s['pairs']['train']:,} train / {s['pairs']['val']:,} val / "
+        f"{s['pairs']['test']:,} test pairs, vocabularies {s['src_vocab']:,} -> "
+        f"{s['tgt_vocab']:,}; {trainer.model.num_params():,} parameters on {trainer.device}; "
+        f"step {trainer.step} -> {tcfg.max_steps}; writing {out}")
+    budget = None if args.budget_min is None else args.budget_min * 60
+    bar = tqdm(total=tcfg.max_steps, initial=trainer.step, unit="step", desc="translate train")
+    try:
+        for rec in run_for(trainer, budget):
+            log.add(rec.to_json())
+            bar.total = trainer.config.max_steps
+            bar.update(1)
+            post = {"loss": f"{rec.loss:.3f}", "lr": f"{rec.lr:.1e}"}
+            if rec.eval:
+                post["val"] = f"{rec.eval['val']:.3f}"
+                log.flush()
+                plot_losses(log.records, out / "loss.png", f"seq2seq ({args.preset})")
+                bar.write(f"step {rec.step}: train {rec.eval['train']:.4f}, val "
+                          f"{rec.eval['val']:.4f}{' (best)' if rec.best else ''}")
+            bar.set_postfix(post)
+    except KeyboardInterrupt:
+        bar.close()
+        log.flush()
+        print(f"nanonlp: interrupted at step {trainer.step}; saved {out / 'last'} "
+              f"(resume with --resume {out / 'last'})", file=sys.stderr)
+        raise
+    bar.close()
+    log.flush()
+    say(f"best val loss {trainer.best_val:.4f}; checkpoints {out / 'best'}, {out / 'last'}; "
+        f"metrics {out / 'metrics.jsonl'}, curves {out / 'loss.png'}")
+    if args.bleu_sentences > 0:
+        rep = evaluate(Translator.load(out / "best"), prep.pairs["val"], "val", beam=1,
+                       max_sentences=args.bleu_sentences)
+        say(f"val BLEU {rep.bleu:.2f}, chrF {rep.chrf:.1f} (greedy, {rep.sentences} sentences)")
+
+
+def _translate_evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="checkpoint folder (OUT/best, OUT/last)")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"),
+                   help="held-out split of the checkpoint's data (default: test)")
+    p.add_argument("--source", help="score on every pair of a TSV file or of SRC,TGT files "
+                   "instead of a split")
+    p.add_argument("--beam", type=int, default=5, help="beam width; 1 is greedy (default: 5)")
+    p.add_argument("--alpha", type=float, default=1.0,
+                   help="length normalisation exponent (GNMT); 0: raw log probability")
+    p.add_argument("--max_sentences", type=int, help="score only the first N sources")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _translate_evaluate(args: argparse.Namespace) -> None:
+    import dataclasses
+    import json
+
+    from nanonlp.seq2seq.train import evaluate_checkpoint
+
+    r = evaluate_checkpoint(args.checkpoint, args.split, args.beam, args.alpha,
+                            args.max_sentences, args.source)
+    if args.json:
+        say(json.dumps(dataclasses.asdict(r), indent=1))
+        return
+    say(f"{args.split}: BLEU {r.bleu:.2f}, chrF {r.chrf:.2f} over {r.sentences:,} sentences "
+        f"(up to {r.references} references; beam {r.beam}; {r.seconds:.1f} s)")
+    for s in r.samples:
+        say(f"  src: {s['source']}\n  ref: {s['reference']}\n  out: {s['translation']}")
+
+
+def _translate_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="checkpoint folder (OUT/best, OUT/last)")
+    p.add_argument("sentences", nargs="*", help="sentences to translate (default: stdin lines)")
+    p.add_argument("--beam", type=int, default=5, help="beam width; 1 is greedy (default: 5)")
+    p.add_argument("--alpha", type=float, default=1.0,
+                   help="length normalisation exponent (GNMT); 0: raw log probability")
+    p.add_argument("--attention", metavar="PNG", help="also draw the attention heatmaps here")
+
+
+def _translate_run(args: argparse.Namespace) -> None:
+    from nanonlp.errors import DataError
+    from nanonlp.seq2seq.plot import plot_attention
+    from nanonlp.seq2seq.translate import Translator
+
+    sentences = args.sentences or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not sentences:
+        raise DataError("nothing to translate: give sentences as arguments or on stdin")
+    tr = Translator.load(args.checkpoint)
+    results = tr.translate(sentences, beam=args.beam, alpha=args.alpha)
+    for r in results:
+        say(r.text)
+    if args.attention:
+        say(f"attention: {plot_attention(results[:8], args.attention)}")
+
+
+
 # ---------------------------------------------------------------------------------------------
 # nanonlp bert ...          (encoder-only transformer: pretrain, finetune, predict, export)
+
+
+def _bert_pretrain_args(p: argparse.ArgumentParser) -> None:
+    from nanonlp.bert.config import PRESETS, BertConfig
+    from nanonlp.bert.pretrain import PretrainConfig
+    from nanonlp.cliargs import add_config_args
+    from nanonlp.training import TrainConfig
+
+    p.add_argument("--preset", default="mini",
+                   help=f"model + training recipe: {', '.join(PRESETS)} (default: mini); "
+                        "--model.* and --train.* flags override its fields")
+    p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint folder")
+    add_config_args(p, PretrainConfig)
+    add_config_args(p, BertConfig, prefix="model",
+                    skip=("vocab_size", "pad_id", "mask_id", "cls_id", "sep_id"))
+    add_config_args(p, TrainConfig, prefix="train")
+
+
+def _bert_run_trainer(trainer, out, desc: str, records=None):
+    """Drive a Trainer with a progress bar, metrics.jsonl and loss.png; returns the last record."""
+    from tqdm.auto import tqdm
+
+    from nanonlp.training.metrics import MetricsLog, plot_losses
+
+    log = MetricsLog(out / "metrics.jsonl", resume_step=trainer.step)
+    bar = tqdm(total=trainer.config.max_steps, initial=trainer.step, unit="step", desc=desc)
+    rec = None
+    try:
+        for rec in (records if records is not None else trainer.run()):
+            log.add(rec.to_json())
+            bar.total = trainer.config.max_steps  # a time budget refits it after a few steps
+            bar.update(1)
+            bar.set_postfix({"loss": f"{rec.loss:.3f}", "tok/s": f"{rec.tokens_per_s:,.0f}"})
+            if rec.eval:
+                log.flush()
+                plot_losses(log.records, out / "loss.png", desc)
+                bar.write(f"step {rec.step}: train {rec.eval['train']:.4f}, val "
+                          f"{rec.eval['val']:.4f}{' (best)' if rec.best else ''}")
+    except KeyboardInterrupt:
+        bar.close()
+        log.flush()
+        print(f"nanonlp: interrupted at step {trainer.step}; saved {out / 'last'}",
+              file=sys.stderr)
+        raise
+    bar.close()
+    log.flush()
+    return rec
+
+
+def _bert_pretrain(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from nanonlp.bert import pretrain as bp
+    from nanonlp.cliargs import config_from_args
+
+    cfg = config_from_args(args, bp.PretrainConfig)
+    trainer = bp.make_trainer(cfg, args.preset, _prefixed(args, "model"), _prefixed(args, "train"),
+                           resume=args.resume)
+    out = Path(trainer.config.out)
+    say(f"bert: {trainer.model.num_params():,} parameters on {trainer.device}; step "
+        f"{trainer.step} -> {trainer.config.max_steps}"
+        + (f" (or {cfg.budget_min:g} min)" if cfg.budget_min else "") + f"; writing {out}")
+    budget = cfg.budget_min * 60 if cfg.budget_min else None
+    _bert_run_trainer(trainer, out, f"BERT MLM ({args.preset})", bp.run_budget(trainer, budget))
+    acc = bp.mlm_accuracy(trainer.model, bp.load_corpus(cfg.data, cfg.mask_prob))
+    say(f"val masked-token accuracy {100 * acc['accuracy']:.2f}% (loss {acc['loss']:.4f} over "
+        f"{acc['tokens']:,} masked tokens); checkpoints {out / 'best'}, {out / 'last'}")
+
+
+def _bert_finetune_args(p: argparse.ArgumentParser) -> None:
+    from nanonlp.bert.finetune import FinetuneConfig
+    from nanonlp.cliargs import add_config_args
+    from nanonlp.training import TrainConfig
+
+    p.add_argument("checkpoint", help="pretrained checkpoint (OUT/last of `bert pretrain`); "
+                   "gives the shape and the tokenizer even with --init random")
+    add_config_args(p, FinetuneConfig)
+    add_config_args(p, TrainConfig, prefix="train")
+
+
+def _bert_finetune(args: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
+
+    from nanonlp.bert import finetune as ft
+    from nanonlp.cliargs import config_from_args
+
+    cfg = config_from_args(args, ft.FinetuneConfig)
+    trainer = ft.make_finetuner(args.checkpoint, cfg, _prefixed(args, "train"))
+    out = Path(trainer.config.out)
+    say(f"bert finetune {cfg.task} ({cfg.init} init): {trainer.model.num_params():,} "
+        f"parameters, labels {trainer.model.labels}; writing {out}")
+    _bert_run_trainer(trainer, out, f"BERT {cfg.task}")
+    tok = ft.checkpoint_tokenizer(args.checkpoint)
+    scores = {}
+    for split in ft.TASKS[cfg.task][2]:
+        if split != "train":
+            scores[split] = ft.evaluate(trainer.model, tok,
+                                        ft.load_task(cfg.task, split, cfg.dev_fraction))
+    say(json.dumps({"task": cfg.task, "init": cfg.init, "steps": trainer.step,
+                    "checkpoint": str(out / "last"), **scores}))
+
+
+def _bert_predict_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="a BERT checkpoint: pretrained (fills [MASK]) or "
+                   "fine-tuned (labels sentences or tags words)")
+    p.add_argument("--input", help="text file, one input per line (default: stdin)")
+    p.add_argument("--top_k", type=int, default=5, help="predictions per [MASK] (default: 5)")
+
+
+def _bert_predict(args: argparse.Namespace) -> None:
+    from nanonlp.bert.predict import predict_lines
+    from nanonlp.errors import ConfigError
+    from nanonlp.fileio import iter_lines
+    from nanonlp.training.checkpoint import read_meta
+
+    if args.top_k < 1:
+        raise ConfigError(f"top_k must be >= 1, got {args.top_k}")
+    read_meta(args.checkpoint)  # a wrong folder fails before stdin is read
+    lines = [line for _, line in iter_lines(args.input)] if args.input \
+        else sys.stdin.read().splitlines()
+    lines = [line for line in lines if line.strip()]
+    for line in predict_lines(args.checkpoint, lines, args.top_k):
+        print(line)
+
+
+def _bert_export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="pretrained (MLM) checkpoint folder (OUT/best, OUT/last)")
+    p.add_argument("out", help="folder for config.json, model.safetensors, tokenizer.json")
+
+
+def _bert_export(args: argparse.Namespace) -> None:
+    from nanonlp.bert.export import export_hf
+    from nanonlp.bert.finetune import checkpoint_tokenizer
+    from nanonlp.bert.model import load_bert
+
+    model = load_bert(args.checkpoint)
+    out = export_hf(model, args.out, checkpoint_tokenizer(args.checkpoint))
+    say(f"{out}: transformers.BertForMaskedLM.from_pretrained({str(out)!r})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -818,8 +1094,33 @@ COMMANDS: list[Command] = [
     Command(("gpt", "export"), "export a checkpoint to a transformers GPT2LMHeadModel folder",
             _gpt_export, _gpt_export_args),
     # translate rows
+    Command(("translate", "train"), "train a GRU encoder-decoder with attention from a preset",
+            _translate_train, _translate_train_args,
+            "Reads eng-fra (the PyTorch tutorial's filter, or all pairs), Multi30k or your own "
+            "pair files, builds word (min_freq) or BPE vocabularies, and trains on the shared "
+            "training core: OUT/best and OUT/last (safetensors + JSON + vocabularies, resumable "
+            "exactly), OUT/metrics.jsonl and OUT/loss.png. --budget_min fits the run to a "
+            "wall-clock budget. Ctrl-C saves OUT/last."),
+    Command(("translate", "evaluate"), "sacreBLEU BLEU and chrF of a checkpoint on a held-out "
+            "split", _translate_evaluate, _translate_evaluate_args),
+    Command(("translate", "run"), "translate sentences (arguments or stdin lines); beam or "
+            "greedy; attention PNG", _translate_run, _translate_run_args),
 
     # bert rows
+    Command(("bert", "pretrain"), "pretrain a BERT with masked-LM on data sets or text files",
+            _bert_pretrain, _bert_pretrain_args,
+            "Trains a BPE tokenizer with [CLS] [SEP] [MASK] [PAD] (or takes --tokenizer), packs "
+            "the lines into blocks (cached in --data), and trains with dynamic 15% masking: "
+            "OUT/best and OUT/last checkpoints carry the tokenizer; --budget_min trains for a "
+            "wall-clock budget instead of max_steps."),
+    Command(("bert", "finetune"), "fine-tune a BERT for SST-2, sentence polarity or CoNLL NER",
+            _bert_finetune, _bert_finetune_args,
+            "Sequence classification on [CLS] (sst2, sentence_polarity) or token classification "
+            "with first-sub-word labels (conll2003); prints dev (and test) accuracy or span F1."),
+    Command(("bert", "predict"), "fill [MASK], label sentences or tag words with a checkpoint",
+            _bert_predict, _bert_predict_args),
+    Command(("bert", "export"), "export a pretrained checkpoint to a transformers "
+            "BertForMaskedLM folder", _bert_export, _bert_export_args),
 
 ]
 

@@ -3,8 +3,9 @@
 Here: multi-head self-attention on ``F.scaled_dot_product_attention`` (causal for GPT, or
 bidirectional with a padding mask for BERT), an optional key/value cache for incremental
 decoding, rotary position embeddings (Su et al. 2021, "RoFormer"), the position-wise MLP, a
-norm factory (LayerNorm with optional bias, or RMSNorm, Zhang & Sennrich 2019) and the pre-norm
-residual block of GPT-2 (Radford et al. 2019). The layout follows nanoGPT's ``model.py``.
+norm factory (LayerNorm with optional bias, or RMSNorm, Zhang & Sennrich 2019) and the residual
+block: pre-norm as in GPT-2 (Radford et al. 2019), or post-norm as in BERT (Devlin et al. 2019,
+after Vaswani et al. 2017). The layout follows nanoGPT's ``model.py``.
 
 Notation: B batch, T query length, S key length (T + cached positions), C width (n_embd),
 nh heads, hs head size (C // nh).
@@ -152,21 +153,33 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm residual block (GPT-2): ``x + attn(norm(x))``, then ``x + mlp(norm(x))``."""
+    """Residual block. Pre-norm (GPT-2): ``x + attn(norm(x))``, then ``x + mlp(norm(x))``.
+    Post-norm (BERT, ``prenorm=False``): ``norm(x + attn(x))``, then ``norm(x + mlp(x))``.
+
+    ``gelu`` is the MLP's GELU (``"tanh"``: GPT-2's approximation, ``"none"``: the exact erf
+    form BERT uses); ``norm_eps`` the norms' epsilon (BERT: 1e-12).
+    """
 
     def __init__(self, n_embd: int, n_head: int, *, causal: bool = True, bias: bool = True,
-                 dropout: float = 0.0, norm: str = "layernorm", qk_norm: bool = False):
+                 dropout: float = 0.0, norm: str = "layernorm", qk_norm: bool = False,
+                 prenorm: bool = True, gelu: str = "tanh", norm_eps: float = 1e-5,
+                 mlp_hidden: int | None = None):
         super().__init__()
-        self.ln_1 = make_norm(norm, n_embd, bias)
+        self.prenorm = prenorm
+        self.ln_1 = make_norm(norm, n_embd, bias, norm_eps)
         self.attn = SelfAttention(n_embd, n_head, causal=causal, bias=bias, dropout=dropout,
                                   qk_norm=qk_norm)
-        self.ln_2 = make_norm(norm, n_embd, bias)
-        self.mlp = MLP(n_embd, bias=bias, dropout=dropout)
+        self.ln_2 = make_norm(norm, n_embd, bias, norm_eps)
+        self.mlp = MLP(n_embd, bias=bias, dropout=dropout, hidden=mlp_hidden, gelu=gelu)
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None,
                 pad_mask: torch.Tensor | None = None,
                 rotary: tuple[torch.Tensor, torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, KVCache]:
+        if not self.prenorm:
+            a, new_cache = self.attn(x, cache, pad_mask, rotary)
+            x = self.ln_1(x + a)
+            return self.ln_2(x + self.mlp(x)), new_cache
         a, new_cache = self.attn(self.ln_1(x), cache, pad_mask, rotary)
         x = x + a
         x = x + self.mlp(self.ln_2(x))

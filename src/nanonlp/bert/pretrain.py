@@ -1,0 +1,195 @@
+"""Pretrain a BERT with masked-LM: text -> tokenizer -> packed blocks -> the shared Trainer.
+
+``prepare_corpus`` reads the sources, trains (or loads) the BPE tokenizer with BERT's special
+tokens, packs the lines into blocks and writes them into a folder (``train.npy``, ``val.npy``,
+``tokenizer.model``, ``meta.json``), which a later run with the same settings reuses.
+``make_trainer`` builds the model from a preset and hands it, the masked batches and the
+tokenizer (copied into every checkpoint) to :class:`nanonlp.training.Trainer`. ``run_budget``
+trains for a wall-clock budget instead of a step count: it measures the speed of the first
+steps and fits ``max_steps`` (so the learning-rate schedule still decays) to what remains.
+``mlm_accuracy`` measures masked-token accuracy, the figure BERT papers report beside the loss.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nanonlp.bert.config import BertConfig, preset
+from nanonlp.bert.data import (
+    TOKENIZER_FILE,
+    MLMData,
+    load_tokenizer,
+    pack_sentences,
+    read_texts,
+    special_ids,
+    train_tokenizer,
+)
+from nanonlp.bert.model import BertForMaskedLM
+from nanonlp.errors import ConfigError, DataError
+from nanonlp.fileio import atomic_write
+from nanonlp.training import StepRecord, TrainConfig, Trainer
+
+#: the unlabelled English text in shared/data the issue names (SST-2 itself is left out)
+DEFAULT_SOURCES = "wikitext-2:valid,wikitext-2:test,text8:head,brown,movie_reviews"
+
+
+@dataclass
+class PretrainConfig:
+    sources: str = DEFAULT_SOURCES  # comma-separated data sets (name or name:split) or files
+    data: str = "runs/bert-data"  # folder for the packed blocks and tokenizer (reused if same)
+    tokenizer: str | None = None  # a BPE .model with [CLS] [SEP] [MASK] [PAD]; None: train one
+    vocab_size: int = 8192  # vocabulary of the tokenizer trained when none is given
+    max_chars: int | None = None  # read only about this many characters (quick runs)
+    val_fraction: float = 0.02  # last blocks held out for the val loss
+    mask_prob: float = 0.15  # share of tokens predicted (BERT: 0.15)
+    budget_min: float | None = None  # train this many minutes (fits max_steps); None: max_steps
+    workers: int = 1  # processes that tokenize the text
+
+    def __post_init__(self):
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if not 0 < self.mask_prob < 1:
+            raise ConfigError(f"mask_prob must be in (0, 1), got {self.mask_prob}")
+        if self.budget_min is not None and self.budget_min <= 0:
+            raise ConfigError(f"budget_min must be > 0 (or None), got {self.budget_min}")
+        if self.max_chars is not None and self.max_chars < 1:
+            raise ConfigError(f"max_chars must be >= 1 (or None), got {self.max_chars}")
+        if self.workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {self.workers}")
+
+
+def prepare_corpus(cfg: PretrainConfig, block_size: int) -> dict[str, Any]:
+    """Tokenize and pack the sources into ``cfg.data``; returns its meta (reused when the
+    folder already holds the same sources, tokenizer settings and block size)."""
+    folder = Path(cfg.data)
+    want = {"sources": cfg.sources, "tokenizer": cfg.tokenizer, "vocab_size": cfg.vocab_size,
+            "max_chars": cfg.max_chars, "val_fraction": cfg.val_fraction,
+            "block_size": block_size}
+    meta_path = folder / "meta.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("settings") == want:
+            return meta
+    lines = list(read_texts(cfg.sources, cfg.max_chars))
+    if not lines:
+        raise DataError(f"{cfg.sources}: no text")
+    tok = load_tokenizer(cfg.tokenizer) if cfg.tokenizer else \
+        train_tokenizer(lines, cfg.vocab_size, cfg.workers)
+    ids = special_ids(tok)
+    encoded = tok.encode_batch(lines, workers=cfg.workers, disallowed_special=())
+    blocks = pack_sentences(encoded, block_size, ids["cls_id"], ids["sep_id"], ids["pad_id"])
+    n_val = max(1, int(len(blocks) * cfg.val_fraction))
+    if len(blocks) < 2:
+        raise DataError(f"{cfg.sources}: too little text for a train and a val block")
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, arr in (("train", blocks[:-n_val]), ("val", blocks[-n_val:])):
+        with atomic_write(folder / f"{split}.npy", "wb") as f:
+            np.save(f, arr.astype(np.int32), allow_pickle=False)
+    tok.save(folder / "tokenizer")
+    meta = {"settings": want, "vocab_size": tok.vocab_size, **ids, "lines": len(lines),
+            "characters": sum(len(s) + 1 for s in lines),
+            "tokens": int(sum(len(e) for e in encoded)),
+            "blocks": {"train": len(blocks) - n_val, "val": n_val}}
+    with atomic_write(meta_path) as f:
+        json.dump(meta, f, indent=1)
+    return meta
+
+
+def load_corpus(folder: str | os.PathLike, mask_prob: float = 0.15) -> MLMData:
+    """The :class:`MLMData` of a folder :func:`prepare_corpus` wrote."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        splits = {s: np.load(folder / f"{s}.npy", allow_pickle=False) for s in ("train", "val")}
+    except FileNotFoundError as e:
+        raise DataError(f"{folder}: not a prepared corpus ({Path(e.filename).name} is "
+                        "missing)") from None
+    except (ValueError, json.JSONDecodeError) as e:
+        raise DataError(f"{folder}: damaged corpus files ({e})") from None
+    return MLMData(splits, vocab_size=meta["vocab_size"], cls_id=meta["cls_id"],
+                   sep_id=meta["sep_id"], mask_id=meta["mask_id"], pad_id=meta["pad_id"],
+                   mask_prob=mask_prob)
+
+
+def configs(meta: dict[str, Any], preset_name: str = "mini",
+            model: dict[str, Any] | None = None, train: dict[str, Any] | None = None
+            ) -> tuple[BertConfig, TrainConfig]:
+    """Model and training configs: preset, then the corpus's vocabulary and ids, then overrides."""
+    p = preset(preset_name)
+    ids = {k: meta[k] for k in ("cls_id", "sep_id", "mask_id", "pad_id")}
+    mcfg = BertConfig(**{**p["model"], "vocab_size": int(meta["vocab_size"]), **ids,
+                         **(model or {})})
+    tcfg = TrainConfig(**{**p["train"], "out": "runs/bert", **(train or {})})
+    return mcfg, tcfg
+
+
+def make_trainer(cfg: PretrainConfig, preset_name: str = "mini",
+                 model: dict[str, Any] | None = None, train: dict[str, Any] | None = None,
+                 resume: str | os.PathLike | None = None) -> Trainer:
+    """A ready :class:`Trainer` for MLM pretraining (the corpus is prepared first if needed)."""
+    block = int((model or {}).get("block_size", preset(preset_name)["model"]["block_size"]))
+    meta = prepare_corpus(cfg, block)
+    mcfg, tcfg = configs(meta, preset_name, model, train)
+    data = load_corpus(cfg.data, cfg.mask_prob)
+    bert = BertForMaskedLM(mcfg, torch.Generator().manual_seed(tcfg.seed))
+    tok = (Path(cfg.data) / TOKENIZER_FILE).read_bytes()
+    return Trainer(bert, data, tcfg, kind="bert", model_config=mcfg.to_dict(),
+                   extra_files={TOKENIZER_FILE: tok}, resume_from=resume)
+
+
+def run_budget(trainer: Trainer, budget_s: float | None, probe_steps: int = 20
+               ) -> Iterator[StepRecord]:
+    """``trainer.run()`` held to a wall-clock budget (None: the step count alone).
+
+    After ``probe_steps`` steps, ``max_steps`` becomes the steps that fit in the budget at the
+    speed so far (warmup capped at a tenth of them), so the schedule decays by the deadline;
+    if the machine slows down, the run stops at the budget anyway and saves ``last/``.
+    """
+    start = time.perf_counter()
+    cfg = trainer.config
+    for rec in trainer.run():
+        yield rec
+        if budget_s is None:
+            continue
+        elapsed = time.perf_counter() - start
+        if rec.step == probe_steps:
+            fitted = max(rec.step + 1, int(budget_s * rec.step / elapsed))
+            cfg.max_steps = fitted
+            cfg.decay_steps = None
+            cfg.warmup_steps = min(cfg.warmup_steps, fitted // 10)
+            cfg.eval_interval = min(cfg.eval_interval, max(1, fitted // 4))
+        if elapsed >= budget_s and trainer.step < cfg.max_steps:
+            trainer.save("last")
+            return
+
+
+@torch.no_grad()
+def mlm_accuracy(model: BertForMaskedLM, data: MLMData, split: str = "val", batches: int = 20,
+                 batch_size: int = 32, seed: int = 0) -> dict[str, float]:
+    """Masked-token accuracy and loss on fixed masked batches of a split."""
+    model.eval()
+    dev = next(model.parameters()).device
+    g = torch.Generator().manual_seed(seed)
+    right = total = 0
+    loss_sum = 0.0
+    for _ in range(batches):
+        (x,), y = data.batch(split, batch_size, g)
+        x, y = x.to(dev), y.to(dev)
+        logits, loss = model(x, targets=y)  # logits (N, V) over masked positions only
+        keep = y.reshape(-1) != -1
+        right += int((logits.argmax(-1) == y.reshape(-1)[keep]).sum())
+        n = int(keep.sum())
+        total += n
+        loss_sum += float(loss) * n
+    return {"accuracy": right / max(total, 1), "loss": loss_sum / max(total, 1),
+            "tokens": total}
+

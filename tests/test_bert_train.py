@@ -1,0 +1,153 @@
+"""BERT training: MLM overfit -> save -> reload, fine-tuning on separable toy tasks."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from nanonlp.bert.data import TOKENIZER_FILE, special_ids
+from nanonlp.bert.finetune import FinetuneConfig, evaluate, make_finetuner
+from nanonlp.bert.model import BertClassifier, BertForMaskedLM, load_bert
+from nanonlp.bert.predict import fill_mask, predict_lines
+from nanonlp.bert.pretrain import PretrainConfig, load_corpus, make_trainer, mlm_accuracy
+from nanonlp.bpe import BPEConfig, Tokenizer
+from nanonlp.datasets import Example, TaggedSentence
+from nanonlp.errors import DataError
+
+SPECIALS = ("[CLS]", "[SEP]", "[MASK]", "[PAD]")
+TEXT = ["the cat sat on the mat .", "a dog ran in the park .", "the bird sang a song ."]
+TINY = dict(block_size=24, n_layer=1, n_head=2, n_embd=32, dropout=0.0)
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """A 1-layer BERT overfit on three sentences (and its corpus folder)."""
+    torch.set_num_threads(1)
+    tmp = tmp_path_factory.mktemp("bert")
+    (tmp / "text.txt").write_text("\n".join(TEXT * 4) + "\n", encoding="utf-8")
+    Tokenizer.train(TEXT, BPEConfig(vocab_size=300, special=SPECIALS, workers=1)).save(
+        tmp / "tok")
+    cfg = PretrainConfig(sources=str(tmp / "text.txt"), data=str(tmp / "data"),
+                         tokenizer=str(tmp / "tok.model"), val_fraction=0.2, mask_prob=0.3)
+    trainer = make_trainer(cfg, "tiny", model=TINY, train=dict(
+        max_steps=100, batch_size=8, lr=1e-2, min_lr=1e-3, warmup_steps=10, eval_interval=100,
+        eval_steps=2, device="cpu", out=str(tmp / "run"), seed=0))
+    records = list(trainer.run())
+    return tmp, trainer, records
+
+
+def test_mlm_overfits_then_reloads(pretrained):
+    tmp, trainer, records = pretrained
+    assert records[0].loss > 4.0 and records[-1].loss < 1.0  # from ~ln(300) to memorised
+    acc = mlm_accuracy(trainer.model, load_corpus(tmp / "data", 0.3), batches=3, batch_size=8)
+    assert acc["accuracy"] > 0.8
+    again = load_bert(tmp / "run" / "last")
+    assert isinstance(again, BertForMaskedLM)
+    assert (tmp / "run" / "last" / TOKENIZER_FILE).exists()  # the checkpoint carries it
+    x = torch.tensor([[again.config.cls_id, 5, 6, 7, again.config.sep_id]])
+    trainer.model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(again(x)[0], trainer.model(x)[0])
+    tok = Tokenizer.load(tmp / "run" / "last" / TOKENIZER_FILE)
+    best = fill_mask(again, tok, "the cat sat on the[MASK] .", top_k=1)[0][0][0]
+    assert best == " mat"
+    out = predict_lines(tmp / "run" / "last", ["the cat sat on the[MASK] ."], top_k=2)
+    assert out[0].startswith("' mat' (") and out[0].count(" | ") == 1  # top 2, best first
+
+
+def _sentiment(n, rng):
+    pos, neg = ["good", "great", "fine"], ["bad", "awful", "poor"]
+    out = []
+    for _ in range(n):
+        label = rng.choice(["pos", "neg"])
+        word = rng.choice(pos if label == "pos" else neg)
+        out.append(Example(f"the {rng.choice(['cat', 'dog', 'bird'])} was {word} .", label))
+    return out
+
+
+def test_finetune_learns_a_separable_task_and_reloads(pretrained, tmp_path):
+    tmp, _, _ = pretrained
+    rng = random.Random(0)
+    records = {"train": _sentiment(200, rng), "val": _sentiment(40, rng)}
+    trainer = make_finetuner(tmp / "run" / "last", FinetuneConfig(task="sst2", dropout=0.0),
+                             dict(max_steps=60, lr=3e-3, warmup_steps=5, eval_interval=60,
+                                  eval_steps=2, device="cpu", out=str(tmp_path / "ft")),
+                             records=records)
+    list(trainer.run())
+    tok = Tokenizer.load(tmp / "run" / "last" / TOKENIZER_FILE)
+    assert evaluate(trainer.model, tok, records["val"])["accuracy"] == 100.0
+    again = load_bert(tmp_path / "ft" / "last")
+    assert isinstance(again, BertClassifier) and again.labels == ["neg", "pos"]
+    assert predict_lines(tmp_path / "ft" / "last", ["the dog was awful .", "the cat was great ."]
+                         ) == ["neg", "pos"]
+
+
+def test_finetune_token_task_and_random_init(pretrained, tmp_path):
+    tmp, _, _ = pretrained
+    rng = random.Random(1)
+
+    def sentences(n):
+        out = []
+        for _ in range(n):
+            words, tags = [], []
+            for _ in range(rng.randint(2, 5)):
+                if rng.random() < 0.3:
+                    words += ["big", "Zorbo"]
+                    tags += ["B-ORG", "I-ORG"]
+                else:
+                    words.append(rng.choice(["the", "cat", "sat"]))
+                    tags.append("O")
+            out.append(TaggedSentence(words, tags))
+        return out
+
+    records = {"train": sentences(100), "val": sentences(30)}
+    trainer = make_finetuner(tmp / "run" / "last",
+                             FinetuneConfig(task="conll2003", init="random", dropout=0.0),
+                             dict(max_steps=60, lr=3e-3, warmup_steps=5, eval_interval=60,
+                                  eval_steps=2, device="cpu", out=str(tmp_path / "ner")),
+                             records=records)
+    pretrained_weights = load_bert(tmp / "run" / "last").bert.wte.weight
+    assert not torch.equal(trainer.model.bert.wte.weight, pretrained_weights)  # re-initialised
+    list(trainer.run())
+    tok = Tokenizer.load(tmp / "run" / "last" / TOKENIZER_FILE)
+    scores = evaluate(trainer.model, tok, records["val"])
+    assert scores["f1"] > 85.0
+    out = predict_lines(tmp_path / "ner" / "last", ["the big Zorbo sat"])
+    assert out == ["the/O big/B-ORG Zorbo/I-ORG sat/O"]
+
+
+def test_finetune_dev_label_outside_train_labels(pretrained, tmp_path):
+    tmp, _, _ = pretrained
+    records = {"train": [Example("good", "pos"), Example("bad", "neg")],
+               "val": [Example("meh", "neutral")]}
+    with pytest.raises(DataError, match=r"sst2 val: label 'neutral' \(item 0\) is not in the "
+                                        r"label set \['neg', 'pos'\]"):
+        make_finetuner(tmp / "run" / "last", FinetuneConfig(task="sst2"),
+                       dict(out=str(tmp_path / "x")), records=records)
+
+
+def test_pretrain_refuses_a_tokenizer_without_specials(tmp_path):
+    (tmp_path / "t.txt").write_text("some text\n", encoding="utf-8")
+    Tokenizer.train(["some text"], BPEConfig(vocab_size=260, workers=1)).save(tmp_path / "plain")
+    cfg = PretrainConfig(sources=str(tmp_path / "t.txt"), data=str(tmp_path / "d"),
+                         tokenizer=str(tmp_path / "plain.model"))
+    with pytest.raises(DataError, match=r"plain\.model: lacks the special token\(s\) \[CLS\] "
+                                        r"\[SEP\] \[MASK\] \[PAD\] BERT needs"):
+        make_trainer(cfg, "tiny", model=TINY, train=dict(out=str(tmp_path / "r")))
+    assert special_ids(Tokenizer(special_tokens=list(SPECIALS)))["pad_id"] == 259
+
+
+def test_time_budget_stops_and_saves(pretrained):
+    from nanonlp.bert.pretrain import run_budget
+    from nanonlp.training.checkpoint import read_meta
+
+    tmp, _, _ = pretrained
+    cfg = PretrainConfig(sources=str(tmp / "text.txt"), data=str(tmp / "data"),
+                         tokenizer=str(tmp / "tok.model"), val_fraction=0.2, mask_prob=0.3)
+    trainer = make_trainer(cfg, "tiny", model=TINY, train=dict(
+        max_steps=50, batch_size=4, eval_interval=50, device="cpu", out=str(tmp / "budget")))
+    records = list(run_budget(trainer, 0.0))  # a spent budget: one step, then save and stop
+    assert [r.step for r in records] == [1]
+    assert read_meta(tmp / "budget" / "last")["state"]["step"] == 1
