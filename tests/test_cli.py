@@ -96,3 +96,16 @@ def test_os_errors_are_one_line(capsys, tmp_path, monkeypatch):
     code, _, err = run(capsys, "data", "list")
     assert code == 2
     assert err == f"nanonlp: error: {notdir / 'out.txt'}: Not a directory\n"
+
+
+@pytest.mark.parametrize(("cmd", "out_dir"), [
+    (("gpt", "train"), "runs/gpt"), (("bert", "pretrain"), "runs/bert"),
+    (("bert", "finetune"), "runs/bert-finetune"), (("translate", "train"), "runs/translate")])
+def test_help_shows_each_commands_own_output_folder(capsys, cmd, out_dir):
+    """--train.out's shown default is the folder the command really writes to, not the shared
+    TrainConfig's; and the preset commands say that a preset overrides the shown defaults."""
+    with pytest.raises(SystemExit):
+        main([*cmd, "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert f"(default: '{out_dir}')" in out
+    assert "a flag given here wins" in out

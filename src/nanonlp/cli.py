@@ -33,6 +33,11 @@ def say(*parts: object) -> None:
     print(*parts, flush=True)
 
 
+#: group description of the config flags of commands that take a --preset
+_PRESET_NOTE = "--preset sets some of these (its recipe wins over the defaults shown here); " \
+               "a flag given here wins over both"
+
+
 # ---------------------------------------------------------------------------------------------
 # nanonlp data ...
 
@@ -585,8 +590,8 @@ def _gpt_train_args(p: argparse.ArgumentParser) -> None:
                         "--model.* and --train.* flags override its fields")
     p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint folder "
                    "(e.g. OUT/last); --train.* flags may extend it, e.g. max_steps")
-    add_config_args(p, GPTConfig, prefix="model", skip=("vocab_size",))
-    add_config_args(p, TrainConfig, prefix="train")
+    add_config_args(p, GPTConfig, prefix="model", skip=("vocab_size",), note=_PRESET_NOTE)
+    add_config_args(p, TrainConfig, prefix="train", note=_PRESET_NOTE)
 
 
 def _gpt_train(args: argparse.Namespace) -> None:
@@ -746,9 +751,11 @@ def _translate_train_args(p: argparse.ArgumentParser) -> None:
                    help="train for this many minutes (max_steps is fitted to the budget)")
     p.add_argument("--bleu_sentences", type=int, default=500, metavar="N",
                    help="after training, greedy BLEU of best/ on N val sentences (0: skip)")
-    add_config_args(p, DataConfig, prefix="data")
-    add_config_args(p, Seq2SeqConfig, prefix="model", skip=("src_vocab", "tgt_vocab"))
-    add_config_args(p, TrainConfig, prefix="train")
+    add_config_args(p, DataConfig, prefix="data", note=_PRESET_NOTE)
+    add_config_args(p, Seq2SeqConfig, prefix="model", skip=("src_vocab", "tgt_vocab"),
+                    note=_PRESET_NOTE)
+    add_config_args(p, TrainConfig, prefix="train", defaults={"out": "runs/translate"},
+                    note=_PRESET_NOTE)
 
 
 def _translate_train(args: argparse.Namespace) -> None:
@@ -885,8 +892,9 @@ def _bert_pretrain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint folder")
     add_config_args(p, PretrainConfig)
     add_config_args(p, BertConfig, prefix="model",
-                    skip=("vocab_size", "pad_id", "mask_id", "cls_id", "sep_id"))
-    add_config_args(p, TrainConfig, prefix="train")
+                    skip=("vocab_size", "pad_id", "mask_id", "cls_id", "sep_id"), note=_PRESET_NOTE)
+    add_config_args(p, TrainConfig, prefix="train", defaults={"out": "runs/bert"},
+                    note=_PRESET_NOTE)
 
 
 def _bert_run_trainer(trainer, out, desc: str, records=None):
@@ -948,7 +956,8 @@ def _bert_finetune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="pretrained checkpoint (OUT/last of `bert pretrain`); "
                    "gives the shape and the tokenizer even with --init random")
     add_config_args(p, FinetuneConfig)
-    add_config_args(p, TrainConfig, prefix="train")
+    add_config_args(p, TrainConfig, prefix="train", defaults={"out": "runs/bert-finetune"},
+                    note="the fine-tuning recipe sets some of these; a flag given here wins")
 
 
 def _bert_finetune(args: argparse.Namespace) -> None:

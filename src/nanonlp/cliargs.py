@@ -58,17 +58,25 @@ def _parse_bool(s: str) -> bool:
 
 
 def add_config_args(parser: argparse.ArgumentParser, cls: type, prefix: str | None = None,
-                    skip: tuple[str, ...] = ()) -> None:
-    """Add one ``--[prefix.]field`` option per field of dataclass ``cls``."""
+                    skip: tuple[str, ...] = (), defaults: dict[str, Any] | None = None,
+                    note: str | None = None) -> None:
+    """Add one ``--[prefix.]field`` option per field of dataclass ``cls``.
+
+    ``defaults`` replaces the default shown in the help of some fields (where the command, not
+    the dataclass, decides it, e.g. a part's own output folder); ``note`` becomes the group's
+    description (e.g. that a ``--preset`` sets some of these fields).
+    """
     hints = typing.get_type_hints(cls)
     comments = field_comments(cls)
-    group = parser.add_argument_group(f"{prefix or cls.__name__} options")
+    group = parser.add_argument_group(f"{prefix or cls.__name__} options", note)
+    shown = defaults or {}
     for f in dataclasses.fields(cls):
         if f.name in skip or not f.init:
             continue
         tp, nullable = _resolve_type(hints[f.name])
         default = f.default if f.default is not MISSING else (
             f.default_factory() if f.default_factory is not MISSING else None)
+        default = shown.get(f.name, default)
         flag = f"--{prefix}.{f.name}" if prefix else f"--{f.name}"
         help_text = comments.get(f.name, "")
         kwargs: dict[str, Any] = {"dest": _dest(f.name, prefix), "default": argparse.SUPPRESS}
