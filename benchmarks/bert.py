@@ -40,8 +40,8 @@ def pretrain(work: Path, minutes: float, quick: bool, preset: str) -> dict:
         load_corpus,
         make_trainer,
         mlm_accuracy,
-        run_budget,
     )
+    from nanonlp.training import run_for
 
     out = work / "pretrain"
     done = out / "result.json"
@@ -60,7 +60,7 @@ def pretrain(work: Path, minutes: float, quick: bool, preset: str) -> dict:
                                       batch_size=32,
                                       device="cpu", seed=0, lr=1e-3, warmup_steps=200))
     prep_s = time.perf_counter() - t0
-    recs = [r.to_json() for r in run_budget(trainer, minutes * 60)]
+    recs = [r.to_json() for r in run_for(trainer, minutes * 60)]
     acc = mlm_accuracy(trainer.model, load_corpus(cfg.data), batches=4 if quick else 20)
     meta = json.loads((Path(cfg.data) / "meta.json").read_text())
     res = {"preset": preset, "minutes": minutes, "steps": trainer.step, "tokens": trainer.tokens,

@@ -198,8 +198,9 @@ def run_anchor(train_pairs, test_sources, budget_s, seed=0):
 
 
 def run_ours(preset, budget_s, out, split="test", beam=5, train_over=None):
-    from nanonlp.seq2seq.train import configs, evaluate, make_trainer, prepare, run_for
+    from nanonlp.seq2seq.train import configs, evaluate, make_trainer, prepare
     from nanonlp.seq2seq.translate import Translator
+    from nanonlp.training import run_for
 
     dcfg, mcfg, tcfg = configs(preset, train=dict(out=out, max_steps=10 ** 6, device="cpu",
                                                   **(train_over or {})))

@@ -55,10 +55,10 @@ from nanonlp.bert.pretrain import (
     load_corpus,
     make_trainer,
     mlm_accuracy,
-    run_budget,
 )
 from nanonlp.datasets.records import Example
 from nanonlp.layers import SelfAttention
+from nanonlp.training import run_for
 
 FAST = os.environ.get("NANONLP_FAST", "") not in ("", "0")
 torch.manual_seed(0)
@@ -286,7 +286,7 @@ print(f"{sources}: {meta['lines']:,} lines, {meta['tokens']:,} tokens, vocabular
       f"{model_cfg['block_size']}")
 print(f"{trainer.model.num_params():,} parameters")
 records = []
-for r in run_budget(trainer, budget):
+for r in run_for(trainer, budget):
     records.append(r)
     if r.eval:
         print(f"step {r.step:5d}  train {r.eval['train']:.3f}  val {r.eval['val']:.3f}  "

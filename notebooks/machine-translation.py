@@ -46,8 +46,9 @@ import torch
 from nanonlp import datasets
 from nanonlp.seq2seq import Seq2Seq, Seq2SeqConfig, Translator, beam_search, greedy
 from nanonlp.seq2seq.data import collate, reversal_pairs
-from nanonlp.seq2seq.train import configs, evaluate, make_trainer, prepare, run_for
+from nanonlp.seq2seq.train import configs, evaluate, make_trainer, prepare
 from nanonlp.seq2seq.vocab import EOS, PAD
+from nanonlp.training import run_for
 
 FAST = os.environ.get("NANONLP_FAST", "") not in ("", "0")
 torch.manual_seed(0)

@@ -140,7 +140,7 @@ def test_pretrain_refuses_a_tokenizer_without_specials(tmp_path):
 
 
 def test_time_budget_stops_and_saves(pretrained):
-    from nanonlp.bert.pretrain import run_budget
+    from nanonlp.training import run_for
     from nanonlp.training.checkpoint import read_meta
 
     tmp, _, _ = pretrained
@@ -148,6 +148,7 @@ def test_time_budget_stops_and_saves(pretrained):
                          tokenizer=str(tmp / "tok.model"), val_fraction=0.2, mask_prob=0.3)
     trainer = make_trainer(cfg, "tiny", model=TINY, train=dict(
         max_steps=50, batch_size=4, eval_interval=50, device="cpu", out=str(tmp / "budget")))
-    records = list(run_budget(trainer, 0.0))  # a spent budget: one step, then save and stop
-    assert [r.step for r in records] == [1]
-    assert read_meta(tmp / "budget" / "last")["state"]["step"] == 1
+    records = list(run_for(trainer, 0.0))  # a spent budget: one more step evaluates, saves
+    assert [r.step for r in records] == [1, 2]
+    assert records[-1].eval is not None and records[-1].saved
+    assert read_meta(tmp / "budget" / "last")["state"]["step"] == 2

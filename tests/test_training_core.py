@@ -235,3 +235,45 @@ def test_unknown_device_is_a_config_error():
     for name in ("foo", "cuda:x", ""):
         with pytest.raises(ConfigError, match=rf"unknown device {name!r}"):
             pick_device(name)
+
+
+class _FakeClock:
+    """perf_counter for run_for: each read after a step advances by that step's cost."""
+
+    def __init__(self, cost):
+        self.t, self.cost, self.steps = 0.0, cost, 0
+
+    def __call__(self):
+        return self.t
+
+    def step_done(self):
+        self.steps += 1
+        self.t += self.cost(self.steps)
+
+
+def test_run_for_reaims_when_the_machine_speeds_up(tmp_path, monkeypatch):
+    """A machine that is slow for the first steps and 4x faster later: fitting max_steps once
+    from the first 20 steps would stop at half the budget (the bug BERT's 45-minute
+    pretraining hit); re-aiming every `recheck` steps uses the whole budget, and the run still
+    ends on an evaluated, saved step."""
+    from nanonlp.training import loop, run_for
+
+    clock = _FakeClock(lambda step: 1.0 if step <= 20 else 0.25)
+    monkeypatch.setattr(loop.time, "perf_counter", clock)
+    t = trainer(tmp_path, 10_000)
+    records = []
+    for rec in run_for(t, 100.0, probe=20, recheck=10):
+        records.append(rec)
+        clock.step_done()
+    # 20 s for the first 20 steps, then 80 s at 0.25 s: about 340 steps in all
+    assert 300 <= records[-1].step <= 345
+    assert clock.t <= 100.0 + 2 * 0.25  # the budget, plus the one closing step
+    assert records[-1].eval is not None and records[-1].saved
+    assert t.config.warmup_steps <= 2 and t.config.eval_interval <= 3  # capped, never raised
+    assert read_meta(tmp_path / "last")["state"]["step"] == records[-1].step
+
+
+def test_run_for_without_budget_is_run(tmp_path):
+    from nanonlp.training import run_for
+
+    assert [r.step for r in run_for(trainer(tmp_path, 4), None)] == [1, 2, 3, 4]

@@ -766,8 +766,9 @@ def _translate_train(args: argparse.Namespace) -> None:
     from tqdm.auto import tqdm
 
     from nanonlp.fileio import atomic_write
-    from nanonlp.seq2seq.train import configs, evaluate, make_trainer, prepare, run_for
+    from nanonlp.seq2seq.train import configs, evaluate, make_trainer, prepare
     from nanonlp.seq2seq.translate import Translator
+    from nanonlp.training import run_for
     from nanonlp.training.metrics import MetricsLog, plot_losses
 
     if args.budget_min is not None and args.budget_min <= 0:
@@ -933,6 +934,7 @@ def _bert_pretrain(args: argparse.Namespace) -> None:
 
     from nanonlp.bert import pretrain as bp
     from nanonlp.cliargs import config_from_args
+    from nanonlp.training import run_for
 
     cfg = config_from_args(args, bp.PretrainConfig)
     trainer = bp.make_trainer(cfg, args.preset, _prefixed(args, "model"), _prefixed(args, "train"),
@@ -942,7 +944,7 @@ def _bert_pretrain(args: argparse.Namespace) -> None:
         f"{trainer.step} -> {trainer.config.max_steps}"
         + (f" (or {cfg.budget_min:g} min)" if cfg.budget_min else "") + f"; writing {out}")
     budget = cfg.budget_min * 60 if cfg.budget_min else None
-    _bert_run_trainer(trainer, out, f"BERT MLM ({args.preset})", bp.run_budget(trainer, budget))
+    _bert_run_trainer(trainer, out, f"BERT MLM ({args.preset})", run_for(trainer, budget))
     acc = bp.mlm_accuracy(trainer.model, bp.load_corpus(cfg.data, cfg.mask_prob))
     say(f"val masked-token accuracy {100 * acc['accuracy']:.2f}% (loss {acc['loss']:.4f} over "
         f"{acc['tokens']:,} masked tokens); checkpoints {out / 'best'}, {out / 'last'}")

@@ -4,9 +4,8 @@
 tokens, packs the lines into blocks and writes them into a folder (``train.npy``, ``val.npy``,
 ``tokenizer.model``, ``meta.json``), which a later run with the same settings reuses.
 ``make_trainer`` builds the model from a preset and hands it, the masked batches and the
-tokenizer (copied into every checkpoint) to :class:`nanonlp.training.Trainer`. ``run_budget``
-trains for a wall-clock budget instead of a step count: it measures the speed of the first
-steps and fits ``max_steps`` (so the learning-rate schedule still decays) to what remains.
+tokenizer (copied into every checkpoint) to :class:`nanonlp.training.Trainer`;
+:func:`nanonlp.training.run_for` trains it for a wall-clock budget instead of a step count.
 ``mlm_accuracy`` measures masked-token accuracy, the figure BERT papers report beside the loss.
 """
 
@@ -14,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +33,7 @@ from nanonlp.bert.data import (
 from nanonlp.bert.model import BertForMaskedLM
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.fileio import atomic_write
-from nanonlp.training import StepRecord, TrainConfig, Trainer
+from nanonlp.training import TrainConfig, Trainer
 
 #: the unlabelled English text in shared/data the issue names (SST-2 itself is left out)
 DEFAULT_SOURCES = "wikitext-2:valid,wikitext-2:test,text8:head,brown,movie_reviews"
@@ -144,32 +141,6 @@ def make_trainer(cfg: PretrainConfig, preset_name: str = "mini",
     tok = (Path(cfg.data) / TOKENIZER_FILE).read_bytes()
     return Trainer(bert, data, tcfg, kind="bert", model_config=mcfg.to_dict(),
                    extra_files={TOKENIZER_FILE: tok}, resume_from=resume)
-
-
-def run_budget(trainer: Trainer, budget_s: float | None, probe_steps: int = 20
-               ) -> Iterator[StepRecord]:
-    """``trainer.run()`` held to a wall-clock budget (None: the step count alone).
-
-    After ``probe_steps`` steps, ``max_steps`` becomes the steps that fit in the budget at the
-    speed so far (warmup capped at a tenth of them), so the schedule decays by the deadline;
-    if the machine slows down, the run stops at the budget anyway and saves ``last/``.
-    """
-    start = time.perf_counter()
-    cfg = trainer.config
-    for rec in trainer.run():
-        yield rec
-        if budget_s is None:
-            continue
-        elapsed = time.perf_counter() - start
-        if rec.step == probe_steps:
-            fitted = max(rec.step + 1, int(budget_s * rec.step / elapsed))
-            cfg.max_steps = fitted
-            cfg.decay_steps = None
-            cfg.warmup_steps = min(cfg.warmup_steps, fitted // 10)
-            cfg.eval_interval = min(cfg.eval_interval, max(1, fitted // 4))
-        if elapsed >= budget_s and trainer.step < cfg.max_steps:
-            trainer.save("last")
-            return
 
 
 @torch.no_grad()

@@ -16,9 +16,10 @@ from pathlib import Path
 from nanonlp import datasets as D
 from nanonlp.seq2seq.data import reversal_pairs
 from nanonlp.seq2seq.plot import plot_attention
-from nanonlp.seq2seq.train import configs, evaluate, make_trainer, prepare, run_for
+from nanonlp.seq2seq.train import configs, evaluate, make_trainer, prepare
 from nanonlp.seq2seq.translate import Translator
 from nanonlp.tour import Figure, PartReport, TourContext
+from nanonlp.training import run_for
 from nanonlp.training.metrics import plot_losses
 
 EXAMPLES = ["je suis tres fatigue .", "elle est plus grande que moi .", "nous sommes en retard ."]

@@ -4,7 +4,7 @@
 the training split, and hands the model and the batches to the shared training loop
 (:class:`nanonlp.training.loop.Trainer`), with the vocabularies and the data config copied into
 every checkpoint folder, so ``Translator.load(checkpoint)`` needs nothing else.
-``run_for`` trains under a wall-clock budget (the benchmark's setting). ``evaluate`` scores
+:func:`nanonlp.training.run_for` trains it under a wall-clock budget. ``evaluate`` scores
 a checkpoint with sacreBLEU corpus BLEU and chrF on a held-out split.
 """
 
@@ -14,7 +14,6 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from nanonlp.seq2seq.config import DataConfig, Seq2SeqConfig, preset
 from nanonlp.seq2seq.model import KIND, Seq2Seq
 from nanonlp.seq2seq.translate import DATA_FILE, SRC_VOCAB, TGT_VOCAB, Translator
 from nanonlp.seq2seq.vocab import BPEVocab
-from nanonlp.training import StepRecord, TrainConfig, Trainer
+from nanonlp.training import TrainConfig, Trainer
 from nanonlp.training.checkpoint import read_meta
 
 
@@ -97,32 +96,6 @@ def make_trainer(prepared: Prepared, model: dict[str, Any], train: TrainConfig,
         extra[prepared.src_vocab.model_file] = Path(prepared.data_config.vocab).read_bytes()
     return Trainer(net, prepared.batches, train, kind=KIND, model_config=mcfg.to_dict(),
                    extra_files=extra, resume_from=resume)
-
-
-def run_for(trainer: Trainer, budget_s: float | None, recheck: int = 100
-            ) -> Iterator[StepRecord]:
-    """``trainer.run()``, fitted to a wall-clock budget when ``budget_s`` is given.
-
-    Every ``recheck`` steps ``max_steps`` (and so the cosine decay) is re-aimed at where the
-    measured speed says the budget ends; past the budget the run stops after a last
-    evaluation and save, so ``best/`` and ``last/`` are always written.
-    """
-    if budget_s is None:
-        yield from trainer.run()
-        return
-    cfg = trainer.config
-    cfg.decay_steps = None
-    start, first = time.perf_counter(), trainer.step
-    for rec in trainer.run():
-        elapsed = time.perf_counter() - start
-        done = trainer.step - first
-        if done % recheck == 0 and done:
-            rate = elapsed / done
-            cfg.max_steps = max(trainer.step + 1,
-                                first + int(budget_s / rate))
-        if elapsed >= budget_s and trainer.step < cfg.max_steps:
-            cfg.max_steps = trainer.step + 1  # one more step, which evaluates and saves
-        yield rec
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The torch training core shared by GPT, BERT and seq2seq.
 
-:mod:`~nanonlp.training.loop` (the :class:`Trainer` whose ``run()`` yields step records),
+:mod:`~nanonlp.training.loop` (the :class:`Trainer` whose ``run()`` yields step records, and
+:func:`run_for`, which holds it to a wall-clock budget),
 :mod:`~nanonlp.training.config` (:class:`TrainConfig`), :mod:`~nanonlp.training.schedule`
 (AdamW groups, warmup + cosine), :mod:`~nanonlp.training.checkpoint` (safetensors + JSON, no
 pickle), :mod:`~nanonlp.training.device` (device, autocast dtype),
@@ -9,6 +10,6 @@ pickle), :mod:`~nanonlp.training.device` (device, autocast dtype),
 """
 
 from nanonlp.training.config import TrainConfig
-from nanonlp.training.loop import StepRecord, Trainer
+from nanonlp.training.loop import StepRecord, Trainer, run_for
 
-__all__ = ["StepRecord", "TrainConfig", "Trainer"]
+__all__ = ["StepRecord", "TrainConfig", "Trainer", "run_for"]

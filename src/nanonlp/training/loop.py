@@ -270,3 +270,38 @@ class Trainer:
             saved = None
         record.saved = None if saved is None else str(saved)
         return record
+
+
+def run_for(trainer: Trainer, budget_s: float | None, *, probe: int = 20, recheck: int = 100
+            ) -> Iterator[StepRecord]:
+    """``trainer.run()`` held to a wall-clock budget of ``budget_s`` seconds (None: no budget).
+
+    The learning-rate schedule needs to know where the run ends, and on a shared machine the
+    speed changes while it runs. So after ``probe`` steps, and again every ``recheck`` steps,
+    ``max_steps`` is re-aimed at the step where the speed so far says the budget runs out (the
+    cosine decay follows it). At the first aim, warmup is capped at a tenth of the fitted run
+    and the evaluation interval at a quarter, so a short budget still warms up, decays and
+    evaluates. Once the budget is spent, one more step ends the run: it evaluates and saves,
+    so ``best/`` and ``last/`` are always written.
+
+    >>> for rec in run_for(trainer, 30 * 60):  # doctest: +SKIP
+    ...     print(rec.step, rec.loss)
+    """
+    if budget_s is None:
+        yield from trainer.run()
+        return
+    cfg = trainer.config
+    cfg.decay_steps = None  # decay over the fitted max_steps
+    start, first = time.perf_counter(), trainer.step
+    for rec in trainer.run():
+        elapsed = time.perf_counter() - start
+        done = trainer.step - first
+        if done == probe or (done > probe and (done - probe) % recheck == 0):
+            fitted = max(trainer.step + 1, first + int(budget_s * done / elapsed))
+            if done == probe:
+                cfg.warmup_steps = min(cfg.warmup_steps, max(1, (fitted - first) // 10))
+                cfg.eval_interval = min(cfg.eval_interval, max(1, (fitted - first) // 4))
+            cfg.max_steps = fitted
+        if elapsed >= budget_s and trainer.step < cfg.max_steps:
+            cfg.max_steps = trainer.step + 1  # one more step, which evaluates and saves
+        yield rec
