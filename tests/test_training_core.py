@@ -277,3 +277,18 @@ def test_run_for_without_budget_is_run(tmp_path):
     from nanonlp.training import run_for
 
     assert [r.step for r in run_for(trainer(tmp_path, 4), None)] == [1, 2, 3, 4]
+
+
+def test_plots_leave_the_matplotlib_backend_alone(tmp_path):
+    """Library plots draw on a bare Figure: calling one in a notebook must not switch the
+    notebook's backend (matplotlib.use("Agg") inside a library call used to)."""
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('svg'); "
+            "from nanonlp.training.metrics import plot_losses; "
+            f"plot_losses([{{'step': 1, 'loss': 2.0}}, {{'step': 2, 'loss': 1.0}}], "
+            f"{str(tmp_path / 'loss.png')!r}); print(matplotlib.get_backend())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "svg"
+    assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

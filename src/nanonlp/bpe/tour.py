@@ -59,12 +59,10 @@ def run(ctx: TourContext) -> PartReport:
 
 
 def _plot(ctx: TourContext, compression: dict[int, float], tok: Tokenizer, ids) -> Figure:
-    import matplotlib
+    import matplotlib.figure  # not pyplot: leaves the backend to the caller
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = matplotlib.figure.Figure(figsize=(10, 3.8))
+    ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(list(compression), list(compression.values()), "o-", color="#4c72b0")
     ax1.set_xscale("log", base=2)
     ax1.set_xlabel("vocabulary size (first k merges)")
@@ -78,6 +76,5 @@ def _plot(ctx: TourContext, compression: dict[int, float], tok: Tokenizer, ids) 
     fig.tight_layout()
     path = ctx.path("bpe_compression.png")
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Figure(path.name, "BPE: held-out bytes/token vs vocabulary size; token lengths",
                   {"bytes_per_token_by_vocab_size": compression})

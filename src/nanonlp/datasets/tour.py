@@ -39,13 +39,11 @@ def run(ctx: TourContext) -> PartReport:
 
 
 def _plot(ctx: TourContext, counts: dict[str, int]) -> Figure:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.figure  # not pyplot: leaves the backend to the caller
 
     names = sorted(counts, key=counts.get)
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.2))
+    fig = matplotlib.figure.Figure(figsize=(7, 0.35 * len(names) + 1.2))
+    ax = fig.subplots()
     ax.barh(names, [counts[n] for n in names], color="#4c72b0")
     ax.set_xscale("log")
     ax.set_xlabel("records in the default split (log scale)")
@@ -53,5 +51,4 @@ def _plot(ctx: TourContext, counts: dict[str, int]) -> Figure:
     fig.tight_layout()
     path = ctx.path("data_sets.png")
     save_figure(fig, path)
-    plt.close(fig)
     return Figure(path.name, "Records per available data set", counts)

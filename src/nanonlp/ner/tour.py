@@ -138,12 +138,10 @@ def run(ctx: TourContext) -> PartReport:
 
 
 def _plot(ctx: TourContext, per_type: dict[str, float], curve: list) -> Figure:
-    import matplotlib
+    import matplotlib.figure  # not pyplot: leaves the backend to the caller
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = matplotlib.figure.Figure(figsize=(9, 3.2))
+    ax1, ax2 = fig.subplots(1, 2)
     ax1.bar(list(per_type), list(per_type.values()), color="#4c72b0")
     ax1.set_ylim(0, 100)
     ax1.set_ylabel("dev F1 (%)")
@@ -157,6 +155,5 @@ def _plot(ctx: TourContext, per_type: dict[str, float], curve: list) -> Figure:
     fig.tight_layout()
     path = ctx.path("ner_f1.png")
     save_figure(fig, path)
-    plt.close(fig)
     return Figure(path.name, "NER: dev F1 per entity type (left) and during training (right)",
                   {"per_type_f1": per_type, "curve": [[s, round(100 * f, 2)] for s, f in curve]})

@@ -17,15 +17,13 @@ from nanonlp.fileio import atomic_write
 def plot_attention(translations: list, path: str | os.PathLike, cols: int = 2) -> Path:
     """Heatmaps of the attention of one or more :class:`~nanonlp.seq2seq.translate.Translation`
     objects, side by side; returns the PNG path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.figure  # not pyplot: leaves the backend to the caller
 
     n = len(translations)
     cols = max(1, min(cols, n))
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 4.2 * rows), squeeze=False)
+    fig = matplotlib.figure.Figure(figsize=(4.8 * cols, 4.2 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, tr in zip(axes.flat, translations):
         w = tr.attention.detach().float().numpy()  # (T, S)
         ax.imshow(w, cmap="bone", vmin=0.0, vmax=1.0, aspect="auto")
@@ -40,5 +38,4 @@ def plot_attention(translations: list, path: str | os.PathLike, cols: int = 2) -
     path = Path(path)
     with atomic_write(path, "wb") as f:
         fig.savefig(f, format="png", dpi=100)
-    plt.close(fig)
     return path

@@ -1,4 +1,5 @@
-"""Where step records go: a JSON-lines metrics file and a loss-curve PNG (matplotlib, Agg)."""
+"""Where step records go: a JSON-lines metrics file and a loss-curve PNG (a bare matplotlib
+``Figure``: no pyplot, so no display is needed and a notebook's inline backend is left alone)."""
 
 from __future__ import annotations
 
@@ -36,13 +37,11 @@ class MetricsLog:
 def plot_losses(records: Iterable[dict[str, Any]], path: str | os.PathLike,
                 title: str = "training loss") -> Path:
     """Train loss per step (thin), eval train/val losses (markers); returns the PNG path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.figure  # not pyplot: leaves the backend to the caller
 
     records = list(records)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = matplotlib.figure.Figure(figsize=(7, 4))
+    ax = fig.subplots()
     ax.plot([r["step"] for r in records], [r["loss"] for r in records], lw=0.7, alpha=0.6,
             label="train (per step)")
     evals = [r for r in records if r.get("eval")]
@@ -58,5 +57,4 @@ def plot_losses(records: Iterable[dict[str, Any]], path: str | os.PathLike,
     path = Path(path)
     with atomic_write(path, "wb") as f:
         fig.savefig(f, format="png", dpi=100)
-    plt.close(fig)
     return path

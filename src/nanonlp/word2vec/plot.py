@@ -2,8 +2,9 @@
 
 PCA keeps the directions of largest variance of the chosen words' vectors, so parallel
 offsets (man -> woman, king -> queen) stay parallel; t-SNE (van der Maaten & Hinton 2008)
-keeps neighbourhoods instead and is better at showing clusters. PNGs are drawn with
-matplotlib's Agg backend (no display needed) and written atomically.
+keeps neighbourhoods instead and is better at showing clusters. PNGs are drawn on a bare
+matplotlib ``Figure`` (no pyplot, so no display is needed and a notebook's inline backend is
+left alone) and written atomically.
 """
 
 from __future__ import annotations
@@ -65,12 +66,10 @@ def plot_words(wv: WordVectors, words: Sequence[str], path: str | os.PathLike,
         Y = tsne_2d(X, seed)
     else:
         raise ConfigError(f"method must be 'pca' or 'tsne', got {method!r}")
-    import matplotlib
+    import matplotlib.figure  # not pyplot: leaves the backend to the caller
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig = matplotlib.figure.Figure(figsize=(7, 6))
+    ax = fig.subplots()
     ax.scatter(Y[:, 0], Y[:, 1], s=18, color="#4c72b0")
     for w, (x, y) in zip(words, Y):
         ax.annotate(w, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=9)
@@ -81,5 +80,4 @@ def plot_words(wv: WordVectors, words: Sequence[str], path: str | os.PathLike,
     path = Path(path)
     with atomic_write(path, "wb") as f:
         fig.savefig(f, format="png", dpi=100)
-    plt.close(fig)
     return {w: [round(float(x), 4), round(float(y), 4)] for w, (x, y) in zip(words, Y)}

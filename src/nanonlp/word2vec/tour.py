@@ -79,14 +79,12 @@ def run(ctx: TourContext) -> PartReport:
 
 
 def _loss_figure(ctx: TourContext, records) -> Figure:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.figure  # not pyplot: leaves the backend to the caller
 
     xs = [r.words / 1e6 for r in records]
     ys = [r.loss for r in records]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = matplotlib.figure.Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
     ax.plot(xs, ys, marker="o", color="#4c72b0")
     ax.set_xlabel("words trained (millions)")
     ax.set_ylabel("negative-sampling loss per pair")
@@ -94,7 +92,6 @@ def _loss_figure(ctx: TourContext, records) -> Figure:
     fig.tight_layout()
     path = ctx.path("word2vec_loss.png")
     save_figure(fig, path)
-    plt.close(fig)
     return Figure(path.name, "Training loss, mean per (word, context) pair",
                   {"million words": [round(x, 3) for x in xs],
                    "loss": [round(y, 4) for y in ys]})
