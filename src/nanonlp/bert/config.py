@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from nanonlp.cliargs import config_from_dict
 from nanonlp.errors import ConfigError
 
 #: the special tokens a BERT tokenizer must carry
@@ -64,11 +65,7 @@ class BertConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BertConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown BERT config field(s) {unknown}")
-        return cls(**d)
+        return config_from_dict(cls, d, "BERT")
 
 
 #: name -> {"model": BertConfig fields, "train": TrainConfig fields}

@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from nanonlp.cliargs import config_from_dict
 from nanonlp.errors import ConfigError
 
 
@@ -57,11 +58,7 @@ class GPTConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GPTConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown GPT config field(s) {unknown}")
-        return cls(**d)
+        return config_from_dict(cls, d, "GPT")
 
 
 #: name -> {"model": GPTConfig fields, "train": TrainConfig fields}

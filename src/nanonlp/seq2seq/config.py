@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from nanonlp.cliargs import config_from_dict
 from nanonlp.errors import ConfigError
 from nanonlp.seq2seq.vocab import NORMALIZERS
 
@@ -79,11 +80,7 @@ class Seq2SeqConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Seq2SeqConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(f"unknown seq2seq config field(s) {unknown}")
-        return cls(**d)
+        return config_from_dict(cls, d, "seq2seq")
 
 
 #: name -> {"data": ..., "model": ..., "train": ...} overrides of the dataclass defaults.
