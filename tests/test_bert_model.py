@@ -17,9 +17,10 @@ def small_config(**kw) -> BertConfig:
                                 cls_id=96, sep_id=97, mask_id=98, pad_id=PAD), **kw})
 
 
-@pytest.fixture
-def model(torch_one_thread):
-    m = BertForMaskedLM(small_config(), torch.Generator().manual_seed(0)).eval()
+@pytest.fixture(params=[False, True], ids=["postnorm", "prenorm"])
+def model(request, torch_one_thread):
+    m = BertForMaskedLM(small_config(prenorm=request.param),
+                        torch.Generator().manual_seed(0)).eval()
     with torch.no_grad():
         m.head_bias.normal_(generator=torch.Generator().manual_seed(1))  # not just zeros
     return m
@@ -52,6 +53,8 @@ def test_padding_changes_nothing_for_real_tokens(model):
 
 def test_hf_export_parity(model, tmp_path):
     pytest.importorskip("transformers")
+    if model.config.prenorm:
+        pytest.skip("pre-norm BERTs do not export (see test_prenorm_adds_a_final_norm_and_export_is_refused)")
     from transformers import BertForMaskedLM as HFBertForMaskedLM
 
     from nanonlp.bert.export import export_hf
@@ -125,3 +128,35 @@ def test_prenorm_block_default_is_unchanged(torch_one_thread):
         a = x + blk.attn(blk.ln_1(x))[0]
         want = a + blk.mlp(blk.ln_2(a))
         torch.testing.assert_close(blk(x)[0], want)
+
+
+def test_prenorm_adds_a_final_norm_and_export_is_refused(tmp_path, torch_one_thread):
+    from nanonlp.bert.export import export_hf
+
+    pre = BertForMaskedLM(small_config(prenorm=True)).eval()
+    post = BertForMaskedLM(small_config()).eval()
+    assert pre.bert.ln_f is not None and post.bert.ln_f is None
+    assert pre.num_params() == post.num_params() + 2 * 32  # the final norm's weight and bias
+    with pytest.raises(ConfigError, match=r"pre-norm BERT \(prenorm=true\) has no transformers BERT"):
+        export_hf(pre, tmp_path / "hf")
+    assert not (tmp_path / "hf").exists()
+
+
+def test_mean_pooling_ignores_padding_and_differs_from_cls(torch_one_thread, tmp_path):
+    mean = BertClassifier(small_config(), ["neg", "pos"], "sequence", pooling="mean").eval()
+    cls = BertClassifier(small_config(), ["neg", "pos"], "sequence").eval()
+    x = torch.tensor([[96, 5, 6, 7, 97]])
+    padded = torch.tensor([[96, 5, 6, 7, 97, PAD, PAD]])
+    with torch.no_grad():
+        torch.testing.assert_close(mean(padded)[0], mean(x)[0], atol=1e-5, rtol=1e-5)
+        # by hand: the pooler and classifier on the mean of the real tokens' hidden states
+        h = mean.bert(x).mean(1)
+        torch.testing.assert_close(mean(x)[0], mean.classifier(torch.tanh(mean.pooler(h))))
+        assert not torch.allclose(mean(x)[0], cls(x)[0])
+    save_bert(mean, tmp_path / "m")
+    again = load_bert(tmp_path / "m")
+    assert again.pooling == "mean"
+    with torch.no_grad():
+        torch.testing.assert_close(again(padded)[0], mean(padded)[0])
+    with pytest.raises(ConfigError, match="unknown pooling 'max'"):
+        BertClassifier(small_config(), ["a", "b"], pooling="max")

@@ -152,3 +152,39 @@ def test_time_budget_stops_and_saves(pretrained):
     assert [r.step for r in records] == [1, 2]
     assert records[-1].eval is not None and records[-1].saved
     assert read_meta(tmp / "budget" / "last")["state"]["step"] == 2
+
+
+def test_uncased_model_lowercases_corpus_prediction_and_finetuning(pretrained, tmp_path):
+    """An uncased BERT (``lowercase=True``): the corpus is lower-cased before packing, the model
+    remembers it, and fill-mask / fine-tuning / prediction lower-case their input (but not the
+    [MASK] marker), so upper-case input gives exactly the lower-case answer."""
+    tmp, _, _ = pretrained
+    shout = tmp_path / "shout.txt"
+    shout.write_text("\n".join(t.upper() for t in TEXT * 4) + "\n", encoding="utf-8")
+    cfg = PretrainConfig(sources=str(shout), data=str(tmp_path / "data"),
+                         tokenizer=str(tmp / "tok.model"), val_fraction=0.2, mask_prob=0.3,
+                         lowercase=True)
+    trainer = make_trainer(cfg, "tiny", model={**TINY, "prenorm": True}, train=dict(
+        max_steps=100, batch_size=8, lr=1e-2, min_lr=1e-3, warmup_steps=10, eval_interval=100,
+        eval_steps=2, device="cpu", out=str(tmp_path / "run"), seed=0))
+    list(trainer.run())
+    tok = Tokenizer.load(tmp / "tok.model")
+    packed = load_corpus(tmp_path / "data").splits["train"]
+    assert tok.encode("the cat")[0] in packed  # lower-case ids, though the file shouts
+    model = load_bert(tmp_path / "run" / "last")
+    assert model.config.lowercase and model.config.prenorm
+    lower = fill_mask(model, tok, "the cat sat on the[MASK] .", top_k=3)
+    assert fill_mask(model, tok, "THE CAT SAT ON THE[MASK] .", top_k=3) == lower
+    assert lower[0][0][0] == " mat"
+    rng = random.Random(0)
+    records = {"train": _sentiment(200, rng), "val": _sentiment(40, rng)}
+    ft = make_finetuner(tmp_path / "run" / "last",
+                        FinetuneConfig(task="sst2", dropout=0.0, pooling="mean"),
+                        dict(max_steps=60, lr=3e-3, warmup_steps=5, eval_interval=60,
+                             eval_steps=2, device="cpu", out=str(tmp_path / "ft")),
+                        records=records)
+    list(ft.run())
+    shouted = [Example(r.text.upper(), r.label) for r in records["val"]]
+    assert evaluate(ft.model, tok, shouted)["accuracy"] == 100.0
+    assert predict_lines(tmp_path / "ft" / "last", ["THE DOG WAS AWFUL .", "the cat was great ."]
+                         ) == ["neg", "pos"]

@@ -31,6 +31,8 @@ class BertConfig:
     type_vocab_size: int = 2  # segment (token type) embeddings: sentence A and B
     dropout: float = 0.1  # hidden and attention dropout (BERT: 0.1)
     norm_eps: float = 1e-12  # LayerNorm epsilon (BERT's value; HF's layer_norm_eps)
+    prenorm: bool = False  # pre-norm blocks + a final norm (trains faster; not HF-exportable)
+    lowercase: bool = False  # an uncased BERT: text is lower-cased before tokenizing
     pad_id: int = 0  # id of [PAD]: keys with this id are masked out of attention
     mask_id: int = 1  # id of [MASK]
     cls_id: int = 2  # id of [CLS]

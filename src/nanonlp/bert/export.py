@@ -10,6 +10,7 @@ a decoder tied to the word embeddings with its own bias (HF names as of transfor
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -76,6 +77,9 @@ def to_hf(model: BertForMaskedLM):
     if not isinstance(model, BertForMaskedLM):
         raise ConfigError("only a pretrained (MLM) BERT exports to BertForMaskedLM; this "
                           f"checkpoint is a {type(model).__name__}")
+    if model.config.prenorm:
+        raise ConfigError("a pre-norm BERT (prenorm=true) has no transformers BERT "
+                          "counterpart; only post-norm checkpoints export")
     hf = HFBertForMaskedLM(hf_config(model))
     missing, unexpected = hf.load_state_dict(hf_state_dict(model), strict=False)
     if missing or unexpected:
@@ -95,9 +99,13 @@ def export_hf(model: BertForMaskedLM, out: str | os.PathLike, tokenizer=None) ->
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         hf.save_pretrained(tmp)
         if tokenizer is not None:
-            from nanonlp.bpe.export import save_hf
+            from nanonlp.bpe.export import to_hf_json
 
-            save_hf(tokenizer, Path(tmp) / "tokenizer.json")
+            spec = to_hf_json(tokenizer)
+            if model.config.lowercase:  # an uncased model: HF lower-cases before the BPE
+                spec["normalizer"] = {"type": "Lowercase"}
+            (Path(tmp) / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False),
+                                                      encoding="utf-8")
         for f in Path(tmp).iterdir():
             os.replace(f, out / f.name) if f.is_file() else shutil.move(str(f), out / f.name)
     return out

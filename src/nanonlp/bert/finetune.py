@@ -24,7 +24,7 @@ from typing import Any, Literal
 import torch
 
 from nanonlp.bert.data import TOKENIZER_FILE, load_tokenizer, special_ids
-from nanonlp.bert.model import BertClassifier, classifier_config, load_bert
+from nanonlp.bert.model import POOLING, BertClassifier, classifier_config, load_bert
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.training import TrainConfig, Trainer
 
@@ -46,6 +46,7 @@ class FinetuneConfig:
     task: str = "sst2"  # sst2, sentence_polarity (sentence labels) or conll2003 (NER tags)
     init: Literal["pretrained", "random"] = "pretrained"  # pretrained encoder, or re-initialised
     dropout: float = 0.1  # dropout while fine-tuning (BERT: 0.1)
+    pooling: str = "cls"  # sentence vector: cls ([CLS], BERT's) or mean (of the real tokens)
     max_train: int | None = None  # use at most this many training examples (quick runs)
     dev_fraction: float = 0.1  # held out for val when the set has no dev split (sentence_polarity)
 
@@ -56,6 +57,8 @@ class FinetuneConfig:
             raise ConfigError(f"init must be pretrained or random, got {self.init!r}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.pooling not in POOLING:
+            raise ConfigError(f"unknown pooling {self.pooling!r}; choose {' or '.join(POOLING)}")
         if self.max_train is not None and self.max_train < 1:
             raise ConfigError(f"max_train must be >= 1 (or None), got {self.max_train}")
         if not 0 < self.dev_fraction < 1:
@@ -80,15 +83,17 @@ def load_task(task: str, split: str, dev_fraction: float = 0.1) -> list:
     return records
 
 
-def encode_text(tok, text: str, ids: dict[str, int], block_size: int) -> list[int]:
+def encode_text(tok, text: str, ids: dict[str, int], block_size: int,
+                lower: bool = False) -> list[int]:
     """``[CLS] text [SEP]``, the text cut to fit ``block_size`` (a literal "[MASK]" in the text
-    stays ordinary text)."""
-    body = tok.encode(text, disallowed_special=())[:block_size - 2]
+    stays ordinary text); ``lower`` lower-cases it first (an uncased model)."""
+    body = tok.encode(text.lower() if lower else text, disallowed_special=())[:block_size - 2]
     return [ids["cls_id"], *body, ids["sep_id"]]
 
 
 def encode_words(tok, words: Sequence[str], tags: Sequence[int] | None,
-                 ids: dict[str, int], block_size: int) -> tuple[list[int], list[int], list[int]]:
+                 ids: dict[str, int], block_size: int, lower: bool = False
+                 ) -> tuple[list[int], list[int], list[int]]:
     """Sub-word ids of a sentence, first-sub-word targets, and where each word starts.
 
     Each word is encoded as `` word`` (the form it has after a space in running text). The
@@ -97,6 +102,7 @@ def encode_words(tok, words: Sequence[str], tags: Sequence[int] | None,
     """
     out, targets, starts = [ids["cls_id"]], [-1], []
     for i, w in enumerate(words):
+        w = w.lower() if lower else w
         pieces = tok.encode(" " + w, disallowed_special=()) or [ids["sep_id"]]
         if len(out) + len(pieces) > block_size - 1:
             starts.extend([-1] * (len(words) - i))
@@ -156,17 +162,18 @@ def label_index(labels: Sequence[str], found: Sequence[str], where: str) -> list
 
 
 def encode_split(records: list, task_kind: str, tok, labels: list[str], ids: dict[str, int],
-                 block_size: int, where: str) -> list[tuple[list[int], Any]]:
-    """Encode one split's records against a fixed label set."""
+                 block_size: int, where: str, lower: bool = False
+                 ) -> list[tuple[list[int], Any]]:
+    """Encode one split's records against a fixed label set (``lower``: an uncased model)."""
     rows = []
     if task_kind == "sequence":
         targets = label_index(labels, [r.label for r in records], where)
         for r, t in zip(records, targets, strict=True):
-            rows.append((encode_text(tok, r.text, ids, block_size), t))
+            rows.append((encode_text(tok, r.text, ids, block_size, lower), t))
     else:
         for k, r in enumerate(records):
             tags = label_index(labels, r.tags, f"{where} sentence {k}")
-            x, y, _ = encode_words(tok, r.tokens, tags, ids, block_size)
+            x, y, _ = encode_words(tok, r.tokens, tags, ids, block_size, lower)
             rows.append((x, y))
     return rows
 
@@ -205,13 +212,14 @@ def make_finetuner(checkpoint: str | os.PathLike, cfg: FinetuneConfig,
     labels = task_labels(train_recs, kind)
     config = base.config.__class__(**{**base.config.to_dict(), "dropout": cfg.dropout})
     tcfg = TrainConfig(**{**FINETUNE_TRAIN, **(train or {})})
-    model = BertClassifier(config, labels, kind, torch.Generator().manual_seed(tcfg.seed))
+    model = BertClassifier(config, labels, kind, torch.Generator().manual_seed(tcfg.seed),
+                           pooling=cfg.pooling)
     if cfg.init == "pretrained":
         # the encoder only: an MLM head (or another task's label head) is left behind
         model.bert.load_state_dict(base.bert.state_dict())
     B = config.block_size
     data = LabelledData({s: encode_split(recs if s != "train" else train_recs, kind, tok,
-                                         labels, ids, B, f"{cfg.task} {s}")
+                                         labels, ids, B, f"{cfg.task} {s}", config.lowercase)
                          for s, recs in records.items() if s in ("train", "val")},
                         ids["pad_id"], token=kind == "token")
     tok_bytes = (Path(checkpoint) / TOKENIZER_FILE).read_bytes()
@@ -230,7 +238,7 @@ def predict_labels(model: BertClassifier, tok, texts: Sequence[str],
     dev = next(model.parameters()).device
     out = []
     for s in range(0, len(texts), batch_size):
-        rows = [(encode_text(tok, t, ids, model.config.block_size), 0)
+        rows = [(encode_text(tok, t, ids, model.config.block_size, model.config.lowercase), 0)
                 for t in texts[s:s + batch_size]]
         x, _ = data.collate(rows)
         logits, _ = model(x.to(dev))
@@ -249,7 +257,7 @@ def predict_tags(model: BertClassifier, tok, sentences: Sequence[Sequence[str]],
     dev = next(model.parameters()).device
     out = []
     for s in range(0, len(sentences), batch_size):
-        enc = [encode_words(tok, w, None, ids, model.config.block_size)
+        enc = [encode_words(tok, w, None, ids, model.config.block_size, model.config.lowercase)
                for w in sentences[s:s + batch_size]]
         x, _ = data.collate([(e[0], e[1]) for e in enc])
         pred = model(x.to(dev))[0].argmax(-1).tolist()  # (B, T)

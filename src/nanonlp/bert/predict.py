@@ -23,6 +23,8 @@ def fill_mask(model: BertForMaskedLM, tok, text: str, top_k: int = 5
               ) -> list[list[tuple[str, float]]]:
     """For each ``[MASK]`` in ``text``, the ``top_k`` (token text, probability) predictions."""
     ids = special_ids(tok)
+    if model.config.lowercase:  # an uncased model: lower-case all but the [MASK] markers
+        text = "[MASK]".join(part.lower() for part in text.split("[MASK]"))
     body = tok.encode(text, allowed_special={"[MASK]"}, disallowed_special=())
     x = [ids["cls_id"], *body, ids["sep_id"]]
     if ids["mask_id"] not in body:

@@ -48,6 +48,7 @@ class PretrainConfig:
     max_chars: int | None = None  # read only about this many characters (quick runs)
     val_fraction: float = 0.02  # last blocks held out for the val loss
     mask_prob: float = 0.15  # share of tokens predicted (BERT: 0.15)
+    lowercase: bool = False  # lower-case the text first: an uncased BERT (as bert-base-uncased)
     budget_min: float | None = None  # train this many minutes (fits max_steps); None: max_steps
     workers: int = 1  # processes that tokenize the text
 
@@ -70,13 +71,15 @@ def prepare_corpus(cfg: PretrainConfig, block_size: int) -> dict[str, Any]:
     folder = Path(cfg.data)
     want = {"sources": cfg.sources, "tokenizer": cfg.tokenizer, "vocab_size": cfg.vocab_size,
             "max_chars": cfg.max_chars, "val_fraction": cfg.val_fraction,
-            "block_size": block_size}
+            "block_size": block_size, "lowercase": cfg.lowercase}
     meta_path = folder / "meta.json"
     if meta_path.exists():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("settings") == want:
             return meta
     lines = list(read_texts(cfg.sources, cfg.max_chars))
+    if cfg.lowercase:
+        lines = [line.lower() for line in lines]
     if not lines:
         raise DataError(f"{cfg.sources}: no text")
     tok = load_tokenizer(cfg.tokenizer) if cfg.tokenizer else \
@@ -123,8 +126,12 @@ def configs(meta: dict[str, Any], preset_name: str = "mini",
     """Model and training configs: preset, then the corpus's vocabulary and ids, then overrides."""
     p = preset(preset_name)
     ids = {k: meta[k] for k in ("cls_id", "sep_id", "mask_id", "pad_id")}
+    lower = bool(meta["settings"].get("lowercase", False))  # the model remembers the casing
+    if "lowercase" in (model or {}) and bool(model["lowercase"]) != lower:
+        raise ConfigError(f"model lowercase={model['lowercase']} but the corpus was packed with "
+                          f"lowercase={lower}: set the corpus's lowercase instead")
     mcfg = BertConfig(**{**p["model"], "vocab_size": int(meta["vocab_size"]), **ids,
-                         **(model or {})})
+                         "lowercase": lower, **(model or {})})
     tcfg = TrainConfig(**{**p["train"], "out": "runs/bert", **(train or {})})
     return mcfg, tcfg
 
