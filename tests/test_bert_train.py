@@ -188,3 +188,18 @@ def test_uncased_model_lowercases_corpus_prediction_and_finetuning(pretrained, t
     assert evaluate(ft.model, tok, shouted)["accuracy"] == 100.0
     assert predict_lines(tmp_path / "ft" / "last", ["THE DOG WAS AWFUL .", "the cat was great ."]
                          ) == ["neg", "pos"]
+
+
+def test_prepared_corpus_is_repacked_when_the_tokenizer_file_changes(tmp_path):
+    from nanonlp.bert.pretrain import prepare_corpus
+
+    (tmp_path / "t.txt").write_text("\n".join(TEXT) + "\n", encoding="utf-8")
+    cfg = PretrainConfig(sources=str(tmp_path / "t.txt"), data=str(tmp_path / "d"),
+                         tokenizer=str(tmp_path / "tok.model"), val_fraction=0.3)
+    Tokenizer.train(TEXT, BPEConfig(vocab_size=280, special=SPECIALS, workers=1)).save(
+        tmp_path / "tok")
+    assert prepare_corpus(cfg, 16)["vocab_size"] == 280
+    assert prepare_corpus(cfg, 16)["vocab_size"] == 280  # same file: the folder is reused
+    new = Tokenizer.train(TEXT, BPEConfig(vocab_size=300, special=SPECIALS, workers=1))
+    new.save(tmp_path / "tok")  # same path, new content
+    assert new.vocab_size != 280 and prepare_corpus(cfg, 16)["vocab_size"] == new.vocab_size

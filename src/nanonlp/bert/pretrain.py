@@ -31,6 +31,7 @@ from nanonlp.bert.data import (
     train_tokenizer,
 )
 from nanonlp.bert.model import BertForMaskedLM
+from nanonlp.datasets import sha256_file
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.fileio import atomic_write
 from nanonlp.training import TrainConfig, Trainer
@@ -69,7 +70,11 @@ def prepare_corpus(cfg: PretrainConfig, block_size: int) -> dict[str, Any]:
     """Tokenize and pack the sources into ``cfg.data``; returns its meta (reused when the
     folder already holds the same sources, tokenizer settings and block size)."""
     folder = Path(cfg.data)
-    want = {"sources": cfg.sources, "tokenizer": cfg.tokenizer, "vocab_size": cfg.vocab_size,
+    # a given tokenizer counts by content, so editing the file on disk re-packs the corpus
+    tok_sha = sha256_file(cfg.tokenizer) if cfg.tokenizer and Path(cfg.tokenizer).is_file() \
+        else None
+    want = {"sources": cfg.sources, "tokenizer": cfg.tokenizer, "tokenizer_sha256": tok_sha,
+            "vocab_size": cfg.vocab_size,
             "max_chars": cfg.max_chars, "val_fraction": cfg.val_fraction,
             "block_size": block_size, "lowercase": cfg.lowercase}
     meta_path = folder / "meta.json"
