@@ -244,9 +244,7 @@ def _bpe_stdin_text() -> str:
 
 def _bpe_encode(args: argparse.Namespace) -> None:
     from nanonlp.bpe import Tokenizer
-    from nanonlp.bpe.tokenfile import write_tokens
-    from nanonlp.errors import ConfigError
-    from nanonlp.fileio import atomic_write, read_text
+    from nanonlp.errors import ConfigError, DataError
 
     if args.workers < 0:
         raise ConfigError(f"--workers must be >= 0 (0: all cores), got {args.workers}")
@@ -254,6 +252,22 @@ def _bpe_encode(args: argparse.Namespace) -> None:
     kwargs = {"allow": {"allowed_special": "all"},
               "text": {"allowed_special": (), "disallowed_special": ()},
               "error": {"allowed_special": (), "disallowed_special": "all"}}[args.special]
+    try:
+        _bpe_encode_with(args, tok, kwargs)
+    except DataError as e:  # the library's hint names Python arguments: say the CLI's
+        msg = str(e)
+        if "; pass allowed_special=" in msg:
+            msg = msg.split("; pass ")[0] + ("; use --special allow to encode it as a special "
+                                             "token, or --special text for ordinary text")
+            where = f"{args.input}: " if args.input and not msg.startswith(args.input) else ""
+            raise DataError(where + msg) from None
+        raise
+
+
+def _bpe_encode_with(args: argparse.Namespace, tok, kwargs: dict) -> None:
+    from nanonlp.bpe.tokenfile import write_tokens
+    from nanonlp.fileio import atomic_write, read_text
+
     if args.output and args.output.endswith((".npy", ".bin")):  # the suffix picks the format
         if args.input:
             n = tok.encode_file(args.input, args.output, workers=args.workers, **kwargs)
