@@ -49,6 +49,10 @@ def test_text_corpora_token_counts(real_data):
     assert sum(len(line.split()) for line in D.text("wikitext-2", "valid")) == 213886
     shakespeare = "\n".join(D.text("tinyshakespeare"))
     assert len(shakespeare) + 1 == 1115394 and len(set(shakespeare)) == 65
+    from nanonlp.gpt.data import read_source
+
+    text, _ = read_source("tinyshakespeare")  # what `gpt prepare` reads: the file, exactly
+    assert text == D.locate("tinyshakespeare")["input.txt"].read_text(encoding="utf-8")
 
 
 def test_analogy_sections(real_data):
