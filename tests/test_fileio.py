@@ -108,3 +108,11 @@ def test_atomic_dir_swaps_whole_folders(tmp_path):
     plain = tmp_path / "plain"
     plain.mkdir()
     assert target.stat().st_mode == plain.stat().st_mode
+
+
+@pytest.mark.parametrize("chunk_chars", [7, 1000, 1 << 20])
+def test_text_chunks_name_the_line_of_bad_utf8(tmp_path, chunk_chars):
+    p = tmp_path / "bad.txt"
+    p.write_bytes(b"".join(b"line %d ok\n" % i for i in range(1, 40)) + b"caf\xe9\nmore\n")
+    with pytest.raises(DataError, match=r"bad\.txt:40: not valid UTF-8 \(byte 0xe9"):
+        list(iter_text_chunks(p, chunk_chars=chunk_chars))

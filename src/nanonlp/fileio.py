@@ -198,14 +198,15 @@ def iter_text_chunks(path: str | os.PathLike, chunk_chars: int = 1 << 20) -> Ite
     with open_binary(path) as raw:
         decoder = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
         buf = ""
-        offset_lines = 1
         while True:
             try:
                 piece = decoder.read(chunk_chars)
             except UnicodeDecodeError:
-                raise DataError(
-                    f"{os.fspath(path)}:{offset_lines + buf.count(chr(10))}: not valid UTF-8"
-                ) from None
+                # the decoder failed somewhere in a block it read ahead: re-scan the file line
+                # by line (only on this error path) so the message names the right line
+                for _ in iter_lines(path):
+                    pass
+                raise DataError(f"{os.fspath(path)}: not valid UTF-8") from None
             if not piece:
                 break
             buf += piece
@@ -215,7 +216,6 @@ def iter_text_chunks(path: str | os.PathLike, chunk_chars: int = 1 << 20) -> Ite
             if cut < 0:
                 continue
             out, buf = buf[: cut + 1], buf[cut + 1 :]
-            offset_lines += out.count("\n")
             yield out
         if buf:
             yield buf
