@@ -186,10 +186,10 @@ def main() -> None:
             f"Here: ours {100 * (by['ours']['f1'] - base['f1']):+.2f}, ours+vectors "
             f"{100 * (by['ours+vectors']['f1'] - base['f1']):+.2f}.",
             f"Vectors: {vec_desc}; trained in {vec_s:.0f} s (not counted in the budget).",
-            "At short budgets on a loaded machine no config converges (see epochs below): "
-            "much of our preset's gain is words per second (a fixed 1,000-word batch against "
-            "spaCy's compounding 100 -> 1,000, and fewer dev evaluations per word), not a "
-            "better final model; longer budgets show how much of it remains.",
+            "Whether a config converged inside the budget shows in the table: 'no dev "
+            "improvement for N steps' is spaCy's patience stopping it, 'time budget' is the "
+            "budget. On a short or loaded budget much of a preset's gain can be words per "
+            "second rather than a better final model.",
             "", "| config | steps | epochs | words seen | stopped | best dev F1 (step) | "
             "test P | test R | test F1 | LOC | MISC | ORG | PER |",
             "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
