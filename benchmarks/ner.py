@@ -57,8 +57,14 @@ def convert_all(work: Path, quick: bool) -> dict[str, Path]:
 
 
 def train_vectors(work: Path, quick: bool) -> tuple[Path, str, float]:
-    """Word vectors on the unlabelled text; returns (file, description, seconds)."""
+    """Word vectors on the unlabelled text; returns (file, description, seconds). Vectors a
+    run with the same ``--work`` trained are reused (``vectors.json`` describes them)."""
     from nanonlp import datasets
+
+    done = work / "vectors.json"
+    if done.exists() and (work / "vectors.txt").exists() and not quick:
+        info = json.loads(done.read_text())
+        return work / "vectors.txt", info["desc"], info["seconds"]
 
     # every unlabelled English text in shared/data (no CoNLL dev/test text), plus the
     # training sentences twice: in-domain Reuters text is the scarcest kind here
@@ -90,6 +96,8 @@ def train_vectors(work: Path, quick: bool) -> tuple[Path, str, float]:
     desc = (f"{how}, 100-d, min_count 2, {'1 epoch' if quick else '10 epochs'} on "
             f"{' + '.join(names[:1] if quick else names)} + eng.train tokens twice, lower-cased "
             f"({n_words / 1e6:.2f}M words)")
+    if not quick:
+        done.write_text(json.dumps({"desc": desc, "seconds": t.seconds}))
     return out, desc, t.seconds
 
 
