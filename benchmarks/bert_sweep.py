@@ -266,6 +266,23 @@ def main() -> None:
                   + ". At 1e-3 the pretrained [CLS] arm is 1.1 points above random init, the "
                   "largest gain seen; lower rates hurt the pretrained arm more than the "
                   "random one, so benchmarks/bert.py now fine-tunes both arms at 1e-3.")
+    low_file = Path(__file__).parent / "results" / "bert_lowres_cpu.txt"
+    if args.from_ and low_file.exists():  # the same checkpoint with fewer labelled sentences
+        import statistics
+
+        runs: dict[tuple[str, str], list[float]] = {}
+        for line in low_file.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                n, _steps, init, _seed, acc = line.split()
+                runs.setdefault((n, init), []).append(float(acc))
+        parts = []
+        for n in sorted({k[0] for k in runs}, key=int):
+            a, b = (statistics.mean(runs[n, i]) for i in ("pretrained", "random"))
+            parts.append(f"{int(n):,} sentences: pretrained {a:.2f}, random {b:.2f} "
+                         f"({a - b:+.2f})")
+        notes += ("\n\nWith fewer labelled sentences pretraining counts for more (`results/"
+                  + low_file.name + "`, the same checkpoint fine-tuned on the CPU, mean of "
+                  "seeds 0 and 1): " + "; ".join(parts) + ".")
     if args.record:
         record("bert-sweep", rows, notes)
 
