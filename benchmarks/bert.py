@@ -22,6 +22,7 @@ a rerun reuses finished phases (delete DIR to start over).
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import subprocess
@@ -189,9 +190,9 @@ def main() -> None:
     p.add_argument("--ft-lr", type=float, default=1e-3,
                    help="fine-tuning peak learning rate (both arms; 1e-3 suited both best in "
                         "the GPU sweep, 1e-4 and 3e-4 hurt the pretrained arm)")
-    p.add_argument("--worker", choices=("finetune",), help=argparse_hidden())
-    p.add_argument("--task", default="sst2", help=argparse_hidden())
-    p.add_argument("--init", default="pretrained", help=argparse_hidden())
+    p.add_argument("--worker", choices=("finetune",), help=argparse.SUPPRESS)
+    p.add_argument("--task", default="sst2", help=argparse.SUPPRESS)
+    p.add_argument("--init", default="pretrained", help=argparse.SUPPRESS)
     args = p.parse_args()
     data_dir()
     work = Path(args.work)
@@ -277,11 +278,6 @@ def main() -> None:
     if args.record:
         record("bert", rows, notes)
 
-
-def argparse_hidden() -> str:
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ vector or the mean of the tokens as the sentence vector.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -219,8 +220,8 @@ def main() -> None:
     p.add_argument("--from", dest="from_", default=None,
                    help="comma-separated summary files of earlier runs: record those instead")
     for hidden in ("--worker", "--name", "--ckpt", "--init", "--pooling", "--out-json"):
-        p.add_argument(hidden, help=argparse_hidden())
-    p.add_argument("--seed", type=int, default=0, help=argparse_hidden())
+        p.add_argument(hidden, help=argparse.SUPPRESS)
+    p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
     work = Path(args.work)
     if args.worker == "pretrain":
@@ -286,11 +287,6 @@ def main() -> None:
     if args.record:
         record("bert-sweep", rows, notes)
 
-
-def argparse_hidden() -> str:
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ GRU + attention result (bentrevett/pytorch-seq2seq notebook 3, 28.3 BLEU, GPU).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -273,10 +274,10 @@ def main() -> None:
                    help="take (a) from an earlier run's --work folder instead of rerunning it")
     p.add_argument("--b-from", default=None, metavar="DIR",
                    help="take (b) from an earlier run's --work folder instead of rerunning it")
-    p.add_argument("--worker", help=argparse_hidden())
-    p.add_argument("--budget-s", type=float, help=argparse_hidden())
-    p.add_argument("--out", help=argparse_hidden())
-    p.add_argument("--threads", type=int, default=1, help=argparse_hidden())
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--budget-s", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--out", help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     args = p.parse_args()
     data_dir()
     if args.worker:
@@ -353,11 +354,6 @@ def main() -> None:
     else:
         print("\n\n".join(notes))
 
-
-def argparse_hidden():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":
