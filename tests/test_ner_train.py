@@ -103,6 +103,24 @@ def test_baseline_preset_is_spacys_config(tmp_path):
     assert cfg["training"]["batcher"] == ref["training"]["batcher"]
 
 
+def test_our_presets_differ_from_spacys_by_the_listed_overrides_only():
+    from spacy.cli.init_config import init_config
+
+    from nanonlp.ner.config import EFFICIENCY_OVERRIDES, OUR_OVERRIDES, base_config, set_dotted
+
+    for preset in ("efficiency", "accuracy"):
+        ref = init_config(lang="en", pipeline=["ner"], optimize=preset, gpu=False, silent=True)
+        ref["paths"]["vectors"] = None  # the accuracy template's download, dropped by both
+        ref["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] = False
+        extra = EFFICIENCY_OVERRIDES if preset == "efficiency" else {}
+        for dotted, value in {**OUR_OVERRIDES, **extra}.items():
+            set_dotted(ref, dotted, value)
+        assert base_config(preset) == ref
+    width = {p: base_config(p)["components"]["tok2vec"]["model"]["encode"]["width"]
+             for p in ("efficiency", "accuracy", "spacy-efficiency")}
+    assert width == {"efficiency": 128, "accuracy": 256, "spacy-efficiency": 96}
+
+
 def test_static_vectors(tmp_path):
     from nanonlp.ner.config import init_vectors
 
