@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from harness import parser, record, result
+from harness import data_dir, parser, record, result
 
 # name: (corpus, prenorm, peak lr, warmup steps, mask rate)
 RECIPES = {
@@ -231,8 +230,7 @@ def main() -> None:
     if args.from_:
         files = [Path(f) for f in args.from_.split(",")]
     else:
-        os.environ.setdefault("NANONLP_DATA", str(Path(__file__).resolve().parents[2] / "shared"
-                                                  / "data"))
+        data_dir()  # $NANONLP_DATA or ../shared/data, as every benchmark
         files = [drive(work, args.steps, args.device, args.parallel)]
     rows, table = summarise(files)
     ran = ("Ran on one NVIDIA H200 (torch 2.11.0+cu130) lent for this session, in two calls "

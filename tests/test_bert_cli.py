@@ -63,11 +63,15 @@ def test_pretrain_with_a_tokenizer_lacking_specials(corpus, tmp_path, capsys):
 
 def test_finetune_and_export_errors(tmp_path, capsys, torch_one_thread):
     from nanonlp.bert.config import BertConfig
-    from nanonlp.bert.model import BertClassifier, save_bert
+    from nanonlp.bert.model import BertClassifier, BertForMaskedLM, save_bert
 
     assert main(["bert", "finetune", str(tmp_path), "--task", "imdb"]) == 2
     assert "unknown task 'imdb'; choose sst2, sentence_polarity, conll2003" in \
         capsys.readouterr().err
+    assert main(["bert", "finetune", str(tmp_path), "--pooling", "max",
+                 "--train.out", str(tmp_path / "ft")]) == 2
+    assert "unknown pooling 'max'; choose cls or mean" in capsys.readouterr().err
+    assert not (tmp_path / "ft").exists()
     tok = Tokenizer(special_tokens=list(SPECIALS))
     tok.save(tmp_path / "tok")
     cfg = BertConfig(vocab_size=260, block_size=8, n_layer=1, n_head=1, n_embd=8, cls_id=256,
@@ -75,6 +79,12 @@ def test_finetune_and_export_errors(tmp_path, capsys, torch_one_thread):
     save_bert(BertClassifier(cfg, ["neg", "pos"]), tmp_path / "clf", tmp_path / "tok.model")
     assert main(["bert", "export", str(tmp_path / "clf"), str(tmp_path / "hf")]) == 2
     assert "only a pretrained (MLM) BERT exports to BertForMaskedLM" in capsys.readouterr().err
+    pre = BertForMaskedLM(BertConfig(**{**cfg.to_dict(), "prenorm": True}))
+    save_bert(pre, tmp_path / "pre", tmp_path / "tok.model")
+    assert main(["bert", "export", str(tmp_path / "pre"), str(tmp_path / "hf")]) == 2
+    assert "pre-norm BERT (prenorm=true) has no transformers BERT counterpart" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "hf").exists()
     assert main(["bert", "predict", str(tmp_path / "nothing")]) == 2
     assert "no such checkpoint folder" in capsys.readouterr().err
     torch.manual_seed(0)
