@@ -57,6 +57,17 @@ def test_mlm_overfits_then_reloads(pretrained):
     assert out[0].startswith("' mat' (") and out[0].count(" | ") == 1  # top 2, best first
 
 
+def test_fill_mask_shows_a_partial_utf8_token_as_bytes(pretrained):
+    tmp, trainer, _ = pretrained
+    model = load_bert(tmp / "run" / "last")
+    tok = Tokenizer.load(tmp / "run" / "last" / TOKENIZER_FILE)
+    with torch.no_grad():  # make the lone bytes 0xC3 and 0xA9 (halves of "é") the top two
+        model.head_bias[0xC3] = 100.0
+        model.head_bias[0xA9] = 99.0
+    top = fill_mask(model, tok, "the cat sat on the[MASK] .", top_k=2)[0]
+    assert [t for t, _ in top] == ["\\xc3", "\\xa9"]
+
+
 def _sentiment(n, rng):
     pos, neg = ["good", "great", "fine"], ["bad", "awful", "poor"]
     out = []

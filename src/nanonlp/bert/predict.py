@@ -21,7 +21,11 @@ from nanonlp.errors import DataError
 @torch.no_grad()
 def fill_mask(model: BertForMaskedLM, tok, text: str, top_k: int = 5
               ) -> list[list[tuple[str, float]]]:
-    """For each ``[MASK]`` in ``text``, the ``top_k`` (token text, probability) predictions."""
+    """For each ``[MASK]`` in ``text``, the ``top_k`` (token text, probability) predictions.
+
+    A byte-level token can be part of a UTF-8 character (one byte of "é"); it is shown as its
+    bytes, ``'\\xc3'``, not as U+FFFD, so that two such candidates stay distinguishable.
+    """
     ids = special_ids(tok)
     if model.config.lowercase:  # an uncased model: lower-case all but the [MASK] markers
         text = "[MASK]".join(part.lower() for part in text.split("[MASK]"))
@@ -39,7 +43,8 @@ def fill_mask(model: BertForMaskedLM, tok, text: str, top_k: int = 5
     out = []
     for pos in [i for i, t in enumerate(x) if t == ids["mask_id"]]:
         p, top = probs[pos].topk(top_k)
-        out.append([(tok.decode([int(t)]), float(q)) for q, t in zip(p, top, strict=True)])
+        out.append([(tok.decode([int(t)], errors="backslashreplace"), float(q))
+                    for q, t in zip(p, top, strict=True)])
     return out
 
 
