@@ -47,7 +47,7 @@ class FinetuneConfig:
     init: Literal["pretrained", "random"] = "pretrained"  # pretrained encoder, or re-initialised
     dropout: float = 0.1  # dropout while fine-tuning (BERT: 0.1)
     pooling: str = "cls"  # sentence vector: cls ([CLS], BERT's) or mean (of the real tokens)
-    max_train: int | None = None  # use at most this many training examples (quick runs)
+    max_train: int | None = None  # only the first N training examples (quick/low-resource)
     dev_fraction: float = 0.1  # held out for val when the set has no dev split (sentence_polarity)
 
     def __post_init__(self):
