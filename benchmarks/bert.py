@@ -211,6 +211,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--max-train", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.seeds < 1 or args.lowres < 0 or args.lowres_steps < 1:
+        p.error("--seeds and --lowres-steps must be >= 1, --lowres >= 0")
     data_dir()
     work = Path(args.work)
     if args.quick:
