@@ -161,7 +161,7 @@ def finetune_worker(args) -> None:
     tok = checkpoint_tokenizer(ckpt)
     splits = ("val", "test") if args.task == "conll2003" else ("val",)
     res = {"task": args.task, "init": args.init, "seed": args.seed, "max_train": max_train,
-           "steps": trainer.step, "seconds": t.seconds,
+           "steps": trainer.step, "lr": args.ft_lr, "seconds": t.seconds,
            **{s: evaluate(trainer.model, tok, load_task(args.task, s)) for s in splits}}
     (work / f"ft-{name}.json").write_text(json.dumps(res, indent=1))
 
@@ -246,8 +246,12 @@ def main() -> None:
         procs = []
         for task, init, seed, n, steps in wave:
             cached = work / f"ft-{job_name(task, init, seed, n)}.json"
-            if cached.exists() and json.loads(cached.read_text())["steps"] == steps:
-                continue
+            if cached.exists():
+                old = json.loads(cached.read_text())
+                # reuse only a run of the same recipe (results from before "lr" was stored
+                # were all made at the default 1e-3)
+                if old["steps"] == steps and old.get("lr", 1e-3) == args.ft_lr:
+                    continue
             cmd = [sys.executable, __file__, "--worker", "finetune", "--task", task, "--init",
                    init, "--seed", str(seed), "--work", str(work), "--ft-steps", str(steps),
                    "--ft-lr", str(args.ft_lr)] + (["--max-train", str(n)] if n else [])
