@@ -211,8 +211,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--max-train", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.seeds < 1 or args.lowres < 0 or args.lowres_steps < 1:
-        p.error("--seeds and --lowres-steps must be >= 1, --lowres >= 0")
+    for flag, value, least in (("--seeds", args.seeds, 1), ("--lowres", args.lowres, 0),
+                               ("--lowres-steps", args.lowres_steps, 1)):
+        if value < least:
+            p.error(f"{flag} must be at least {least}, got {value}")
     data_dir()
     work = Path(args.work)
     if args.quick:
