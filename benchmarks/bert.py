@@ -49,7 +49,6 @@ def pretrain(work: Path, minutes: float, quick: bool, preset: str) -> dict:
         make_trainer,
         mlm_accuracy,
     )
-    from nanonlp.training import run_for
 
     out = work / "pretrain"
     done = out / "result.json"
@@ -60,7 +59,7 @@ def pretrain(work: Path, minutes: float, quick: bool, preset: str) -> dict:
             sys.exit(f"{work} holds a {res.get('minutes')}-min {res.get('preset')} pretraining "
                      f"with recipe {res.get('recipe')}; give another --work")
         return res
-    cfg = PretrainConfig(data=str(work / "corpus"), workers=2, budget_min=minutes,
+    cfg = PretrainConfig(data=str(work / "corpus"), workers=2,
                          max_chars=2_000_000 if quick else None,
                          vocab_size=4096 if quick else 8192, lowercase=RECIPE["lowercase"],
                          mask_prob=RECIPE["mask_prob"])
@@ -71,7 +70,7 @@ def pretrain(work: Path, minutes: float, quick: bool, preset: str) -> dict:
                                       batch_size=32, device="cpu", seed=0, lr=RECIPE["lr"],
                                       warmup_steps=RECIPE["warmup_steps"]))
     prep_s = time.perf_counter() - t0
-    recs = [r.to_json() for r in run_for(trainer, minutes * 60)]
+    recs = [r.to_json() for r in trainer.run(budget_min=minutes)]
     # scored as BERT's 15% masking, whatever rate trained it
     acc = mlm_accuracy(trainer.model, load_corpus(cfg.data), batches=4 if quick else 20)
     meta = json.loads((Path(cfg.data) / "meta.json").read_text())
@@ -142,7 +141,7 @@ def finetune_worker(args) -> None:
         checkpoint_tokenizer,
         evaluate,
         load_task,
-        make_finetuner,
+        make_trainer,
     )
 
     torch.set_num_threads(1)
@@ -150,12 +149,11 @@ def finetune_worker(args) -> None:
     ckpt = json.loads((work / "pretrain" / "result.json").read_text())["checkpoint"]
     name = job_name(args.task, args.init, args.seed, args.max_train)
     max_train = args.max_train or (2000 if args.quick else None)
-    trainer = make_finetuner(ckpt, FinetuneConfig(task=args.task, init=args.init,
-                                                  max_train=max_train),
-                             dict(max_steps=args.ft_steps, batch_size=32, lr=args.ft_lr,
-                                  min_lr=args.ft_lr / 10, warmup_steps=args.ft_steps // 10,
-                                  eval_interval=args.ft_steps, eval_steps=5, device="cpu",
-                                  seed=args.seed, out=str(work / f"ft-{name}")))
+    trainer = make_trainer(FinetuneConfig(task=args.task, init=args.init, max_train=max_train),
+                           ckpt, train=dict(max_steps=args.ft_steps, batch_size=32, lr=args.ft_lr,
+                                min_lr=args.ft_lr / 10, warmup_steps=args.ft_steps // 10,
+                                eval_interval=args.ft_steps, eval_steps=5, device="cpu",
+                                seed=args.seed, out=str(work / f"ft-{name}")))
     with Timer() as t:
         list(trainer.run())
     tok = checkpoint_tokenizer(ckpt)

@@ -112,14 +112,15 @@ def finetune(ckpt: str, init: str, seed: int, pooling: str, out_json: str, devic
         checkpoint_tokenizer,
         evaluate,
         load_task,
-        make_finetuner,
+        make_trainer,
     )
 
     torch.set_num_threads(1)
-    t = make_finetuner(ckpt, FinetuneConfig(task="sst2", init=init, pooling=pooling),
-                       dict(max_steps=FT_STEPS, batch_size=32, lr=3e-4, min_lr=3e-5,
-                            warmup_steps=FT_STEPS // 10, eval_interval=FT_STEPS, eval_steps=5,
-                            device=device, dtype="float32", seed=seed, out=out_json + ".run"))
+    t = make_trainer(FinetuneConfig(task="sst2", init=init, pooling=pooling), ckpt,
+                     train=dict(max_steps=FT_STEPS, batch_size=32, lr=3e-4, min_lr=3e-5,
+                                warmup_steps=FT_STEPS // 10, eval_interval=FT_STEPS,
+                                eval_steps=5, device=device, dtype="float32", seed=seed,
+                                out=out_json + ".run"))
     list(t.run())
     acc = evaluate(t.model, checkpoint_tokenizer(ckpt), load_task("sst2", "val"))["accuracy"]
     Path(out_json).write_text(json.dumps({"ckpt": Path(ckpt).parent.name, "init": init,

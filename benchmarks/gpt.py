@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from harness import data_dir, parser, record, result
 
-from nanonlp.gpt.config import GPTConfig, preset
+from nanonlp.gpt.config import GPTConfig, presets
 from nanonlp.gpt.data import PrepareConfig, TokenData, prepare
 from nanonlp.gpt.model import GPT
 from nanonlp.training import TrainConfig, Trainer
@@ -51,7 +51,7 @@ class HFAdapter(torch.nn.Module):
 
 
 def make(model, data, steps, out, **train):
-    cfg = TrainConfig(**{**preset("nanogpt-cpu")["train"], "max_steps": steps,
+    cfg = TrainConfig(**{**presets("nanogpt-cpu")["train"], "max_steps": steps,
                          "decay_steps": None, "eval_interval": steps + 1, "device": "cpu",
                          "out": str(out), **train})
     return Trainer(model, data, cfg, kind="gpt", model_config={})
@@ -92,7 +92,7 @@ def main():
     rows = []
 
     # (a) throughput, identical configuration, same loop; alternate to share the noise
-    shape = {**preset("nanogpt-cpu")["model"], "vocab_size": meta["vocab_size"], "bias": True}
+    shape = {**presets("nanogpt-cpu")["model"], "vocab_size": meta["vocab_size"], "bias": True}
     cfg = GPTConfig(**shape)
     data = TokenData.load(tmp / "data", cfg.block_size)
     steps = 10 if args.quick else 150
@@ -117,7 +117,7 @@ def main():
     steps = 100 if args.quick else 2000
 
     def build(name: str, n_steps: int, out: Path):
-        p = preset(name)
+        p = presets(name)
         mcfg = GPTConfig(**{**p["model"], "vocab_size": meta["vocab_size"]})
         mdata = TokenData.load(tmp / "data", mcfg.block_size)
         train = {k: v for k, v in p["train"].items() if k not in ("max_steps", "decay_steps")}

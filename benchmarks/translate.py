@@ -201,16 +201,15 @@ def run_anchor(train_pairs, test_sources, budget_s, seed=0):
 def run_ours(preset, budget_s, out, split="test", beam=5, train_over=None):
     from nanonlp.seq2seq.train import configs, evaluate, make_trainer, prepare
     from nanonlp.seq2seq.translate import Translator
-    from nanonlp.training import run_for
 
-    dcfg, mcfg, tcfg = configs(preset, train=dict(out=out, max_steps=10 ** 6, device="cpu",
+    dcfg, mcfg, tcfg = configs(preset=preset, train=dict(out=out, max_steps=10 ** 6, device="cpu",
                                                   **(train_over or {})))
     t0 = time.perf_counter()
     prep = prepare(dcfg, tcfg.seed)
     prep_s = time.perf_counter() - t0
-    trainer = make_trainer(prep, mcfg, tcfg)
+    trainer = make_trainer(preset=preset, model=mcfg, train=tcfg, prepared=prep)
     start = time.perf_counter()
-    last = list(run_for(trainer, budget_s))[-1]
+    last = list(trainer.run(budget_min=budget_s / 60))[-1]
     train_s = time.perf_counter() - start
     tr = Translator.load(Path(out) / "best")
     rep = evaluate(tr, prep.pairs[split], split, beam=beam)
@@ -229,10 +228,10 @@ def worker(args) -> None:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     if args.worker == "anchor":
-        from nanonlp.seq2seq.config import DataConfig, preset
+        from nanonlp.seq2seq.config import DataConfig, presets
         from nanonlp.seq2seq.data import group_references, read_splits
 
-        cfg = DataConfig(**preset("tutorial")["data"])
+        cfg = DataConfig(**presets("tutorial")["data"])
         pairs = read_splits(cfg)
         sources, refs = group_references(pairs["test"])
         res = run_anchor([tuple(p) for p in pairs["train"]], sources, args.budget_s)

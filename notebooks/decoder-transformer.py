@@ -232,7 +232,8 @@ for r in trainer.run():
 # %%
 evals = [r for r in records if r.eval]
 fig, ax = plt.subplots(figsize=(7, 3.5))
-ax.plot([r.step for r in records], [r.loss for r in records], lw=0.8, alpha=0.6, label="train (step)")
+logged = [r for r in records if r.loss is not None]  # the loss is read every log_interval steps
+ax.plot([r.step for r in logged], [r.loss for r in logged], lw=0.8, alpha=0.6, label="train (step)")
 ax.plot([r.step for r in evals], [r.eval["val"] for r in evals], "o-", label="validation")
 ax.axhline(math.log(meta["vocab_size"]), color="grey", ls="--", label="uniform guess")
 ax.set_xlabel("step")

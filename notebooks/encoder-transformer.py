@@ -46,9 +46,9 @@ import torch
 import torch.nn.functional as F
 
 from nanonlp import datasets
-from nanonlp.bert import BertConfig, BertForMaskedLM
+from nanonlp.bert import BertConfig, BertForMaskedLM, finetune
 from nanonlp.bert.data import load_tokenizer, mask_tokens, read_texts
-from nanonlp.bert.finetune import FinetuneConfig, evaluate, load_task, make_finetuner
+from nanonlp.bert.finetune import FinetuneConfig, evaluate, load_task
 from nanonlp.bert.predict import fill_mask
 from nanonlp.bert.pretrain import (
     PretrainConfig,
@@ -58,7 +58,6 @@ from nanonlp.bert.pretrain import (
 )
 from nanonlp.datasets.records import Example
 from nanonlp.layers import SelfAttention
-from nanonlp.training import run_for
 
 FAST = os.environ.get("NANONLP_FAST", "") not in ("", "0")
 torch.manual_seed(0)
@@ -281,7 +280,7 @@ else:
     model_cfg = dict(block_size=128, n_layer=4, n_head=4, n_embd=128, prenorm=True)
     train_cfg = dict(max_steps=20_000, batch_size=32, lr=2e-3, warmup_steps=500,
                      eval_interval=250, eval_steps=10)
-    budget = 6 * 60.0
+    budget = 6.0  # minutes
 train_cfg.update(device="cpu", out=str(work / "run"), seed=0)
 
 trainer = make_trainer(pre, "mini", model=model_cfg, train=train_cfg)
@@ -291,7 +290,7 @@ print(f"{sources}: {meta['lines']:,} lines, {meta['tokens']:,} tokens, vocabular
       f"{model_cfg['block_size']}")
 print(f"{trainer.model.num_params():,} parameters")
 records = []
-for r in run_for(trainer, budget):
+for r in trainer.run(budget_min=budget):
     records.append(r)
     if r.eval:
         print(f"step {r.step:5d}  train {r.eval['train']:.3f}  val {r.eval['val']:.3f}  "
@@ -300,7 +299,8 @@ for r in run_for(trainer, budget):
 # %%
 evals = [r for r in records if r.eval]
 fig, ax = plt.subplots(figsize=(7, 3.5))
-ax.plot([r.step for r in records], [r.loss for r in records], lw=0.8, alpha=0.6,
+logged = [r for r in records if r.loss is not None]  # the loss is read every log_interval steps
+ax.plot([r.step for r in logged], [r.loss for r in logged], lw=0.8, alpha=0.6,
         label="train (step)")
 ax.plot([r.step for r in evals], [r.eval["val"] for r in evals], "o-", label="validation")
 ax.axhline(math.log(meta["vocab_size"]), color="grey", ls="--", label="uniform guess")
@@ -380,10 +380,11 @@ ft_train = dict(max_steps=40 if FAST else 600, batch_size=32, lr=5e-4 if FAST el
                 eval_steps=1 if FAST else 5, device="cpu", seed=0)
 results, curves = {}, {}
 for init in ("pretrained", "random"):
-    ft = make_finetuner(work / "run" / "last", FinetuneConfig(
-        task=task, init=init, max_train=1500 if FAST else None),
-        dict(ft_train, out=str(work / f"ft-{init}")), records=records_ft)
-    curves[init] = [(r.step, r.loss) for r in ft.run()]
+    ft = finetune.make_trainer(FinetuneConfig(task=task, init=init,
+                                              max_train=1500 if FAST else None),
+                               work / "run" / "last", train=dict(ft_train, out=str(work / f"ft-{init}")),
+                               records=records_ft)
+    curves[init] = [(r.step, r.loss) for r in ft.run() if r.loss is not None]
     results[init] = evaluate(ft.model, tok, val)["accuracy"]
     print(f"{init:>10} start: accuracy {results[init]:.1f}% on {len(val):,} examples")
 majority = max(sum(r.label == lab for r in val) for lab in {r.label for r in val})

@@ -48,7 +48,6 @@ from nanonlp.seq2seq import Seq2Seq, Seq2SeqConfig, Translator, beam_search, gre
 from nanonlp.seq2seq.data import collate, reversal_pairs
 from nanonlp.seq2seq.train import configs, evaluate, make_trainer, prepare
 from nanonlp.seq2seq.vocab import EOS, PAD
-from nanonlp.training import run_for
 
 FAST = os.environ.get("NANONLP_FAST", "") not in ("", "0")
 torch.manual_seed(0)
@@ -288,7 +287,7 @@ train.update(device="cpu", out=str(work / "run"), seed=0)
 if not REAL:
     train.update(batch_size=32, lr=1e-2)
 
-dcfg, mcfg, tcfg = configs("tutorial", data, model, train)
+dcfg, mcfg, tcfg = configs(data, "tutorial", model, train)
 prep = prepare(dcfg, tcfg.seed)
 st = prep.stats
 print(f"{st['pairs']['train']:,} train / {st['pairs']['val']:,} val / {st['pairs']['test']:,} "
@@ -303,15 +302,15 @@ for p in prep.pairs["train"][:5]:
 # batches (neighbours in length order, so little padding), to the shared training loop: AdamW,
 # warmup then cosine decay, gradient clipping, and a checkpoint of the best validation loss.
 # The preset also smooths the labels (10% of each target's probability spread over the
-# vocabulary), so its loss cannot reach zero. `run_for` holds the run to a wall-clock budget
+# vocabulary), so its loss cannot reach zero. `run(budget_min=...)` holds the run to a budget
 # (8 minutes at full size), re-aiming the learning-rate schedule at the budget's end.
 
 # %%
-trainer = make_trainer(prep, mcfg, tcfg)
+trainer = make_trainer(model=mcfg, train=tcfg, prepared=prep)
 print(f"{trainer.model.num_params():,} parameters")
-budget = None if FAST else 8 * 60.0
+budget = None if FAST else 8.0  # minutes
 records = []
-for r in run_for(trainer, budget):
+for r in trainer.run(budget_min=budget):
     records.append(r)
     if r.eval:
         print(f"step {r.step:5d}  train {r.eval['train']:.3f}  val {r.eval['val']:.3f}  "
@@ -320,7 +319,8 @@ for r in run_for(trainer, budget):
 # %%
 evals = [r for r in records if r.eval]
 fig, ax = plt.subplots(figsize=(7, 3.5))
-ax.plot([r.step for r in records], [r.loss for r in records], lw=0.8, alpha=0.6,
+logged = [r for r in records if r.loss is not None]  # the loss is read every log_interval steps
+ax.plot([r.step for r in logged], [r.loss for r in logged], lw=0.8, alpha=0.6,
         label="train (step)")
 ax.plot([r.step for r in evals], [r.eval["val"] for r in evals], "o-", label="validation")
 ax.axhline(math.log(st["tgt_vocab"]), color="grey", ls="--", label="uniform guess")

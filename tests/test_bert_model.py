@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nanonlp.bert.config import BertConfig, preset
+from nanonlp.bert.config import BertConfig, presets
 from nanonlp.bert.model import BertClassifier, BertForMaskedLM, load_bert, save_bert
 from nanonlp.errors import ConfigError, DataError
 
@@ -28,7 +28,7 @@ def model(request, torch_one_thread):
 
 def test_presets_have_the_turc_shapes():
     for name, (L, H) in {"tiny": (2, 128), "mini": (4, 256), "small": (4, 512)}.items():
-        m = preset(name)["model"]
+        m = presets(name)["model"]
         assert (m["n_layer"], m["n_embd"]) == (L, H)
         assert H // m["n_head"] == 64  # Turc et al.: heads of 64 dimensions
 

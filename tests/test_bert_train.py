@@ -7,8 +7,9 @@ import random
 import pytest
 import torch
 
+from nanonlp.bert import finetune
 from nanonlp.bert.data import TOKENIZER_FILE, special_ids
-from nanonlp.bert.finetune import FinetuneConfig, evaluate, make_finetuner
+from nanonlp.bert.finetune import FinetuneConfig, evaluate
 from nanonlp.bert.model import BertClassifier, BertForMaskedLM, load_bert
 from nanonlp.bert.predict import fill_mask, predict_lines
 from nanonlp.bert.pretrain import PretrainConfig, load_corpus, make_trainer, mlm_accuracy
@@ -82,10 +83,8 @@ def test_finetune_learns_a_separable_task_and_reloads(pretrained, tmp_path):
     tmp, _, _ = pretrained
     rng = random.Random(0)
     records = {"train": _sentiment(200, rng), "val": _sentiment(40, rng)}
-    trainer = make_finetuner(tmp / "run" / "last", FinetuneConfig(task="sst2", dropout=0.0),
-                             dict(max_steps=60, lr=3e-3, warmup_steps=5, eval_interval=60,
-                                  eval_steps=2, device="cpu", out=str(tmp_path / "ft")),
-                             records=records)
+    trainer = finetune.make_trainer(FinetuneConfig(task="sst2", dropout=0.0), tmp / "run" / "last", train=dict(max_steps=60, lr=3e-3, warmup_steps=5, eval_interval=60,
+                                  eval_steps=2, device="cpu", out=str(tmp_path / "ft")), records=records)
     list(trainer.run())
     tok = Tokenizer.load(tmp / "run" / "last" / TOKENIZER_FILE)
     assert evaluate(trainer.model, tok, records["val"])["accuracy"] == 100.0
@@ -114,11 +113,8 @@ def test_finetune_token_task_and_random_init(pretrained, tmp_path):
         return out
 
     records = {"train": sentences(100), "val": sentences(30)}
-    trainer = make_finetuner(tmp / "run" / "last",
-                             FinetuneConfig(task="conll2003", init="random", dropout=0.0),
-                             dict(max_steps=60, lr=3e-3, warmup_steps=5, eval_interval=60,
-                                  eval_steps=2, device="cpu", out=str(tmp_path / "ner")),
-                             records=records)
+    trainer = finetune.make_trainer(FinetuneConfig(task="conll2003", init="random", dropout=0.0), tmp / "run" / "last", train=dict(max_steps=60, lr=3e-3, warmup_steps=5, eval_interval=60,
+                                  eval_steps=2, device="cpu", out=str(tmp_path / "ner")), records=records)
     pretrained_weights = load_bert(tmp / "run" / "last").bert.wte.weight
     assert not torch.equal(trainer.model.bert.wte.weight, pretrained_weights)  # re-initialised
     list(trainer.run())
@@ -135,8 +131,7 @@ def test_finetune_dev_label_outside_train_labels(pretrained, tmp_path):
                "val": [Example("meh", "neutral")]}
     with pytest.raises(DataError, match=r"sst2 val: label 'neutral' \(item 0\) is not in the "
                                         r"label set \['neg', 'pos'\]"):
-        make_finetuner(tmp / "run" / "last", FinetuneConfig(task="sst2"),
-                       dict(out=str(tmp_path / "x")), records=records)
+        finetune.make_trainer(FinetuneConfig(task="sst2"), tmp / "run" / "last", train=dict(out=str(tmp_path / "x")), records=records)
 
 
 def test_pretrain_refuses_a_tokenizer_without_specials(tmp_path):
@@ -151,7 +146,6 @@ def test_pretrain_refuses_a_tokenizer_without_specials(tmp_path):
 
 
 def test_time_budget_stops_and_saves(pretrained):
-    from nanonlp.training import run_for
     from nanonlp.training.checkpoint import read_meta
 
     tmp, _, _ = pretrained
@@ -159,7 +153,7 @@ def test_time_budget_stops_and_saves(pretrained):
                          tokenizer=str(tmp / "tok.model"), val_fraction=0.2, mask_prob=0.3)
     trainer = make_trainer(cfg, "tiny", model=TINY, train=dict(
         max_steps=50, batch_size=4, eval_interval=50, device="cpu", out=str(tmp / "budget")))
-    records = list(run_for(trainer, 0.0))  # a spent budget: one more step evaluates, saves
+    records = list(trainer.run(budget_min=0.0))  # a spent budget: one more step evaluates, saves
     assert [r.step for r in records] == [1, 2]
     assert records[-1].eval is not None and records[-1].saved
     assert read_meta(tmp / "budget" / "last")["state"]["step"] == 2
@@ -189,11 +183,8 @@ def test_uncased_model_lowercases_corpus_prediction_and_finetuning(pretrained, t
     assert lower[0][0][0] == " mat"
     rng = random.Random(0)
     records = {"train": _sentiment(200, rng), "val": _sentiment(40, rng)}
-    ft = make_finetuner(tmp_path / "run" / "last",
-                        FinetuneConfig(task="sst2", dropout=0.0, pooling="mean"),
-                        dict(max_steps=60, lr=3e-3, warmup_steps=5, eval_interval=60,
-                             eval_steps=2, device="cpu", out=str(tmp_path / "ft")),
-                        records=records)
+    ft = finetune.make_trainer(FinetuneConfig(task="sst2", dropout=0.0, pooling="mean"), tmp_path / "run" / "last", train=dict(max_steps=60, lr=3e-3, warmup_steps=5, eval_interval=60,
+                             eval_steps=2, device="cpu", out=str(tmp_path / "ft")), records=records)
     list(ft.run())
     shouted = [Example(r.text.upper(), r.label) for r in records["val"]]
     assert evaluate(ft.model, tok, shouted)["accuracy"] == 100.0

@@ -91,7 +91,6 @@ def test_os_errors_are_one_line(capsys, tmp_path, monkeypatch):
     def write_into_file(args):
         (notdir / "out.txt").write_text("never")
 
-    monkeypatch.setattr(cli, "_data_list", write_into_file)
     monkeypatch.setattr(cli, "COMMANDS", [cli.Command(("data", "list"), "x", write_into_file)])
     code, _, err = run(capsys, "data", "list")
     assert code == 2

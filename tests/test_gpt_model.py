@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.gpt.config import PRESETS, GPTConfig, preset
+from nanonlp.gpt.config import PRESETS, GPTConfig, presets
 from nanonlp.gpt.data import TokenData
 from nanonlp.gpt.model import GPT
 from nanonlp.gpt.sample import filter_logits, generate
@@ -87,7 +87,7 @@ def test_bad_inputs():
                                         r"\(0..49\)"):
         list(generate(model, [3, 50], 5))
     with pytest.raises(ConfigError, match=r"unknown preset 'gpt5'; presets: tiny, "):
-        preset("gpt5")
+        presets("gpt5")
     with pytest.raises(ConfigError, match=r"n_embd 30 is not a multiple of n_head 4"):
         GPTConfig(n_embd=30, n_head=4)
     with pytest.raises(ConfigError, match=r"unknown pos 'alibi'"):
@@ -103,11 +103,11 @@ def test_presets_build():
     for name, p in PRESETS.items():
         cfg = GPTConfig(**{**p["model"], "vocab_size": p["model"].get("vocab_size", 65)})
         assert cfg.block_size >= 32, name
-    cpu = preset("nanogpt-cpu")
+    cpu = presets("nanogpt-cpu")
     assert (cpu["model"]["n_layer"], cpu["model"]["n_embd"], cpu["model"]["block_size"],
             cpu["train"]["batch_size"], cpu["train"]["max_steps"]) == (4, 128, 64, 12, 2000)
     with torch.device("meta"):  # shapes only: no memory, no time
-        gpt2 = GPT(GPTConfig(**preset("gpt2")["model"]))
+        gpt2 = GPT(GPTConfig(**presets("gpt2")["model"]))
     assert gpt2.num_params(embeddings=True) == 124_439_808  # GPT-2 small, "124M"
     assert gpt2.num_params() == 123_653_376  # what nanoGPT prints (no position table)
 

@@ -87,7 +87,7 @@ def test_cli_end_to_end(tmp_path, corpus, capsys):
     assert "char vocabulary of 28" in capsys.readouterr().out
     assert main(["gpt", "train", str(d), "--preset", "tiny", "--train.max_steps", "4",
                  "--train.eval_interval", "2", "--train.eval_steps", "1", "--train.device",
-                 "cpu", "--train.out", str(run)]) == 0
+                 "cpu", "--train.out", str(run), "--train.log_interval", "1"]) == 0
     out = capsys.readouterr().out
     assert "best val loss" in out
     lines = (run / "metrics.jsonl").read_text().splitlines()

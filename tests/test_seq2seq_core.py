@@ -168,13 +168,13 @@ def test_beam_search_scores_what_it_returns():
 
 @pytest.mark.data
 def test_real_splits_are_pinned(real_data):
-    from nanonlp.seq2seq.config import preset
+    from nanonlp.seq2seq.config import presets
 
-    tut = read_splits(DataConfig(**preset("tutorial")["data"]))
+    tut = read_splits(DataConfig(**presets("tutorial")["data"]))
     # the documented held-out split: sha256("0\t" + normalised French) under 5% / 10%
     assert {k: len(v) for k, v in tut.items()} == {"train": 9799, "val": 564, "test": 559}
     assert all(heldout_split(p.source, 0.05) == "test" for p in tut["test"])
     assert tut["train"][0].target.startswith(("i ", "he ", "she ", "you ", "we ", "they "))
-    m30k = read_splits(DataConfig(**preset("multi30k")["data"]))
+    m30k = read_splits(DataConfig(**presets("multi30k")["data"]))
     assert {k: len(v) for k, v in m30k.items()} == {"train": 29000, "val": 1014, "test": 1000}
     assert m30k["test"][0].target == "a man in an orange hat starring at something ."

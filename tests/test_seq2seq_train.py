@@ -9,7 +9,7 @@ import torch
 
 from nanonlp.cli import main
 from nanonlp.errors import DataError
-from nanonlp.seq2seq.train import configs, evaluate, make_trainer, prepare
+from nanonlp.seq2seq.train import evaluate, make_trainer
 from nanonlp.seq2seq.translate import Translator, beam_search, greedy
 
 SYMBOLS = "abcdefgh"
@@ -37,11 +37,10 @@ def trained(tmp_path_factory):
     torch.set_num_threads(1)
     tmp = tmp_path_factory.mktemp("rev")
     tsv = write_reversal(tmp / "rev.tsv")
-    dcfg, model, tcfg = configs("tiny", data_overrides(tsv), dict(hidden=48, attn_dim=32),
-                                dict(max_steps=300, batch_size=32, lr=1e-2, eval_interval=150,
-                                     out=str(tmp / "run"), device="cpu"))
-    prep = prepare(dcfg)
-    trainer = make_trainer(prep, model, tcfg)
+    trainer = make_trainer(data_overrides(tsv), "tiny", dict(hidden=48, attn_dim=32),
+                           dict(max_steps=300, batch_size=32, lr=1e-2, eval_interval=150,
+                                out=str(tmp / "run"), device="cpu", log_interval=1))
+    prep = trainer.data
     records = list(trainer.run())
     yield tmp, tsv, prep, records, Translator.load(tmp / "run" / "best")
     torch.set_num_threads(threads)
@@ -97,14 +96,14 @@ def test_unknown_words_and_wrong_checkpoint(trained, tmp_path):
 def test_resume_gives_the_same_next_losses(tmp_path):
     torch.set_num_threads(1)
     tsv = write_reversal(tmp_path / "rev.tsv", n=300)
-    common = dict(max_steps=6, batch_size=8, eval_interval=3, eval_steps=1, device="cpu")
+    common = dict(max_steps=6, batch_size=8, eval_interval=3, eval_steps=1, device="cpu",
+                  log_interval=1)
     data = data_overrides(tsv)
     model = dict(dropout=0.2)  # dropout draws from the RNG that the checkpoint restores
 
     def run(out, resume=None, **train):
-        d, m, t = configs("tiny", None if resume else data, None if resume else model,
-                          {**common, "out": str(out), **train}, resume=resume)
-        trainer = make_trainer(prepare(d, t.seed), m, t, resume=resume)
+        trainer = make_trainer(None if resume else data, "tiny", None if resume else model,
+                               {**common, "out": str(out), **train}, resume=resume)
         return [r.loss for r in trainer.run()]
 
     full = run(tmp_path / "a")

@@ -32,6 +32,7 @@ def data(seed=0):
 
 
 def trainer(tmp_path, steps, resume=None, **kw):
+    kw.setdefault("log_interval", 1)  # every step's loss, so runs compare step by step
     cfg = TrainConfig(max_steps=steps, batch_size=4, grad_accum=2, lr=1e-2, warmup_steps=2,
                       decay_steps=10, eval_interval=3, eval_steps=2, device="cpu",
                       out=str(tmp_path), **kw)
@@ -237,8 +238,24 @@ def test_unknown_device_is_a_config_error():
             pick_device(name)
 
 
+def test_log_interval_reads_the_loss_at_log_and_save_steps_only(tmp_path):
+    """The loss stays on the device between log steps (no host sync per step); the steps it
+    is read at show exactly what reading it every step shows."""
+    every = list(trainer(tmp_path / "a", 9).run())
+    sparse = list(trainer(tmp_path / "b", 9, log_interval=4).run())
+    logged = [r.step for r in sparse if r.loss is not None]
+    assert logged == [1, 3, 4, 6, 8, 9]  # the first, every 4th, and the evaluated (saved) ones
+    for a, b in zip(every, sparse, strict=True):
+        if b.loss is not None:
+            assert b.loss == a.loss and b.grad_norm == a.grad_norm and b.tokens_per_s > 0
+        else:
+            assert b.grad_norm is None and b.tokens_per_s is None
+    assert torch.equal(load_gpt(tmp_path / "a" / "last").transformer.wte.weight,
+                       load_gpt(tmp_path / "b" / "last").transformer.wte.weight)
+
+
 class _FakeClock:
-    """perf_counter for run_for: each read after a step advances by that step's cost."""
+    """perf_counter for the budget: each read after a step advances by that step's cost."""
 
     def __init__(self, cost):
         self.t, self.cost, self.steps = 0.0, cost, 0
@@ -256,27 +273,33 @@ def test_run_for_reaims_when_the_machine_speeds_up(tmp_path, monkeypatch):
     from the first 20 steps would stop at half the budget (the bug BERT's 45-minute
     pretraining hit); re-aiming every `recheck` steps uses the whole budget, and the run still
     ends on an evaluated, saved step."""
-    from nanonlp.training import loop, run_for
+    from nanonlp.training import loop
 
     clock = _FakeClock(lambda step: 1.0 if step <= 20 else 0.25)
     monkeypatch.setattr(loop.time, "perf_counter", clock)
     t = trainer(tmp_path, 10_000)
     records = []
-    for rec in run_for(t, 100.0, probe=20, recheck=10):
+    for rec in t.run(budget_min=100.0 / 60, probe=20, recheck=10):
         records.append(rec)
         clock.step_done()
     # 20 s for the first 20 steps, then 80 s at 0.25 s: about 340 steps in all
     assert 300 <= records[-1].step <= 345
     assert clock.t <= 100.0 + 2 * 0.25  # the budget, plus the one closing step
     assert records[-1].eval is not None and records[-1].saved
-    assert t.config.warmup_steps <= 2 and t.config.eval_interval <= 3  # capped, never raised
-    assert read_meta(tmp_path / "last")["state"]["step"] == records[-1].step
+    assert t.schedule.warmup_steps <= 2 and t.schedule.eval_interval <= 3  # capped, not raised
+    meta = read_meta(tmp_path / "last")
+    assert meta["state"]["step"] == records[-1].step
+    # the config is left as given; what the run followed is the fitted schedule, and that is
+    # what the checkpoint records
+    assert t.config.max_steps == 10_000 and t.config.warmup_steps == 2
+    assert meta["train_config"]["max_steps"] == t.used_config().max_steps == records[-1].step
 
 
-def test_run_for_without_budget_is_run(tmp_path):
-    from nanonlp.training import run_for
-
-    assert [r.step for r in run_for(trainer(tmp_path, 4), None)] == [1, 2, 3, 4]
+def test_a_spent_budget_still_ends_on_an_evaluated_saved_step(tmp_path):
+    records = list(trainer(tmp_path, 100).run(budget_min=0.0))
+    assert [r.step for r in records] == [1, 2] and records[-1].eval and records[-1].saved
+    with pytest.raises(ConfigError, match="budget_min must be a number >= 0, got nan"):
+        list(trainer(tmp_path, 4).run(budget_min=math.nan))
 
 
 def test_plots_leave_the_matplotlib_backend_alone(tmp_path):

@@ -26,6 +26,7 @@ def run(out, dist=None):
     rng = np.random.default_rng(0)
     arrays = {s: rng.integers(0, 13, 400).astype(np.uint16) for s in ("train", "val")}
     cfg = TrainConfig(max_steps=STEPS, batch_size=8, grad_accum=2, lr=1e-2, warmup_steps=1,
+                      log_interval=1,
                       eval_interval=STEPS, eval_steps=2, device="cpu", out=str(out))
     t = Trainer(GPT(MODEL, torch.Generator().manual_seed(0)),
                 TokenData(arrays, 8, 13), cfg, kind="gpt", model_config=MODEL.to_dict(),

@@ -20,3 +20,20 @@ class DataError(NanonlpError, ValueError):
 
 class DownloadError(NanonlpError):
     """A download failed or did not match its checksum; nothing was left behind."""
+
+
+class SpecialTokenError(DataError):
+    """Text holds a special token the caller did not allow (tiktoken's default refusal).
+
+    The token and its character offset are attributes, so each caller can say how *it* allows
+    one (a Python argument, a CLI flag) without parsing the message.
+    """
+
+    def __init__(self, token: str, position: int, where: str = ""):
+        self.token, self.position, self.where = token, position, where
+        super().__init__(f"{where}text contains special token {token!r} at character "
+                         f"{position}; pass allowed_special={{{token!r}}} to encode it as a "
+                         "special token, or disallowed_special=() to encode it as ordinary text")
+
+    def __reduce__(self):  # worker processes send it back pickled: rebuild from the fields
+        return type(self), (self.token, self.position, self.where)

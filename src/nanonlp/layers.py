@@ -22,6 +22,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from nanonlp.errors import DataError
+
 KVCache = tuple[torch.Tensor, torch.Tensor]  # (k, v), each (B, nh, S, hs)
 
 
@@ -197,3 +199,25 @@ def init_gpt2_(module: nn.Module, n_layer: int, std: float = 0.02,
             nn.init.normal_(p, 0.0, std, generator=generator)
         elif name.endswith(".bias"):
             nn.init.zeros_(p)
+
+
+def check_ids(ids, vocab_size: int, what: str = "input") -> None:
+    """Raise a :class:`DataError` naming the first token id outside ``0..vocab_size-1``.
+
+    Without this, an out-of-range id surfaces as an opaque indexing error inside the embedding.
+    A tensor on an accelerator is left unchecked: reading its min and max back would stall the
+    device on every forward pass, and the data readers check ids when they load them.
+
+    >>> check_ids([0, 5, 9], 10)
+    >>> check_ids([0, 12], 10, "prompt")
+    Traceback (most recent call last):
+    nanonlp.errors.DataError: prompt: token id 12 is outside the model's vocabulary (0..9)
+    """
+    t = torch.as_tensor(ids)
+    if t.numel() == 0 or t.device.type != "cpu":
+        return
+    lo, hi = int(t.min()), int(t.max())
+    if lo < 0 or hi >= vocab_size:
+        bad = lo if lo < 0 else hi
+        raise DataError(f"{what}: token id {bad} is outside the model's vocabulary "
+                        f"(0..{vocab_size - 1})")

@@ -9,8 +9,14 @@ accuracy), :mod:`~nanonlp.bert.finetune` (SST-2, sentence polarity, CoNLL-2003),
 ``BertForMaskedLM`` folder).
 """
 
-from nanonlp.bert.config import PRESETS, SPECIALS, BertConfig
+from nanonlp.bert import finetune, pretrain
+from nanonlp.bert.config import PRESETS, SPECIALS, BertConfig, presets
 from nanonlp.bert.model import BertClassifier, BertForMaskedLM, load_bert, save_bert
+from nanonlp.bert.pretrain import make_trainer
+
+load = load_bert  # every part has a load(path): a checkpoint folder -> MLM or classifier
+evaluate = finetune.evaluate  # accuracy / span F1 of a fine-tuned model
 
 __all__ = ["PRESETS", "SPECIALS", "BertClassifier", "BertConfig", "BertForMaskedLM",
-           "load_bert", "save_bert"]
+           "evaluate", "finetune", "load", "load_bert", "make_trainer", "presets", "pretrain",
+           "save_bert"]

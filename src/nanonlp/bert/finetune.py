@@ -27,6 +27,10 @@ from nanonlp.bert.data import TOKENIZER_FILE, load_tokenizer, special_ids
 from nanonlp.bert.model import POOLING, BertClassifier, classifier_config, load_bert
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.training import TrainConfig, Trainer
+from nanonlp.training.config import overrides
+from nanonlp.training.distributed import DistInfo
+
+KIND = "bert-classifier"  # the checkpoint kind of a fine-tuned BERT
 
 #: task -> (data set, kind, {our split: the data set's split})
 TASKS: dict[str, tuple[str, str, dict[str, str]]] = {
@@ -194,14 +198,19 @@ def checkpoint_tokenizer(checkpoint: str | os.PathLike):
     return load_tokenizer(path)
 
 
-def make_finetuner(checkpoint: str | os.PathLike, cfg: FinetuneConfig,
-                   train: dict[str, Any] | None = None,
-                   records: dict[str, list] | None = None) -> Trainer:
-    """A :class:`Trainer` fine-tuning the encoder of ``checkpoint`` on ``cfg.task``.
+def make_trainer(data: FinetuneConfig, checkpoint: str | os.PathLike,
+                 model: dict[str, Any] | None = None,
+                 train: dict[str, Any] | TrainConfig | None = None, *,
+                 records: dict[str, list] | None = None,
+                 dist: DistInfo | None = None) -> Trainer:
+    """A :class:`Trainer` fine-tuning the encoder of ``checkpoint`` on the task ``data``
+    names (the checkpoint plays the part a preset plays in the other parts).
 
-    ``records`` ({"train": [...], "val": [...]}) replaces the task's data set (tests, custom
-    data); the label set is the training records'.
+    ``model`` overrides fields of the checkpoint's model config that leave the weights'
+    shapes alone (usually empty). ``records`` ({"train": [...], "val": [...]}) replaces the task's
+    data set (tests, custom data); the label set is the training records'.
     """
+    cfg = data
     base = load_bert(checkpoint)
     tok = checkpoint_tokenizer(checkpoint)
     ids = special_ids(tok, str(Path(checkpoint) / TOKENIZER_FILE))
@@ -210,22 +219,22 @@ def make_finetuner(checkpoint: str | os.PathLike, cfg: FinetuneConfig,
         records = {s: load_task(cfg.task, s, cfg.dev_fraction) for s in ("train", "val")}
     train_recs = records["train"][:cfg.max_train] if cfg.max_train else records["train"]
     labels = task_labels(train_recs, kind)
-    config = base.config.__class__(**{**base.config.to_dict(), "dropout": cfg.dropout})
-    tcfg = TrainConfig(**{**FINETUNE_TRAIN, **(train or {})})
-    model = BertClassifier(config, labels, kind, torch.Generator().manual_seed(tcfg.seed),
-                           pooling=cfg.pooling)
+    config = base.config.__class__(**{**base.config.to_dict(), "dropout": cfg.dropout,
+                                      **(model or {})})
+    tcfg = TrainConfig(**{**FINETUNE_TRAIN, **overrides(train)})
+    net = BertClassifier(config, labels, kind, torch.Generator().manual_seed(tcfg.seed),
+                         pooling=cfg.pooling)
     if cfg.init == "pretrained":
         # the encoder only: an MLM head (or another task's label head) is left behind
-        model.bert.load_state_dict(base.bert.state_dict())
+        net.bert.load_state_dict(base.bert.state_dict())
     B = config.block_size
-    data = LabelledData({s: encode_split(recs if s != "train" else train_recs, kind, tok,
+    batches = LabelledData({s: encode_split(recs if s != "train" else train_recs, kind, tok,
                                          labels, ids, B, f"{cfg.task} {s}", config.lowercase)
                          for s, recs in records.items() if s in ("train", "val")},
                         ids["pad_id"], token=kind == "token")
     tok_bytes = (Path(checkpoint) / TOKENIZER_FILE).read_bytes()
-    return Trainer(model, data, tcfg, kind="bert-classifier",
-                   model_config=classifier_config(model),
-                   extra_files={TOKENIZER_FILE: tok_bytes})
+    return Trainer(net, batches, tcfg, kind=KIND, model_config=classifier_config(net),
+                   extra_files={TOKENIZER_FILE: tok_bytes}, dist=dist)
 
 
 @torch.no_grad()

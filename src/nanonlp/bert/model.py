@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from nanonlp.bert.config import BertConfig
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.layers import Block
+from nanonlp.layers import Block, check_ids
 
 TASKS = ("sequence", "token")
 POOLING = ("cls", "mean")
@@ -72,8 +72,10 @@ class BertEncoder(nn.Module):
             x = x + self.wtt.weight[0]  # every token in segment A
         x = self.drop(self.ln_emb(x))
         pad_mask = idx != self.config.pad_id  # (B, T): True for real tokens
-        if bool(pad_mask.all()):
-            pad_mask = None  # no padding: the unmasked (faster) attention kernel
+        # no padding: the unmasked (faster) attention kernel. Only on the CPU, where asking
+        # costs nothing; on a GPU the question would stall it every step, so the mask stays
+        if idx.device.type == "cpu" and bool(pad_mask.all()):
+            pad_mask = None
         for block in self.h:
             x, _ = block(x, pad_mask=pad_mask)
         return x if self.ln_f is None else self.ln_f(x)
@@ -98,14 +100,10 @@ def init_bert_(module: nn.Module, std: float = 0.02,
                 nn.init.zeros_(p)
 
 
-def _check_ids(idx: torch.Tensor, vocab_size: int) -> None:
-    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= vocab_size):
-        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
-        raise DataError(f"token id {bad} is outside the model's vocabulary (0..{vocab_size - 1})")
-
-
 class BertForMaskedLM(nn.Module):
     """Encoder + MLM head: ``forward(idx, token_types=None, targets=None)`` -> logits (B, T, V)."""
+
+    ignore_index = -1  # target positions the loss skips (the Trainer counts the rest)
 
     def __init__(self, config: BertConfig, generator: torch.Generator | None = None):
         super().__init__()
@@ -132,15 +130,17 @@ class BertForMaskedLM(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """idx (B, T) -> logits (B, T, V); with targets (B, T), the mean cross-entropy over
         targets that are not -1 (the masked positions)."""
-        _check_ids(idx, self.config.vocab_size)
+        check_ids(idx, self.config.vocab_size)
         x = self.bert(idx, token_types)  # (B, T, C)
         if targets is not None:
             # the head only matters at masked positions: run it on those rows alone
             keep = targets.reshape(-1) != -1  # (B*T,)
             x = x.reshape(-1, x.shape[-1])[keep]  # (N, C)
             logits = self.logits(x)  # (N, V)
-            loss = F.cross_entropy(logits, targets.reshape(-1)[keep]) if keep.any() \
-                else logits.sum() * 0.0
+            # a sum over the masked tokens and a clamped count: no `keep.any()` host sync, and
+            # a batch without masked tokens gives loss 0 rather than nan
+            loss = F.cross_entropy(logits, targets.reshape(-1)[keep], reduction="sum") \
+                / keep.sum().clamp(min=1)
             return logits, loss
         return self.logits(x), None
 
@@ -156,6 +156,8 @@ class BertClassifier(nn.Module):
     ``forward(idx, token_types=None, targets=None)`` -> logits (B, L) for ``task="sequence"``,
     (B, T, L) for ``task="token"``.
     """
+
+    ignore_index = -1  # target positions the loss skips (the Trainer counts the rest)
 
     def __init__(self, config: BertConfig, labels: list[str], task: str = "sequence",
                  generator: torch.Generator | None = None, pooling: str = "cls"):
@@ -181,7 +183,7 @@ class BertClassifier(nn.Module):
     def forward(self, idx: torch.Tensor, token_types: torch.Tensor | None = None,
                 targets: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        _check_ids(idx, self.config.vocab_size)
+        check_ids(idx, self.config.vocab_size)
         x = self.bert(idx, token_types)  # (B, T, C)
         if self.task == "sequence":
             if self.pooling == "mean":

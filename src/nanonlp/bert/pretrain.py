@@ -5,7 +5,7 @@ tokens, packs the lines into blocks and writes them into a folder (``train.npy``
 ``tokenizer.model``, ``meta.json``), which a later run with the same settings reuses.
 ``make_trainer`` builds the model from a preset and hands it, the masked batches and the
 tokenizer (copied into every checkpoint) to :class:`nanonlp.training.Trainer`;
-:func:`nanonlp.training.run_for` trains it for a wall-clock budget instead of a step count.
+``trainer.run(budget_min=...)`` trains it for a wall-clock budget instead of a step count.
 ``mlm_accuracy`` measures masked-token accuracy, the figure BERT papers report beside the loss.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nanonlp.bert.config import BertConfig, preset
+from nanonlp.bert.config import BertConfig, presets
 from nanonlp.bert.data import (
     TOKENIZER_FILE,
     MLMData,
@@ -35,6 +35,11 @@ from nanonlp.datasets import sha256_file
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.fileio import atomic_write
 from nanonlp.training import TrainConfig, Trainer
+from nanonlp.training.config import overrides, resume_configs
+from nanonlp.training.distributed import DistInfo
+
+KIND = "bert"  # the checkpoint kind of a pretrained (MLM) BERT
+OUT = "runs/bert"  # where a run goes unless --train.out says otherwise
 
 #: the unlabelled English text in shared/data the issue names (SST-2 itself is left out)
 DEFAULT_SOURCES = "wikitext-2:valid,wikitext-2:test,text8:head,brown,movie_reviews"
@@ -50,7 +55,6 @@ class PretrainConfig:
     val_fraction: float = 0.02  # last blocks held out for the val loss
     mask_prob: float = 0.15  # share of tokens predicted (BERT: 0.15)
     lowercase: bool = False  # lower-case the text first: an uncased BERT (as bert-base-uncased)
-    budget_min: float | None = None  # train this many minutes (fits max_steps); None: max_steps
     workers: int = 1  # processes that tokenize the text
 
     def __post_init__(self):
@@ -58,8 +62,6 @@ class PretrainConfig:
             raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if not 0 < self.mask_prob < 1:
             raise ConfigError(f"mask_prob must be in (0, 1), got {self.mask_prob}")
-        if self.budget_min is not None and self.budget_min <= 0:
-            raise ConfigError(f"budget_min must be > 0 (or None), got {self.budget_min}")
         if self.max_chars is not None and self.max_chars < 1:
             raise ConfigError(f"max_chars must be >= 1 (or None), got {self.max_chars}")
         if self.workers < 1:
@@ -125,11 +127,12 @@ def load_corpus(folder: str | os.PathLike, mask_prob: float = 0.15) -> MLMData:
                    mask_prob=mask_prob)
 
 
-def configs(meta: dict[str, Any], preset_name: str = "mini",
-            model: dict[str, Any] | None = None, train: dict[str, Any] | None = None
+def configs(meta: dict[str, Any], preset: str = "mini",
+            model: dict[str, Any] | None = None,
+            train: dict[str, Any] | TrainConfig | None = None
             ) -> tuple[BertConfig, TrainConfig]:
     """Model and training configs: preset, then the corpus's vocabulary and ids, then overrides."""
-    p = preset(preset_name)
+    p = presets(preset)
     ids = {k: meta[k] for k in ("cls_id", "sep_id", "mask_id", "pad_id")}
     lower = bool(meta["settings"].get("lowercase", False))  # the model remembers the casing
     if "lowercase" in (model or {}) and bool(model["lowercase"]) != lower:
@@ -137,22 +140,41 @@ def configs(meta: dict[str, Any], preset_name: str = "mini",
                           f"lowercase={lower}: set the corpus's lowercase instead")
     mcfg = BertConfig(**{**p["model"], "vocab_size": int(meta["vocab_size"]), **ids,
                          "lowercase": lower, **(model or {})})
-    tcfg = TrainConfig(**{**p["train"], "out": "runs/bert", **(train or {})})
+    tcfg = TrainConfig(**{"out": OUT, **p["train"], **overrides(train)})
     return mcfg, tcfg
 
 
-def make_trainer(cfg: PretrainConfig, preset_name: str = "mini",
-                 model: dict[str, Any] | None = None, train: dict[str, Any] | None = None,
-                 resume: str | os.PathLike | None = None) -> Trainer:
-    """A ready :class:`Trainer` for MLM pretraining (the corpus is prepared first if needed)."""
-    block = int((model or {}).get("block_size", preset(preset_name)["model"]["block_size"]))
-    meta = prepare_corpus(cfg, block)
-    mcfg, tcfg = configs(meta, preset_name, model, train)
-    data = load_corpus(cfg.data, cfg.mask_prob)
+def make_trainer(data: PretrainConfig, preset: str = "mini",
+                 model: dict[str, Any] | None = None,
+                 train: dict[str, Any] | TrainConfig | None = None, *,
+                 resume: str | os.PathLike | None = None,
+                 dist: DistInfo | None = None) -> Trainer:
+    """A ready :class:`Trainer` for MLM pretraining on the corpus ``data`` describes (packed
+    first if needed). ``resume`` continues a checkpoint: its model and training configs, the
+    ``train`` overrides on top. Every config is checked before the corpus is built, so a bad
+    option costs nothing."""
+    if resume is not None:
+        if model:
+            raise ConfigError(f"model options {sorted(model)} cannot change when resuming")
+        saved, tcfg = resume_configs(resume, KIND, overrides(train))
+        mcfg = BertConfig.from_dict(saved)
+    else:
+        p = presets(preset)
+        BertConfig(**{**p["model"], **(model or {})})  # bad model options fail before packing
+        TrainConfig(**{"out": OUT, **p["train"], **overrides(train)})
+        mcfg = tcfg = None
+    block = mcfg.block_size if mcfg else int({**p["model"], **(model or {})}["block_size"])
+    meta = prepare_corpus(data, block)
+    if mcfg is None:
+        mcfg, tcfg = configs(meta, preset, model, train)
+    elif mcfg.vocab_size != int(meta["vocab_size"]):
+        raise ConfigError(f"{resume}: the checkpoint's vocabulary ({mcfg.vocab_size}) is not "
+                          f"the corpus's ({meta['vocab_size']}); resume with the same --data")
+    corpus = load_corpus(data.data, data.mask_prob)
     bert = BertForMaskedLM(mcfg, torch.Generator().manual_seed(tcfg.seed))
-    tok = (Path(cfg.data) / TOKENIZER_FILE).read_bytes()
-    return Trainer(bert, data, tcfg, kind="bert", model_config=mcfg.to_dict(),
-                   extra_files={TOKENIZER_FILE: tok}, resume_from=resume)
+    tok = (Path(data.data) / TOKENIZER_FILE).read_bytes()
+    return Trainer(bert, corpus, tcfg, kind=KIND, model_config=mcfg.to_dict(),
+                   extra_files={TOKENIZER_FILE: tok}, resume_from=resume, dist=dist)
 
 
 @torch.no_grad()

@@ -27,7 +27,7 @@ from nanonlp.bpe.patterns import compile_pattern, pattern_name, resolve_pattern,
 from nanonlp.bpe.stream import iter_pieces
 from nanonlp.bpe.tokenfile import write_tokens
 from nanonlp.bpe.train import MergeStep, count_chunks, learn_merges
-from nanonlp.errors import ConfigError, DataError
+from nanonlp.errors import ConfigError, DataError, SpecialTokenError
 from nanonlp.fileio import atomic_write
 
 FORMAT = "nanonlp-bpe"
@@ -156,10 +156,7 @@ class Tokenizer:
         if disallowed:
             m = special_splitter(disallowed).search(text)
             if m:
-                raise DataError(
-                    f"text contains special token {m.group()!r} at character {m.start()}; pass "
-                    f"allowed_special={{{m.group()!r}}} to encode it as a special token, or "
-                    "disallowed_special=() to encode it as ordinary text")
+                raise SpecialTokenError(m.group(), m.start())
         if not allowed:
             return self.encode_ordinary(text)
         out: list[int] = []

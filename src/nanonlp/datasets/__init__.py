@@ -22,7 +22,14 @@ from typing import Any
 
 from nanonlp.datasets.records import Analogy, Example, Pair, ScoredPair, TaggedSentence
 from nanonlp.datasets.registry import DATASETS, RECORD_KINDS, Dataset, FileSpec, get_dataset
-from nanonlp.datasets.store import cache_root, data_root, fetch, find_file, sha256_file
+from nanonlp.datasets.store import (
+    cache_root,
+    candidates,
+    data_root,
+    fetch,
+    find_file,
+    sha256_file,
+)
 from nanonlp.errors import DataError
 
 __all__ = [
@@ -127,3 +134,17 @@ def _files_for(ds: Dataset, split: str | None) -> list[str]:
     if split is None:
         return [f.name for f in ds.files]
     return list(ds.split_files[_check_split(ds, split)])
+
+
+def found_in(ds: Dataset) -> str:
+    """Where the default split's files resolve from: ``env``, ``cache``, ``package`` (joined
+    with ``+`` when they differ), or ``missing``: what `nanonlp data list` prints."""
+    found = set()
+    for fname in ds.split_files[ds.default_split]:
+        for how, p in candidates(ds, ds.file(fname)):
+            if p is not None and p.is_file():
+                found.add(how)
+                break
+        else:
+            return "missing"
+    return "+".join(sorted(found))

@@ -13,7 +13,7 @@ def run(ctx: TourContext) -> PartReport:
     counts: dict[str, int] = {}
     missing: list[str] = []
     rows = ["| data set | split | records | found in |", "| --- | --- | ---: | --- |"]
-    from nanonlp.cli import _where  # the same "found in" that `nanonlp data list` prints
+    from nanonlp.datasets import found_in  # the same "found in" that `nanonlp data list` prints
 
     limit = 1000 if ctx.quick else None  # quick mode: a lower bound is enough
     for ds in D.DATASETS:
@@ -24,7 +24,7 @@ def run(ctx: TourContext) -> PartReport:
         n = sum(1 for _ in islice(D.load(ds.name, split), limit))
         counts[f"{ds.name}/{split}"] = n
         shown = f"{n:,}+" if limit is not None and n == limit else f"{n:,}"
-        rows.append(f"| {ds.name} | {split} | {shown} | {_where(ds)} |")
+        rows.append(f"| {ds.name} | {split} | {shown} | {found_in(ds)} |")
     report = PartReport(
         data=f"{len(counts)} of {len(D.DATASETS)} data sets available"
              f"{'' if D.data_root() else ' (NANONLP_DATA not set: packaged copies only)'}",

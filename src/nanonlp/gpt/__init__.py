@@ -6,7 +6,11 @@ load/save), :mod:`~nanonlp.gpt.data` (prepare token arrays, batches), :mod:`~nan
 :mod:`~nanonlp.gpt.export` (HF ``GPT2LMHeadModel`` folder).
 """
 
-from nanonlp.gpt.config import PRESETS, GPTConfig
+from nanonlp.gpt.config import PRESETS, GPTConfig, presets
 from nanonlp.gpt.model import GPT, load_gpt, save_gpt
+from nanonlp.gpt.train import evaluate, make_trainer
 
-__all__ = ["GPT", "PRESETS", "GPTConfig", "load_gpt", "save_gpt"]
+load = load_gpt  # every part has a load(path): here, a checkpoint folder -> GPT
+
+__all__ = ["GPT", "PRESETS", "GPTConfig", "evaluate", "load", "load_gpt", "make_trainer",
+           "presets", "save_gpt"]

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from nanonlp.cliargs import config_from_dict
 from nanonlp.errors import ConfigError
+from nanonlp.training.config import pick_preset
 
 
 @dataclass
@@ -102,8 +103,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def preset(name: str) -> dict[str, dict[str, Any]]:
-    """The model and training fields of a named preset (copies: safe to modify)."""
-    if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
-    return {k: dict(v) for k, v in PRESETS[name].items()}
+def presets(name: str | None = None) -> dict[str, Any]:
+    """Preset ``name`` ({"model": ..., "train": ...}), or all of them: copies, safe to modify."""
+    return pick_preset(PRESETS, name)
+

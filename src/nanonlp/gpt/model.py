@@ -21,6 +21,10 @@ from nanonlp.layers import Block, KVCache, init_gpt2_, make_norm, rotary_tables
 
 
 class GPT(nn.Module):
+    """``model(idx, targets=None) -> (logits (B, T, V), loss)``: GPT-2's decoder stack."""
+
+    ignore_index = -1  # target positions the loss skips (the Trainer counts the rest)
+
     def __init__(self, config: GPTConfig, generator: torch.Generator | None = None):
         super().__init__()
         self.config = config
@@ -98,21 +102,6 @@ class GPT(nn.Module):
             x, kv = block(x, None if cache is None else cache[i], rotary=rotary)
             new_cache.append(kv)
         return self.lm_head(self.transformer.ln_f(x)), new_cache
-
-
-def check_ids(ids, vocab_size: int, what: str = "input") -> None:
-    """Raise a :class:`DataError` naming the first token id outside ``0..vocab_size-1``.
-
-    Without this, an out-of-range id surfaces as an opaque indexing error inside the embedding.
-    """
-    t = torch.as_tensor(ids)
-    if t.numel() == 0:
-        return
-    lo, hi = int(t.min()), int(t.max())
-    if lo < 0 or hi >= vocab_size:
-        bad = lo if lo < 0 else hi
-        raise DataError(f"{what}: token id {bad} is outside the model's vocabulary "
-                        f"(0..{vocab_size - 1})")
 
 
 def save_gpt(model: GPT, path, tokenizer_file=None):

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import torch
 
 from nanonlp.errors import ConfigError
-from nanonlp.gpt.model import GPT, check_ids
+from nanonlp.gpt.model import GPT
+from nanonlp.layers import check_ids
 
 
 @dataclass

@@ -19,52 +19,57 @@ import numpy as np
 import torch
 
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.gpt.config import GPTConfig, preset
+from nanonlp.gpt.config import GPTConfig, presets
 from nanonlp.gpt.data import TOKENIZER_FILE, TokenData, read_meta
 from nanonlp.gpt.model import GPT, load_gpt
 from nanonlp.training import TrainConfig, Trainer
-from nanonlp.training.checkpoint import read_meta as read_checkpoint_meta
+from nanonlp.training.config import overrides, resume_configs
 from nanonlp.training.device import pick_device
 from nanonlp.training.distributed import DistInfo
 
+KIND = "gpt"  # the checkpoint kind this part writes
+OUT = "runs/gpt"  # where a run goes unless --train.out says otherwise
 
-def configs(data: str | os.PathLike, preset_name: str = "nanogpt-cpu",
-            model: dict[str, Any] | None = None, train: dict[str, Any] | None = None,
-            resume: str | os.PathLike | None = None) -> tuple[GPTConfig, TrainConfig]:
+
+def configs(data: str | os.PathLike, preset: str = "nanogpt-cpu",
+            model: dict[str, Any] | None = None, train: dict[str, Any] | TrainConfig | None = None,
+            *, resume: str | os.PathLike | None = None) -> tuple[GPTConfig, TrainConfig]:
     """The model and training configs: preset, then data vocabulary, then overrides.
 
     When resuming, the model config is the checkpoint's and the training config is the
     checkpoint's with the overrides applied (e.g. a larger ``max_steps`` to train on).
     """
     meta = read_meta(data)
-    model, train = dict(model or {}), dict(train or {})
+    model, train = dict(model or {}), overrides(train)
     if resume is not None:
-        ck = read_checkpoint_meta(resume, "gpt")
-        mcfg = GPTConfig.from_dict(ck["model_config"])
-        tcfg = TrainConfig(**{**(ck.get("train_config") or {}), **train})
+        mcfg_dict, tcfg = resume_configs(resume, KIND, train)
+        mcfg = GPTConfig.from_dict(mcfg_dict)
         if model:
             raise ConfigError(f"model options {sorted(model)} cannot change when resuming")
     else:
-        p = preset(preset_name)
+        p = presets(preset)
         mcfg = GPTConfig(**{**p["model"], "vocab_size": int(meta["vocab_size"]), **model})
-        tcfg = TrainConfig(**{**p["train"], **train})
+        tcfg = TrainConfig(**{"out": OUT, **p["train"], **train})
     if mcfg.vocab_size < int(meta["vocab_size"]):
         raise ConfigError(f"vocab_size {mcfg.vocab_size} is smaller than the data's "
                           f"vocabulary ({meta['vocab_size']})")
     return mcfg, tcfg
 
 
-def make_trainer(data: str | os.PathLike, preset_name: str = "nanogpt-cpu",
-                 model: dict[str, Any] | None = None, train: dict[str, Any] | None = None,
+def make_trainer(data: str | os.PathLike, preset: str = "nanogpt-cpu",
+                 model: dict[str, Any] | None = None,
+                 train: dict[str, Any] | TrainConfig | None = None, *,
                  resume: str | os.PathLike | None = None,
                  dist: DistInfo | None = None) -> Trainer:
-    """A ready :class:`Trainer` for a GPT on a prepared data folder."""
-    mcfg, tcfg = configs(data, preset_name, model, train, resume)
+    """A ready :class:`Trainer` for a GPT on a prepared data folder (``data``): the preset's
+    model and training fields, then the ``model`` / ``train`` overrides; ``resume`` continues
+    a checkpoint (its configs, the ``train`` overrides on top)."""
+    mcfg, tcfg = configs(data, preset, model, train, resume=resume)
     batches = TokenData.load(data, mcfg.block_size)
     gpt = GPT(mcfg, torch.Generator().manual_seed(tcfg.seed))
     tok = Path(data) / TOKENIZER_FILE
     extra = {TOKENIZER_FILE: tok.read_bytes()} if tok.exists() else {}
-    return Trainer(gpt, batches, tcfg, kind="gpt", model_config=mcfg.to_dict(),
+    return Trainer(gpt, batches, tcfg, kind=KIND, model_config=mcfg.to_dict(),
                    extra_files=extra, resume_from=resume, dist=dist)
 
 

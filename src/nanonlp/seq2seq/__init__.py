@@ -9,9 +9,12 @@ held-out split, length-bucketed batches), :mod:`~nanonlp.seq2seq.model` (the net
 :mod:`~nanonlp.seq2seq.plot` (attention heatmaps, loss curves).
 """
 
-from nanonlp.seq2seq.config import PRESETS, DataConfig, Seq2SeqConfig
+from nanonlp.seq2seq.config import PRESETS, DataConfig, Seq2SeqConfig, presets
 from nanonlp.seq2seq.model import Seq2Seq
+from nanonlp.seq2seq.train import evaluate, make_trainer
 from nanonlp.seq2seq.translate import Translator, beam_search, greedy
 
+load = Translator.load  # every part has a load(path): a checkpoint folder -> Translator
+
 __all__ = ["PRESETS", "DataConfig", "Seq2Seq", "Seq2SeqConfig", "Translator", "beam_search",
-           "greedy"]
+           "evaluate", "greedy", "load", "make_trainer", "presets"]

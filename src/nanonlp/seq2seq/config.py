@@ -15,6 +15,7 @@ from typing import Any
 from nanonlp.cliargs import config_from_dict
 from nanonlp.errors import ConfigError
 from nanonlp.seq2seq.vocab import NORMALIZERS
+from nanonlp.training.config import pick_preset
 
 FILTERS = ("tutorial", "none")
 
@@ -124,7 +125,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def preset(name: str) -> dict[str, dict[str, Any]]:
-    if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; choose {', '.join(PRESETS)}")
-    return PRESETS[name]
+def presets(name: str | None = None) -> dict[str, Any]:
+    """Preset ``name`` ({"model": ..., "train": ...}), or all of them: copies, safe to modify."""
+    return pick_preset(PRESETS, name)
+

@@ -93,6 +93,8 @@ class AdditiveAttention(nn.Module):
 class Seq2Seq(nn.Module):
     """``model(src, tgt_in, targets=tgt_out) -> (logits (B, T, V), loss)``, the shared contract."""
 
+    ignore_index = PAD  # target positions the loss skips (the Trainer counts the rest)
+
     def __init__(self, cfg: Seq2SeqConfig, generator: torch.Generator | None = None):
         super().__init__()
         self.config = cfg

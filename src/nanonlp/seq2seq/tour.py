@@ -16,10 +16,9 @@ from pathlib import Path
 from nanonlp import datasets as D
 from nanonlp.seq2seq.data import reversal_pairs
 from nanonlp.seq2seq.plot import plot_attention
-from nanonlp.seq2seq.train import configs, evaluate, make_trainer, prepare
+from nanonlp.seq2seq.train import evaluate, make_trainer
 from nanonlp.seq2seq.translate import Translator
 from nanonlp.tour import Figure, PartReport, TourContext
-from nanonlp.training import run_for
 from nanonlp.training.metrics import plot_losses
 
 EXAMPLES = ["je suis tres fatigue .", "elle est plus grande que moi .", "nous sommes en retard ."]
@@ -32,7 +31,7 @@ def run(ctx: TourContext) -> PartReport:
         train = dict(out=str(tmp / "run"), seed=ctx.seed, device="cpu")
         if real:
             preset, data, model = "tutorial", {}, {}
-            budget = 60.0
+            budget = 1.0  # minute
             train.update(max_steps=10 ** 6, eval_interval=250)
             examples = EXAMPLES
         else:
@@ -45,10 +44,9 @@ def run(ctx: TourContext) -> PartReport:
             train.update(max_steps=40 if ctx.quick else 400, batch_size=16 if ctx.quick else 32,
                          eval_interval=20 if ctx.quick else 100)
             examples = ["a b c d", "h h a b c g", "e f g"]
-        dcfg, mcfg, tcfg = configs(preset, data, model, train)
-        prep = prepare(dcfg, tcfg.seed)
-        trainer = make_trainer(prep, mcfg, tcfg)
-        records = [r.to_json() for r in run_for(trainer, budget)]
+        trainer = make_trainer(data, preset, model, train)
+        prep = trainer.data
+        records = [r.to_json() for r in trainer.run(budget_min=budget)]
         tr = Translator.load(tmp / "run" / "best")
         rep = evaluate(tr, prep.pairs["test"], "test", beam=5,
                        max_sentences=100 if ctx.quick else None)

@@ -4,7 +4,7 @@
 the training split, and hands the model and the batches to the shared training loop
 (:class:`nanonlp.training.loop.Trainer`), with the vocabularies and the data config copied into
 every checkpoint folder, so ``Translator.load(checkpoint)`` needs nothing else.
-:func:`nanonlp.training.run_for` trains it under a wall-clock budget. ``evaluate`` scores
+``trainer.run(budget_min=...)`` trains it under a wall-clock budget. ``evaluate`` scores
 a checkpoint with sacreBLEU corpus BLEU and chrF on a held-out split.
 """
 
@@ -20,14 +20,17 @@ from typing import Any
 
 import torch
 
-from nanonlp.errors import ConfigError
+from nanonlp.errors import ConfigError, DataError
 from nanonlp.seq2seq import data as D
-from nanonlp.seq2seq.config import DataConfig, Seq2SeqConfig, preset
+from nanonlp.seq2seq.config import DataConfig, Seq2SeqConfig, presets
 from nanonlp.seq2seq.model import KIND, Seq2Seq
 from nanonlp.seq2seq.translate import DATA_FILE, SRC_VOCAB, TGT_VOCAB, Translator
 from nanonlp.seq2seq.vocab import BPEVocab
 from nanonlp.training import TrainConfig, Trainer
-from nanonlp.training.checkpoint import read_meta
+from nanonlp.training.config import overrides, resume_configs
+from nanonlp.training.distributed import DistInfo
+
+OUT = "runs/translate"  # where a run goes unless --train.out says otherwise
 
 
 @dataclass
@@ -40,6 +43,10 @@ class Prepared:
     tgt_vocab: Any
     batches: D.ParallelData
     stats: dict[str, Any] = field(default_factory=dict)
+
+    def batch(self, split: str, batch_size: int, generator: torch.Generator):
+        """The Trainer's data contract, served by the encoded pairs."""
+        return self.batches.batch(split, batch_size, generator)
 
 
 def prepare(cfg: DataConfig, seed: int = 0, vocabs: tuple | None = None) -> Prepared:
@@ -59,43 +66,60 @@ def prepare(cfg: DataConfig, seed: int = 0, vocabs: tuple | None = None) -> Prep
     return Prepared(cfg, pairs, src_v, tgt_v, D.ParallelData(enc, seed), stats)
 
 
-def configs(preset_name: str = "tutorial", data: dict[str, Any] | None = None,
-            model: dict[str, Any] | None = None, train: dict[str, Any] | None = None,
+def configs(data: dict[str, Any] | None = None, preset: str = "tutorial",
+            model: dict[str, Any] | None = None,
+            train: dict[str, Any] | TrainConfig | None = None, *,
             resume: str | os.PathLike | None = None
             ) -> tuple[DataConfig, dict[str, Any], TrainConfig]:
-    """Data config, model overrides and training config: preset, then the user's overrides.
+    """Data config, model fields and training config: preset, then the user's overrides.
 
     Resuming takes the checkpoint's data config and training config (overrides applied on
     top, e.g. a larger ``max_steps``); data and model options cannot change then.
     """
-    data, model, train = dict(data or {}), dict(model or {}), dict(train or {})
+    data, model, train = dict(data or {}), dict(model or {}), overrides(train)
     if resume is not None:
-        ck = read_meta(resume, KIND)
         if data or model:
             raise ConfigError(f"data/model options {sorted({**data, **model})} cannot change "
                               "when resuming")
-        data = json.loads((Path(resume) / DATA_FILE).read_text(encoding="utf-8"))
-        return (DataConfig(**data), ck["model_config"],
-                TrainConfig(**{**(ck.get("train_config") or {}), **train}))
-    p = preset(preset_name)
+        mcfg, tcfg = resume_configs(resume, KIND, train)
+        path = Path(resume) / DATA_FILE
+        try:
+            return DataConfig(**json.loads(path.read_text(encoding="utf-8"))), mcfg, tcfg
+        except (OSError, ValueError, TypeError) as e:
+            raise DataError(f"{path}: not a data config this version reads ({e})") from None
+    p = presets(preset)
     model = {**p["model"], **model}
     Seq2SeqConfig(**model)  # bad model options fail now, before the data is read
-    return (DataConfig(**{**p["data"], **data}), model, TrainConfig(**{**p["train"], **train}))
+    return (DataConfig(**{**p["data"], **data}), model,
+            TrainConfig(**{"out": OUT, **p["train"], **train}))
 
 
-def make_trainer(prepared: Prepared, model: dict[str, Any], train: TrainConfig,
-                 resume: str | os.PathLike | None = None) -> Trainer:
-    """A :class:`~nanonlp.training.loop.Trainer` for a :class:`~nanonlp.seq2seq.model.Seq2Seq`
-    sized to the prepared vocabularies."""
+def make_trainer(data: dict[str, Any] | None = None, preset: str = "tutorial",
+                 model: dict[str, Any] | None = None,
+                 train: dict[str, Any] | TrainConfig | None = None, *,
+                 resume: str | os.PathLike | None = None, dist: DistInfo | None = None,
+                 prepared: Prepared | None = None) -> Trainer:
+    """A ready :class:`~nanonlp.training.loop.Trainer` for a
+    :class:`~nanonlp.seq2seq.model.Seq2Seq` sized to the vocabularies.
+
+    ``data``, ``model`` and ``train`` override the preset's fields; ``prepared`` reuses pairs
+    and vocabularies already read (:func:`prepare`), and then ``data`` must be None. The
+    trainer's ``data`` is the :class:`Prepared` (its ``stats``, ``pairs``) batches included.
+    """
+    dcfg, model, tcfg = configs(data, preset, model, train, resume=resume)
+    if prepared is None:
+        prepared = prepare(dcfg, tcfg.seed)
+    elif data:
+        raise ConfigError("give data options or an already prepared data set, not both")
     mcfg = Seq2SeqConfig(**{**model, "src_vocab": len(prepared.src_vocab),
                             "tgt_vocab": len(prepared.tgt_vocab)})
-    net = Seq2Seq(mcfg, torch.Generator().manual_seed(train.seed))
+    net = Seq2Seq(mcfg, torch.Generator().manual_seed(tcfg.seed))
     extra = {SRC_VOCAB: prepared.src_vocab.to_bytes(), TGT_VOCAB: prepared.tgt_vocab.to_bytes(),
              DATA_FILE: json.dumps(dataclasses.asdict(prepared.data_config), indent=1).encode()}
     if isinstance(prepared.src_vocab, BPEVocab):
         extra[prepared.src_vocab.model_file] = Path(prepared.data_config.vocab).read_bytes()
-    return Trainer(net, prepared.batches, train, kind=KIND, model_config=mcfg.to_dict(),
-                   extra_files=extra, resume_from=resume)
+    return Trainer(net, prepared, tcfg, kind=KIND, model_config=mcfg.to_dict(),
+                   extra_files=extra, resume_from=resume, dist=dist)
 
 
 @dataclass

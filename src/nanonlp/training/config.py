@@ -1,14 +1,21 @@
 """The training configuration shared by every torch model in nanonlp (GPT, BERT, seq2seq).
 
+Each part's presets set ``out`` to the part's own folder (``runs/gpt``, ``runs/bert``, ...);
+the default here is only for a Trainer built by hand.
+
 Defaults follow nanoGPT's ``train.py`` where the choice is a sensible general default; the
 presets of each model override them (see :data:`nanonlp.gpt.config.PRESETS`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from nanonlp.errors import ConfigError
+from nanonlp.training.checkpoint import read_meta
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -33,11 +40,17 @@ class TrainConfig:
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, mps
     dtype: str = "auto"  # auto (bfloat16 on CUDA if supported, else float32), float32, ...
     compile: bool = False  # torch.compile the model (worth it on GPU for long runs)
-    out: str = "runs/gpt"  # folder for checkpoints (last/, best/), metrics.jsonl, loss.png
+    out: str = "runs/train"  # folder for checkpoints (last/, best/), metrics.jsonl, loss.png
     save_interval: int = 0  # also save last/ every this many steps (0: at evaluations only)
+    log_interval: int = 10  # read the loss back from the device every this many steps (nanoGPT)
 
     def __post_init__(self):
-        positive = ("max_steps", "batch_size", "grad_accum", "eval_interval", "eval_steps")
+        for f in fields(self):  # nan passes every comparison below: refuse it by name first
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{f.name} must be a finite number, got {value}")
+        positive = ("max_steps", "batch_size", "grad_accum", "eval_interval", "eval_steps",
+                    "log_interval")
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -64,3 +77,48 @@ class TrainConfig:
     @property
     def lr_decay_steps(self) -> int:
         return self.max_steps if self.decay_steps is None else self.decay_steps
+
+
+def overrides(train: dict[str, Any] | TrainConfig | None) -> dict[str, Any]:
+    """Training overrides as a dict: a whole :class:`TrainConfig` counts as every field.
+
+    >>> overrides({"max_steps": 5})
+    {'max_steps': 5}
+    >>> overrides(TrainConfig(max_steps=5))["max_steps"]
+    5
+    """
+    if isinstance(train, TrainConfig):
+        return asdict(train)
+    return dict(train or {})
+
+
+def resume_configs(checkpoint: str | os.PathLike, kind: str, train: dict[str, Any]
+                   ) -> tuple[dict[str, Any], TrainConfig]:
+    """The model config (a dict) and training config a run resumed from ``checkpoint``
+    follows: the checkpoint's own, with the ``train`` overrides on top (e.g. more steps)."""
+    meta = read_meta(checkpoint, kind)
+    saved = meta.get("train_config") or {}
+    try:
+        tcfg = TrainConfig(**{**saved, **train})
+    except TypeError as e:
+        raise ConfigError(f"{checkpoint}/config.json: bad train_config ({e})") from None
+    return meta["model_config"], tcfg
+
+
+def pick_preset(table: dict[str, dict[str, dict[str, Any]]], name: str | None
+                ) -> dict[str, Any]:
+    """A deep-enough copy of preset ``name`` of ``table`` ({section: {field: value}}), or of
+    the whole table when ``name`` is None: callers may change what they get.
+
+    >>> table = {"tiny": {"train": {"max_steps": 5}}}
+    >>> p = pick_preset(table, "tiny"); p["train"]["max_steps"] = 6; table["tiny"]["train"]
+    {'max_steps': 5}
+    >>> pick_preset(table, "huge")
+    Traceback (most recent call last):
+    nanonlp.errors.ConfigError: unknown preset 'huge'; presets: tiny
+    """
+    if name is None:
+        return {k: pick_preset(table, k) for k in table}
+    if name not in table:
+        raise ConfigError(f"unknown preset {name!r}; presets: {', '.join(table)}")
+    return {section: dict(fields) for section, fields in table[name].items()}

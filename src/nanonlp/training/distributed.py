@@ -1,6 +1,7 @@
 """Multi-process training through ``torchrun`` (PyTorch DDP): gloo on CPU, NCCL on GPU.
 
-``torchrun --nproc_per_node N -m nanonlp gpt train ...`` sets RANK, WORLD_SIZE and LOCAL_RANK;
+``torchrun --nproc_per_node N -m nanonlp gpt train ...`` (or ``translate train``, ``bert
+pretrain``, ``bert finetune``) sets RANK, WORLD_SIZE and LOCAL_RANK;
 :func:`setup` reads them and joins the process group. Every process draws the same global
 batch from the same seeded generator and keeps its own slice of it, so N processes with a
 global batch of B sequences compute exactly the gradient one process computes on B: only the
@@ -9,11 +10,15 @@ arithmetic is spread. Rank 0 alone writes files.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+from nanonlp.training.device import pick_device
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,31 @@ def mean_over_ranks(value: float, info: DistInfo, device: torch.device) -> float
     return float(t.item()) / info.world_size
 
 
+def broadcast_from_main(value: float, info: DistInfo, device: torch.device) -> float:
+    """Rank 0's value of a Python number, on every process (identity for one process)."""
+    if not info.enabled:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.broadcast(t, src=0)
+    return float(t.item())
+
+
 def teardown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def session(device: str = "auto") -> Iterator[DistInfo]:
+    """:func:`setup` on entry and :func:`teardown` on exit: what every training command
+    wraps its run in, so ``torchrun --nproc_per_node N -m nanonlp ... train`` just works.
+
+    >>> with session("cpu") as info:  # no torchrun: one process
+    ...     info
+    DistInfo(rank=0, world_size=1, local_rank=0)
+    """
+    info = setup(pick_device(device).type)
+    try:
+        yield info
+    finally:
+        teardown()

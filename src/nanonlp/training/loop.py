@@ -10,11 +10,14 @@ The loop knows two contracts and nothing about the model inside them:
 
 Per step: set the learning rate (warmup + cosine), run ``grad_accum`` micro-batches (under DDP
 only the last one all-reduces gradients), clip the global gradient norm, step AdamW. Every
-``eval_interval`` steps: mean loss on fixed train/val batches, ``best/`` saved when val
-improves, ``last/`` always. A non-finite loss stops the run with a :class:`DataError` and
-leaves ``last/`` as it was (the last finite state). Ctrl-C saves ``last/`` (the state at the
-start of the interrupted step) before the KeyboardInterrupt goes on. This is the structure of
-nanoGPT's ``train.py``, written as a generator the way spaCy's ``train_while_improving`` is.
+``log_interval`` steps the loss is read back from the device (the only per-step host sync,
+so a GPU is not stalled every step). Every ``eval_interval`` steps: mean loss on fixed
+train/val batches, ``best/`` saved when val improves, ``last/`` always. A non-finite loss stops
+the run with a :class:`DataError` and leaves ``last/`` as it was (the last finite state).
+``run(budget_min=...)`` fits the schedule to a wall-clock budget. Ctrl-C saves ``last/`` (the
+state at the start of the interrupted step) before the KeyboardInterrupt goes on. This is the
+structure of nanoGPT's ``train.py``, written as a generator the way spaCy's
+``train_while_improving`` is.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from nanonlp.errors import ConfigError, DataError
 from nanonlp.training import checkpoint as ckpt
 from nanonlp.training.config import TrainConfig
 from nanonlp.training.device import autocast, pick_device, pick_dtype
-from nanonlp.training.distributed import DistInfo, mean_over_ranks, shard
+from nanonlp.training.distributed import DistInfo, broadcast_from_main, mean_over_ranks, shard
 from nanonlp.training.schedule import cosine_lr, make_optimizer
 
 
@@ -48,11 +51,11 @@ class StepRecord:
     """What one optimizer step did (JSON-able through ``dataclasses.asdict``)."""
 
     step: int  # optimizer steps done so far (1 after the first)
-    loss: float  # mean training loss over this step's micro-batches (and processes)
+    loss: float | None  # mean training loss of this step (None: not a log step)
     lr: float  # learning rate used for this step
-    grad_norm: float  # global gradient norm before clipping
+    grad_norm: float | None  # global gradient norm before clipping (None: not a log step)
     tokens: int  # target tokens seen so far, all processes together
-    tokens_per_s: float  # throughput of this step
+    tokens_per_s: float | None  # throughput since the last log step (None: not a log step)
     seconds: float  # wall-clock since this run (or resume) began
     eval: dict[str, float] | None = None  # {"train": loss, "val": loss} when evaluated
     best: bool = False  # this evaluation is the best val loss so far (best/ was saved)
@@ -60,6 +63,16 @@ class StepRecord:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+@dataclass
+class Schedule:
+    """The step counts of a run that a wall-clock budget may refit."""
+
+    max_steps: int
+    warmup_steps: int
+    eval_interval: int
+    decay_steps: int | None
 
 
 class Trainer:
@@ -105,6 +118,11 @@ class Trainer:
         self.tokens = 0
         self.best_val = math.inf
         self.out = Path(config.out)
+        # the part of the config a time budget refits (config itself is never changed)
+        self.schedule = Schedule(config.max_steps, config.warmup_steps, config.eval_interval,
+                                 config.decay_steps)
+        self._last_log = (time.perf_counter(), 0)
+        self._log_next = True
         self._snapshot: tuple[torch.Tensor, torch.Tensor] | None = None
         torch.manual_seed(config.seed + self.dist.rank)  # dropout: different per process
         if resume_from is not None:
@@ -168,7 +186,7 @@ class Trainer:
                 inputs, targets = self._batch(split, g)
                 with autocast(self.device, self.dtype):
                     _, loss = self.model(*inputs, targets=targets)
-                total += float(loss)
+                total += float(loss * self._micro_weight(targets))
             out[split] = mean_over_ranks(total / self.config.eval_steps, self.dist, self.device)
         self.model.train()
         return out
@@ -190,7 +208,7 @@ class Trainer:
                      "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None}
             return ckpt.save_checkpoint(
                 self.out / name, self.model, kind=self.kind, model_config=self.model_config,
-                train_config=dataclasses.asdict(self.config), optimizer=self.optimizer,
+                train_config=dataclasses.asdict(self.used_config()), optimizer=self.optimizer,
                 generator=gen, state=state, extra_files=self.extra_files)
         finally:
             if cpu_rng is not None:
@@ -198,25 +216,87 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------
 
-    def run(self) -> Iterator[StepRecord]:
-        """Train until ``max_steps``, yielding a record after every optimizer step."""
-        cfg = self.config
-        start = time.perf_counter()
+    def used_config(self) -> TrainConfig:
+        """The config this run follows: ``config`` with the schedule a budget fitted."""
+        return dataclasses.replace(self.config, **dataclasses.asdict(self.schedule))
+
+    def run(self, budget_min: float | None = None, *, probe: int = 20, recheck: int = 100
+            ) -> Iterator[StepRecord]:
+        """Train until ``max_steps``, yielding a record after every optimizer step.
+
+        ``budget_min`` holds the run to a wall-clock budget instead. The learning-rate schedule
+        needs to know where the run ends, and on a shared machine the speed changes while it
+        runs. So after ``probe`` steps, and again every ``recheck`` steps, the schedule's
+        ``max_steps`` is re-aimed at the step where the speed so far says the budget runs out
+        (the cosine decay follows it). At the first aim, warmup is capped at a tenth of the
+        fitted run and the evaluation interval at a quarter, so a short budget still warms up,
+        decays and evaluates. Once the budget is spent, one more step ends the run: it
+        evaluates and saves, so ``best/`` and ``last/`` are always written. The config itself
+        is never changed: :meth:`used_config` gives the fitted one (what checkpoints record).
+        Under DDP every process follows rank 0's clock, so all stop at the same step.
+        """
+        if budget_min is not None and not (math.isfinite(budget_min) and budget_min >= 0):
+            raise ConfigError(f"budget_min must be a number >= 0, got {budget_min}")
+        budget_s = None if budget_min is None else budget_min * 60
+        if budget_s is not None:
+            self.schedule.decay_steps = None  # decay over the fitted max_steps
+        start, first = time.perf_counter(), self.step
+        self._last_log = (start, self.tokens)
+        self._log_next = True  # a run's first step is always logged (nanoGPT logs iter 0)
         try:
-            while self.step < cfg.max_steps:
-                yield self._one_step(start)
+            while self.step < self.schedule.max_steps:
+                record = self._one_step(start)
+                if budget_s is not None:
+                    self._fit_budget(budget_s, start, first, probe, recheck)
+                yield record
         except KeyboardInterrupt:
             self.save("last")
             raise
 
+    def _fit_budget(self, budget_s: float, start: float, first: int, probe: int,
+                    recheck: int) -> None:
+        sched, done = self.schedule, self.step - first
+        refit = done == probe or (done > probe and (done - probe) % recheck == 0)
+        # under DDP the clock is read only where all processes meet anyway, and rank 0's wins
+        if self.dist.enabled and not (refit or self.step % self.config.log_interval == 0):
+            return
+        elapsed = broadcast_from_main(time.perf_counter() - start, self.dist, self.device)
+        if refit:
+            fitted = max(self.step + 1, first + int(budget_s * done / max(elapsed, 1e-9)))
+            if done == probe:
+                sched.warmup_steps = min(sched.warmup_steps, max(1, (fitted - first) // 10))
+                sched.eval_interval = min(sched.eval_interval, max(1, (fitted - first) // 4))
+            sched.max_steps = fitted
+        if elapsed >= budget_s and self.step < sched.max_steps:
+            sched.max_steps = self.step + 1  # one more step, which evaluates and saves
+
+    def _micro_weight(self, targets: torch.Tensor) -> torch.Tensor | float:
+        """Under DDP, the factor that makes this rank's mean loss a share of the global mean.
+
+        Each model's loss is a mean over its own targets, and DDP averages gradients over
+        ranks. With rows of different lengths (padding, masking) the ranks hold different
+        numbers of targets, so the average of per-rank means is not the global mean one
+        process computes. Weighting rank r's mean by ``world * n_r / N`` makes it so.
+        """
+        if not self.dist.enabled:
+            return 1.0
+        ignore = getattr(self.model, "ignore_index", -1)
+        n = (targets != ignore).sum().to(torch.float64)
+        total = n.clone()
+        torch.distributed.all_reduce(total)
+        return (n * self.dist.world_size / total.clamp(min=1)).float()
+
     def _one_step(self, start: float) -> StepRecord:
-        cfg = self.config
-        lr = cosine_lr(self.step, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.lr_decay_steps)
+        cfg, sched = self.config, self.schedule
+        lr = cosine_lr(self.step, cfg.lr, cfg.min_lr, sched.warmup_steps,
+                       sched.max_steps if sched.decay_steps is None else sched.decay_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self._snapshot = (self.generator.get_state(), torch.get_rng_state())
-        t0 = time.perf_counter()
-        loss_sum, tokens = 0.0, 0
+        # the loss stays on the device: reading it back each micro-batch would wait for the
+        # GPU to finish (a host sync); it is read at log steps only, as nanoGPT does
+        loss_sum = torch.zeros((), device=self.device)
+        tokens = 0
         for micro in range(cfg.grad_accum):
             inputs, targets = self._batch("train", self.generator)
             last = micro == cfg.grad_accum - 1
@@ -226,9 +306,10 @@ class Trainer:
             with sync:
                 with autocast(self.device, self.dtype):
                     _, loss = self.engine(*inputs, targets=targets)
-                    loss = loss / cfg.grad_accum  # the step's gradient is the mean over micros
+                    # the step's gradient is the mean over micro-batches (and processes)
+                    loss = loss * self._micro_weight(targets) / cfg.grad_accum
                 self.scaler.scale(loss).backward()
-            loss_sum += float(loss.detach())
+            loss_sum += loss.detach().float()
             tokens += targets.numel()
         self.scaler.unscale_(self.optimizer)
         norm = torch.nn.utils.clip_grad_norm_(
@@ -238,70 +319,45 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         self._snapshot = None
-        tokens *= self.dist.world_size
-        self.tokens += tokens
-        loss_value = mean_over_ranks(loss_sum, self.dist, self.device)
-        dt = time.perf_counter() - t0
-        record = StepRecord(step=self.step, loss=loss_value, lr=lr, grad_norm=float(norm),
-                            tokens=self.tokens, tokens_per_s=tokens / max(dt, 1e-9),
+        self.tokens += tokens * self.dist.world_size
+        evaluating = self.step % sched.eval_interval == 0 or self.step == sched.max_steps
+        saving = evaluating or bool(cfg.save_interval and self.step % cfg.save_interval == 0)
+        record = StepRecord(step=self.step, loss=None, lr=lr, grad_norm=None,
+                            tokens=self.tokens, tokens_per_s=None,
                             seconds=time.perf_counter() - start)
+        # read the loss back at log steps and before every save: a save must never write a
+        # state that went non-finite since the last look
+        if saving or self._log_next or self.step % cfg.log_interval == 0:
+            self._log(record, loss_sum, norm)
+            self._log_next = False
+        if evaluating:
+            record.eval = self.evaluate()
+            if record.eval["val"] < self.best_val:
+                self.best_val = record.eval["val"]
+                record.best = True
+                self.save("best")
+        saved = self.save("last") if saving else None
+        record.saved = None if saved is None else str(saved)
+        return record
+
+    def _log(self, record: StepRecord, loss_sum: torch.Tensor, norm: torch.Tensor) -> None:
+        """Fill in the record's loss, gradient norm and throughput (a host sync); a
+        non-finite loss stops the run."""
+        record.loss = mean_over_ranks(float(loss_sum), self.dist, self.device)
+        record.grad_norm = float(norm)
+        t0, tokens0 = self._last_log
+        now = time.perf_counter()
+        record.tokens_per_s = (self.tokens - tokens0) / max(now - t0, 1e-9)
+        self._last_log = (now, self.tokens)
         # a non-finite loss (or, without loss scaling, gradient) has already been stepped into
         # the weights: keep last/ as the last finite state rather than overwrite it
-        if not math.isfinite(loss_value) or (
+        if not math.isfinite(record.loss) or (
                 not self.scaler.is_enabled() and not math.isfinite(record.grad_norm)):
-            what = f"loss {loss_value}" if not math.isfinite(loss_value) \
+            what = f"loss {record.loss}" if not math.isfinite(record.loss) \
                 else f"gradient norm {record.grad_norm}"
             kept = ""
             with contextlib.suppress(DataError):
                 step = ckpt.read_meta(self.out / "last")["state"].get("step")
                 kept = f"; {self.out / 'last'} keeps step {step}: resume from it"
             raise DataError(f"training diverged at step {self.step} ({what}); lower lr "
-                            f"(now {cfg.lr}) or raise warmup_steps{kept}")
-        if self.step % cfg.eval_interval == 0 or self.step == cfg.max_steps:
-            record.eval = self.evaluate()
-            if record.eval["val"] < self.best_val:
-                self.best_val = record.eval["val"]
-                record.best = True
-                self.save("best")
-            saved = self.save("last")
-        elif cfg.save_interval and self.step % cfg.save_interval == 0:
-            saved = self.save("last")
-        else:
-            saved = None
-        record.saved = None if saved is None else str(saved)
-        return record
-
-
-def run_for(trainer: Trainer, budget_s: float | None, *, probe: int = 20, recheck: int = 100
-            ) -> Iterator[StepRecord]:
-    """``trainer.run()`` held to a wall-clock budget of ``budget_s`` seconds (None: no budget).
-
-    The learning-rate schedule needs to know where the run ends, and on a shared machine the
-    speed changes while it runs. So after ``probe`` steps, and again every ``recheck`` steps,
-    ``max_steps`` is re-aimed at the step where the speed so far says the budget runs out (the
-    cosine decay follows it). At the first aim, warmup is capped at a tenth of the fitted run
-    and the evaluation interval at a quarter, so a short budget still warms up, decays and
-    evaluates. Once the budget is spent, one more step ends the run: it evaluates and saves,
-    so ``best/`` and ``last/`` are always written.
-
-    >>> for rec in run_for(trainer, 30 * 60):  # doctest: +SKIP
-    ...     print(rec.step, rec.loss)
-    """
-    if budget_s is None:
-        yield from trainer.run()
-        return
-    cfg = trainer.config
-    cfg.decay_steps = None  # decay over the fitted max_steps
-    start, first = time.perf_counter(), trainer.step
-    for rec in trainer.run():
-        elapsed = time.perf_counter() - start
-        done = trainer.step - first
-        if done == probe or (done > probe and (done - probe) % recheck == 0):
-            fitted = max(trainer.step + 1, first + int(budget_s * done / elapsed))
-            if done == probe:
-                cfg.warmup_steps = min(cfg.warmup_steps, max(1, (fitted - first) // 10))
-                cfg.eval_interval = min(cfg.eval_interval, max(1, (fitted - first) // 4))
-            cfg.max_steps = fitted
-        if elapsed >= budget_s and trainer.step < cfg.max_steps:
-            cfg.max_steps = trainer.step + 1  # one more step, which evaluates and saves
-        yield rec
+                            f"(now {self.config.lr}) or raise warmup_steps{kept}")

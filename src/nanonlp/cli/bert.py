@@ -1,0 +1,123 @@
+"""``nanonlp bert pretrain|finetune|predict|export``: the encoder-only transformer."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+from nanonlp.bert import finetune as ft
+from nanonlp.bert import pretrain as bp
+from nanonlp.bert.config import PRESETS, BertConfig
+from nanonlp.bert.export import export_hf
+from nanonlp.bert.finetune import FinetuneConfig, checkpoint_tokenizer
+from nanonlp.bert.model import load_bert
+from nanonlp.bert.predict import predict_lines
+from nanonlp.bert.pretrain import PretrainConfig
+from nanonlp.cli.common import PRESET_NOTE, Command, add_train_flags, input_lines, prefixed, say
+from nanonlp.cliargs import add_config_args, config_from_args
+from nanonlp.errors import ConfigError
+from nanonlp.training import TrainConfig
+from nanonlp.training.checkpoint import read_meta
+from nanonlp.training.distributed import session
+from nanonlp.training.driver import fit
+
+
+def _bert_pretrain_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="mini",
+                   help=f"model + training recipe: {', '.join(PRESETS)} (default: mini); "
+                        "--model.* and --train.* flags override its fields")
+    add_train_flags(p, "bert pretrain")
+    add_config_args(p, PretrainConfig)
+    add_config_args(p, BertConfig, prefix="model",
+                    skip=("vocab_size", "pad_id", "mask_id", "cls_id", "sep_id"), note=PRESET_NOTE)
+    add_config_args(p, TrainConfig, prefix="train", defaults={"out": bp.OUT}, note=PRESET_NOTE)
+
+
+def _bert_pretrain(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args, PretrainConfig)
+    train = prefixed(args, "train")
+    with session(train.get("device", "auto")) as dist:
+        trainer = bp.make_trainer(cfg, args.preset, prefixed(args, "model"), train,
+                                  resume=args.resume, dist=dist)
+        result = fit(trainer, f"bert MLM ({args.preset})", budget_min=args.budget_min,
+                     info={"preset": args.preset, "corpus": dataclasses.asdict(cfg)})
+        if not dist.is_main:
+            return
+        acc = bp.mlm_accuracy(trainer.model, bp.load_corpus(cfg.data, cfg.mask_prob))
+        say(f"val masked-token accuracy {100 * acc['accuracy']:.2f}% (loss {acc['loss']:.4f} "
+            f"over {acc['tokens']:,} masked tokens); {result.summary()}")
+
+
+def _bert_finetune_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="pretrained checkpoint (OUT/last of `bert pretrain`); "
+                   "gives the shape and the tokenizer even with --init random")
+    p.add_argument("--budget_min", type=float, metavar="MIN",
+                   help="train for this many minutes of wall clock instead of max_steps "
+                        "(the schedule is fitted to the budget as the run goes)")
+    add_config_args(p, FinetuneConfig)
+    add_config_args(p, TrainConfig, prefix="train", defaults={"out": "runs/bert-finetune"},
+                    note="the fine-tuning recipe sets some of these; a flag given here wins")
+
+
+def _bert_finetune(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args, FinetuneConfig)
+    train = prefixed(args, "train")
+    with session(train.get("device", "auto")) as dist:
+        trainer = ft.make_trainer(cfg, args.checkpoint, train=train, dist=dist)
+        title = f"bert finetune {cfg.task} ({cfg.init} init, labels {trainer.model.labels})"
+        result = fit(trainer, title, budget_min=args.budget_min,
+                     info={"checkpoint": args.checkpoint, "task": dataclasses.asdict(cfg)})
+        if not dist.is_main:
+            return
+        tok = ft.checkpoint_tokenizer(args.checkpoint)
+        scores = {split: ft.evaluate(trainer.model, tok,
+                                     ft.load_task(cfg.task, split, cfg.dev_fraction))
+                  for split in ft.TASKS[cfg.task][2] if split != "train"}
+        say(json.dumps({"task": cfg.task, "init": cfg.init, "steps": result.steps,
+                        "checkpoint": str(result.out / "last"), **scores}))
+
+
+def _bert_predict_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="a BERT checkpoint: pretrained (fills [MASK]) or "
+                   "fine-tuned (labels sentences or tags words)")
+    p.add_argument("--input", help="text file, one input per line (default: stdin)")
+    p.add_argument("--top_k", type=int, default=5, help="predictions per [MASK] (default: 5)")
+
+
+def _bert_predict(args: argparse.Namespace) -> None:
+    if args.top_k < 1:
+        raise ConfigError(f"top_k must be >= 1, got {args.top_k}")
+    read_meta(args.checkpoint)  # a wrong folder fails before stdin is read
+    lines = [line for line in input_lines(args.input) if line.strip()]
+    for line in predict_lines(args.checkpoint, lines, args.top_k):
+        print(line)
+
+
+def _bert_export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="pretrained (MLM) checkpoint folder (OUT/best, OUT/last)")
+    p.add_argument("out", help="folder for config.json, model.safetensors, tokenizer.json")
+
+
+def _bert_export(args: argparse.Namespace) -> None:
+    model = load_bert(args.checkpoint)
+    out = export_hf(model, args.out, checkpoint_tokenizer(args.checkpoint))
+    say(f"{out}: transformers.BertForMaskedLM.from_pretrained({str(out)!r})")
+
+
+COMMANDS: list[Command] = [
+    Command(("bert", "pretrain"), "pretrain a BERT with masked-LM on data sets or text files",
+            _bert_pretrain, _bert_pretrain_args,
+            "Trains a BPE tokenizer with [CLS] [SEP] [MASK] [PAD] (or takes --tokenizer), packs "
+            "the lines into blocks (cached in --data), and trains with dynamic 15% masking: "
+            "OUT/best and OUT/last checkpoints carry the tokenizer; --budget_min trains for a "
+            "wall-clock budget instead of max_steps."),
+Command(("bert", "finetune"), "fine-tune a BERT for SST-2, sentence polarity or CoNLL NER",
+            _bert_finetune, _bert_finetune_args,
+            "Sequence classification on [CLS] (sst2, sentence_polarity) or token classification "
+            "with first-sub-word labels (conll2003); prints dev (and test) accuracy or span F1."),
+Command(("bert", "predict"), "fill [MASK], label sentences or tag words with a checkpoint",
+            _bert_predict, _bert_predict_args),
+Command(("bert", "export"), "export a pretrained checkpoint to a transformers "
+            "BertForMaskedLM folder", _bert_export, _bert_export_args),
+]

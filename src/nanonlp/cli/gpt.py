@@ -1,0 +1,134 @@
+"""``nanonlp gpt prepare|train|sample|evaluate|export``: the decoder-only transformer."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from nanonlp.cli.common import PRESET_NOTE, Command, add_train_flags, checked_arg, prefixed, say
+from nanonlp.cliargs import add_config_args, config_from_args
+from nanonlp.errors import DataError
+from nanonlp.gpt.config import PRESETS, GPTConfig
+from nanonlp.gpt.data import TOKENIZER_FILE, PrepareConfig, load_tokenizer, prepare
+from nanonlp.gpt.export import export_hf
+from nanonlp.gpt.model import load_gpt
+from nanonlp.gpt.sample import SampleConfig, generate, stop_ids_for, stream_text
+from nanonlp.gpt.train import OUT, evaluate, make_trainer
+from nanonlp.training import TrainConfig
+from nanonlp.training.device import pick_device
+from nanonlp.training.distributed import session
+from nanonlp.training.driver import fit
+
+
+def _gpt_prepare_args(p: argparse.ArgumentParser) -> None:
+    add_config_args(p, PrepareConfig)
+
+
+def _gpt_prepare(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args, PrepareConfig)
+    meta = prepare(cfg)
+    say(f"{meta['source']}: {meta['characters']:,} characters -> train {meta['tokens']['train']:,}"
+        f" / val {meta['tokens']['val']:,} tokens ({meta['tokenizer']} vocabulary of "
+        f"{meta['vocab_size']:,}, {meta['dtype']}) in {cfg.out}")
+
+
+def _gpt_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", help="folder written by `nanonlp gpt prepare`")
+    p.add_argument("--preset", default="nanogpt-cpu",
+                   help=f"model + training recipe: {', '.join(PRESETS)} (default: nanogpt-cpu); "
+                        "--model.* and --train.* flags override its fields")
+    add_train_flags(p, "gpt train")
+    add_config_args(p, GPTConfig, prefix="model", skip=("vocab_size",), note=PRESET_NOTE)
+    add_config_args(p, TrainConfig, prefix="train", defaults={"out": OUT}, note=PRESET_NOTE)
+
+
+def _gpt_train(args: argparse.Namespace) -> None:
+    train = prefixed(args, "train")
+    with session(train.get("device", "auto")) as dist:
+        trainer = make_trainer(args.data, args.preset, prefixed(args, "model"), train,
+                               resume=args.resume, dist=dist)
+        result = fit(trainer, f"gpt ({args.preset})", budget_min=args.budget_min,
+                     info={"preset": args.preset, "data": args.data})
+        if dist.is_main:
+            say(result.summary())
+
+
+def _gpt_sample_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="checkpoint folder (OUT/best, OUT/last)")
+    add_config_args(p, SampleConfig)
+
+
+def _gpt_sample(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args, SampleConfig)
+    checked_arg(cfg.prompt, "--prompt")
+    model = load_gpt(args.checkpoint, pick_device(cfg.device))
+    tok_path = Path(args.checkpoint) / TOKENIZER_FILE
+    if not tok_path.exists():
+        raise DataError(f"{args.checkpoint}: no {TOKENIZER_FILE} beside the weights")
+    tok = load_tokenizer(tok_path)
+    prompt = tok.encode(cfg.prompt, allowed_special="all")
+    gen = torch.Generator().manual_seed(cfg.seed)
+    for k in range(cfg.num_samples):
+        if k:
+            sys.stdout.write("\n---------------\n")
+        sys.stdout.write(cfg.prompt)
+        ids = generate(model, prompt, cfg.max_new_tokens, temperature=cfg.temperature,
+                       top_k=cfg.top_k, top_p=cfg.top_p, generator=gen,
+                       stop_ids=stop_ids_for(tok, cfg.stop), use_cache=cfg.kv_cache)
+        for piece in stream_text(tok, ids):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    sys.stdout.write("\n")
+
+
+def _gpt_evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="checkpoint folder (OUT/best, OUT/last)")
+    p.add_argument("data", help="folder written by `nanonlp gpt prepare`")
+    p.add_argument("--split", default="val", choices=("train", "val"), help="(default: val)")
+    p.add_argument("--max_windows", type=int, help="evaluate at most this many windows")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default: auto)")
+
+
+def _gpt_evaluate(args: argparse.Namespace) -> None:
+    r = evaluate(args.checkpoint, args.data, args.split, max_windows=args.max_windows,
+                 device=args.device)
+    say(f"{args.split}: loss {r.loss:.4f} nats/token, perplexity {r.perplexity:.3f}, "
+        f"{r.bits_per_token:.4f} bits/token over {r.tokens:,} tokens ({r.windows:,} windows)")
+
+
+def _gpt_export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="checkpoint folder (OUT/best, OUT/last)")
+    p.add_argument("out", help="folder for config.json, model.safetensors, tokenizer.json")
+
+
+def _gpt_export(args: argparse.Namespace) -> None:
+    model = load_gpt(args.checkpoint)
+    tok_path = Path(args.checkpoint) / TOKENIZER_FILE
+    tok = load_tokenizer(tok_path) if tok_path.exists() else None
+    out = export_hf(model, args.out, tok)
+    say(f"{out}: transformers.GPT2LMHeadModel.from_pretrained({str(out)!r})"
+        + ("" if tok else " (no tokenizer in the checkpoint: no tokenizer.json)"))
+
+
+COMMANDS: list[Command] = [
+    Command(("gpt", "prepare"), "text (a data set or files) -> train/val token arrays",
+            _gpt_prepare, _gpt_prepare_args,
+            "Tokenizes with a character vocabulary or a nanonlp BPE model and writes "
+            "OUT/train.bin, OUT/val.bin (raw uint16/uint32 ids, memory-mappable), "
+            "OUT/meta.json and OUT/tokenizer.model. The last val_fraction of the text is val."),
+Command(("gpt", "train"), "train a GPT from a preset (checkpoints, metrics, loss curve)",
+            _gpt_train, _gpt_train_args,
+            "AdamW with warmup + cosine decay, gradient accumulation and clipping, periodic "
+            "evaluation; writes OUT/best and OUT/last (safetensors + JSON, resumable exactly), "
+            "OUT/metrics.jsonl and OUT/loss.png. Ctrl-C saves OUT/last. Multi-process: "
+            "torchrun --nproc_per_node N -m nanonlp gpt train ..."),
+Command(("gpt", "sample"), "generate text from a checkpoint (streams as it goes)",
+            _gpt_sample, _gpt_sample_args),
+Command(("gpt", "evaluate"), "loss, perplexity and bits per token of a checkpoint on a split",
+            _gpt_evaluate, _gpt_evaluate_args),
+Command(("gpt", "export"), "export a checkpoint to a transformers GPT2LMHeadModel folder",
+            _gpt_export, _gpt_export_args),
+]

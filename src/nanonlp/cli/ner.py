@@ -1,0 +1,106 @@
+"""``nanonlp ner convert|train|evaluate|tag``: spaCy named-entity recognition."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tqdm.auto import tqdm
+
+from nanonlp.cli.common import Command, input_lines, say
+from nanonlp.cliargs import add_config_args, config_from_args
+from nanonlp.ner.convert import ConvertConfig, convert
+from nanonlp.ner.evaluate import EvaluateConfig, evaluate, load_pipeline
+from nanonlp.ner.tag import TagConfig, format_entities, tag
+from nanonlp.ner.train import TrainConfig, train
+
+
+def _ner_convert_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="column file, .jsonl, .spacy, or conll2003:train|dev|test")
+    p.add_argument("output", help="output .spacy DocBin or .conll columns")
+    add_config_args(p, ConvertConfig, skip=("input", "output"))
+
+
+def _ner_convert(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args, ConvertConfig, input=args.input, output=args.output)
+    report = convert(cfg)
+    for line in report.adjusted:
+        print(f"nanonlp: warning: {line}", file=sys.stderr)
+    ents = ", ".join(f"{k} {v:,}" for k, v in sorted(report.entities.items())) or "none"
+    say(f"{cfg.output}: {report.docs:,} docs, {report.sentences:,} sentences, "
+        f"{report.tokens:,} tokens; entities: {ents}"
+        + (f"; {report.empty} empty skipped" if report.empty else "")
+        + (f"; {len(report.adjusted)} spans snapped to tokens" if report.adjusted else ""))
+
+
+def _ner_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("train", help="training data (.spacy, see `nanonlp ner convert`)")
+    p.add_argument("dev", help="development data (.spacy) for evaluation and early stopping")
+    add_config_args(p, TrainConfig, skip=("train", "dev"))
+
+
+def _ner_train(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args, TrainConfig, train=args.train, dev=args.dev)
+    best, last = None, None
+    with tqdm(total=cfg.max_steps, unit="step", desc="ner train") as bar:
+        for step in train(cfg):
+            bar.update(step.step + 1 - bar.n)
+            if step.dev_f1 is not None:
+                best = step.dev_f1 if best is None else max(best, step.dev_f1)
+                bar.set_postfix(loss=f"{step.loss:.1f}", dev_f1=f"{100 * step.dev_f1:.2f}",
+                                best=f"{100 * best:.2f}")
+            last = step
+    if last is not None:
+        say(f"stopped: {last.stopped} (step {last.step}, epoch {last.epoch}, "
+            f"{last.seconds / 60:.1f} min); best dev F1 {100 * (best or 0):.2f}")
+    say(f"pipeline: {cfg.out}/model-best (spacy.load opens it)")
+
+
+def _ner_evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="pipeline folder, or a training folder (uses model-best)")
+    p.add_argument("data", help="gold data: .spacy, conll2003:SPLIT, .jsonl or a column file")
+    add_config_args(p, EvaluateConfig, skip=("model", "data"))
+
+
+def _ner_evaluate(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args, EvaluateConfig, model=args.model, data=args.data)
+    report = evaluate(cfg)
+    say(report.table())
+    say("")
+    say(report.confusion_table())
+    say("")
+    say(f"seqeval F1 {100 * report.seqeval['f1']:.2f} "
+        f"({'agrees with' if report.seqeval_agrees else 'DISAGREES with'} spaCy's Scorer); "
+        f"{report.words_per_second:,.0f} words/s")
+
+
+def _ner_tag_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="pipeline folder, or a training folder (uses model-best)")
+    add_config_args(p, TagConfig, skip=("model",))
+
+
+def _ner_tag(args: argparse.Namespace) -> None:
+    cfg = config_from_args(args, TagConfig, model=args.model)
+    nlp = load_pipeline(cfg.model)
+    lines = input_lines(cfg.input)
+    for text, ents in tag(nlp, lines, cfg.batch_size):
+        # text format: one "start end label entity" line per entity, a blank line per text
+        say(format_entities(text, ents, cfg.format))
+
+
+COMMANDS: list[Command] = [
+    Command(("ner", "convert"), "convert CoNLL/column/JSONL files to spaCy DocBin, and back",
+            _ner_convert, _ner_convert_args,
+            "Reads CoNLL-2003 (conll2003:SPLIT), column files (BIO, IOB1 or BILOU tags), JSONL "
+            "with character offsets, or a DocBin; writes a .spacy DocBin or .conll columns. "
+            "Malformed lines and misaligned spans are errors naming file:line."),
+Command(("ner", "train"), "train a spaCy NER pipeline (presets, budget, early stopping)",
+            _ner_train, _ner_train_args,
+            "Trains through spaCy's own training loop from a preset built on `spacy init "
+            "config`, with optional static vectors from a word2vec text file. Writes "
+            "OUT/model-best and OUT/model-last (ordinary spaCy pipelines) and OUT/config.cfg."),
+Command(("ner", "evaluate"), "per-type P/R/F1 (spaCy Scorer, checked by seqeval), confusion",
+            _ner_evaluate, _ner_evaluate_args),
+Command(("ner", "tag"), "tag text (stdin or a file, one text per line) with a NER pipeline",
+            _ner_tag, _ner_tag_args),
+]
