@@ -268,7 +268,7 @@ class _FakeClock:
         self.t += self.cost(self.steps)
 
 
-def test_run_for_reaims_when_the_machine_speeds_up(tmp_path, monkeypatch):
+def test_budget_reaims_when_the_machine_speeds_up(tmp_path, monkeypatch):
     """A machine that is slow for the first steps and 4x faster later: fitting max_steps once
     from the first 20 steps would stop at half the budget (the bug BERT's 45-minute
     pretraining hit); re-aiming every `recheck` steps uses the whole budget, and the run still
