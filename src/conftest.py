@@ -12,6 +12,10 @@ import pytest
 # module prefix -> the optional package (an extra of pyproject.toml) its examples need
 NEEDS = {"nanonlp.ner": "spacy"}
 
+# --doctest-modules would import this file again as a module of examples, under the name
+# "conftest" that tests/conftest.py has too; it holds no examples.
+collect_ignore = ["conftest.py"]
+
 
 @pytest.fixture(autouse=True)
 def _example_env(request, tmp_path, monkeypatch):
