@@ -96,7 +96,11 @@ def machine() -> str:
 
 
 def record(benchmark: str, rows: list[dict], notes: str = "") -> None:
-    """Replace the ``## benchmark`` section of BENCHMARKS.md with these rows."""
+    """Replace the ``## benchmark`` section of BENCHMARKS.md with these rows.
+
+    The section's ``###`` subsections (written by hand, e.g. the variants tried and not kept)
+    are carried over after the new table.
+    """
     from nanonlp.fileio import atomic_write
 
     command = "python " + " ".join(shlex.quote(a) for a in
@@ -114,7 +118,11 @@ def record(benchmark: str, rows: list[dict], notes: str = "") -> None:
     section = "\n".join(lines) + "\n"
     text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else _HEADER
     pattern = re.compile(rf"^## {re.escape(benchmark)}\n.*?(?=^## |\Z)", re.M | re.S)
-    text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else \
+    old = pattern.search(text)
+    by_hand = re.search(r"^### .*", old.group(0), re.M | re.S) if old else None
+    if by_hand:
+        section += "\n" + by_hand.group(0).rstrip("\n") + "\n"
+    text = pattern.sub(lambda _: section + "\n", text) if old else \
         text.rstrip("\n") + "\n\n" + section
     with atomic_write(BENCHMARKS_MD) as f:
         f.write(text.rstrip("\n") + "\n")
@@ -124,5 +132,6 @@ _HEADER = """# Benchmarks
 
 Each section is written by `python benchmarks/<name>.py --record`: ours and the anchor on the
 same data in the same run, with the ratio ours / anchor. Timings depend on the machine and on
-what else ran on it; the ratio is the figure to compare across machines.
+what else ran on it; the ratio is the figure to compare across machines. A `###` subsection at
+the end of a section is written by hand, and a new record keeps it.
 """

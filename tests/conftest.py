@@ -9,6 +9,10 @@ import pytest
 
 REAL_DATA = os.environ.get("NANONLP_DATA")
 
+# --doctest-modules would import this file again as a module of examples, under the name
+# "conftest" that src/conftest.py has too; it holds no examples.
+collect_ignore = ["conftest.py"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):

@@ -95,7 +95,8 @@ def test_not_found_message_names_every_way(no_real_data):
     assert "nanonlp data download conll2003" in msg
     assert "synalp/NER" in msg
     assert "\n" not in msg
-    with pytest.raises(DataError, match=r"text8.head.gz not found .*no public download URL"):
+    with pytest.raises(DataError, match=r"text8.head.gz not found .*no public download URL"
+                                        r".*`nanonlp data info text8`"):
         D.locate("text8", "head")
 
 

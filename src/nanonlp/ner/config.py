@@ -14,17 +14,9 @@ Every preset starts from the config that ``spacy init config --lang en --pipelin
   evaluations per word trained in the same budget). ``efficiency`` is also wider
   (:data:`EFFICIENCY_OVERRIDES`): with the speed-ups it still converges inside 30 minutes.
 
-Tried on the same benchmark and not kept, because none beat this preset by more than the
-seed's own spread (our preset scores 82.02-82.14 test F1 over three seeds; spaCy's default
-81.14-81.80 over two). Test F1, 30 CPU minutes, seed 0:
-
-* beam search, width 4: 81.46; ``extra_state_tokens``: 82.14; both: 82.28;
-* mention replacement (each training entity swapped for another of its type, p = 0.5;
-  Dai & Adel 2020): 80.48. Upper-casing 10% of the training sentences: 82.20;
-* spaCy's character-objective pretraining of the tok2vec on eng.train's own text, for 5 or 10
-  of the 30 minutes: 81.64 / 82.47;
-* earlier: other widths, learning rates and dropouts, ``CharacterEmbed``, an ORTH table,
-  depth 6.
+What else was tried on the same benchmark and not kept (beam search, extra state tokens,
+mention replacement, upper-casing, character pretraining), with its test F1, is in
+BENCHMARKS.md, section ner, "Variants tried and not kept".
 
 Static vectors come from a word2vec C text file (nanonlp's word2vec, gensim, fastText ``.vec``),
 converted by spaCy's own ``convert_vectors`` (what ``spacy init vectors`` runs) into a small
@@ -66,9 +58,10 @@ EFFICIENCY_OVERRIDES: dict[str, object] = {
 def base_config(preset: str):
     """The ``spacy init config`` config (a ``thinc.Config``) under ``preset``.
 
-    >>> cfg = base_config("spacy-efficiency")                  # doctest: +SKIP
-    >>> cfg["components"]["tok2vec"]["model"]["encode"]["width"]  # doctest: +SKIP
+    >>> base_config("spacy-efficiency")["components"]["tok2vec"]["model"]["encode"]["width"]
     96
+    >>> base_config("efficiency")["components"]["tok2vec"]["model"]["encode"]["width"]
+    128
     """
     from spacy.cli.init_config import init_config
 

@@ -425,9 +425,10 @@ def load_docbin(path: str | os.PathLike, vocab) -> list:
 def doc_tags(doc) -> list[str]:
     """The BIO tag of each token of ``doc`` from its entities.
 
-    >>> import spacy; from spacy.tokens import Doc            # doctest: +SKIP
+    >>> import spacy
+    >>> from spacy.tokens import Doc
     >>> doc_tags(Doc(spacy.blank("en").vocab, words=["Ada", "Lovelace", "wrote"],
-    ...              ents=["B-PER", "I-PER", "O"]))             # doctest: +SKIP
+    ...              ents=["B-PER", "I-PER", "O"]))
     ['B-PER', 'I-PER', 'O']
     """
     return [f"{t.ent_iob_}-{t.ent_type_}" if t.ent_iob_ in ("B", "I") else "O" for t in doc]

@@ -32,7 +32,15 @@ class TagConfig:
 def tag(nlp, texts: Iterable[str], batch_size: int = 64) -> Iterator[tuple[str, list]]:
     """Yield ``(text, [(start_char, end_char, label, entity_text), ...])`` per text.
 
-    >>> for text, ents in tag(nlp, ["Ada Lovelace met Babbage in London."]):  # doctest: +SKIP
+    ``nlp`` is any spaCy pipeline with an ``ner`` (or other entity-setting) component; here a
+    rule-based one stands in for a trained model (``spacy.load("runs/ner/model/model-best")``):
+
+    >>> import spacy
+    >>> nlp = spacy.blank("en")
+    >>> nlp.add_pipe("entity_ruler").add_patterns([
+    ...     {"label": "PER", "pattern": "Ada Lovelace"}, {"label": "PER", "pattern": "Babbage"},
+    ...     {"label": "LOC", "pattern": "London"}])
+    >>> for text, ents in tag(nlp, ["Ada Lovelace met Babbage in London."]):
     ...     print(ents)
     [(0, 12, 'PER', 'Ada Lovelace'), (17, 24, 'PER', 'Babbage'), (28, 34, 'LOC', 'London')]
     """

@@ -43,7 +43,7 @@ def heldout_split(source: str, fraction: float, seed: int = 0) -> str:
 
     >>> heldout_split("je suis content .", 0.05)
     'train'
-    >>> [heldout_split(s, 0.45) for s in ("a", "b", "c")]
+    >>> [heldout_split(s, 0.3) for s in ("a", "b", "c")]   # test below 0.3, val below 0.6
     ['val', 'train', 'test']
     """
     digest = hashlib.sha256(f"{seed}\t{source}".encode()).digest()

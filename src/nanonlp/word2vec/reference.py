@@ -77,9 +77,12 @@ def sgns_grads(v: np.ndarray, u_pos: np.ndarray, u_neg: np.ndarray):
     dL/d(u_o.v) = s(u_o.v) - 1 and dL/d(u_k.v) = s(u_k.v): the "prediction minus label" that
     every logistic loss has.
 
-    >>> gv, gp, gn = sgns_grads(np.zeros(2), np.ones(2), np.ones((1, 2)))
-    >>> gv.tolist(), gp.tolist(), gn.tolist()    # s(0) - 1 = -0.5, s(0) = 0.5
-    ([0.0, 0.0], [-0.0, -0.0], [[0.0, 0.0]])
+    Both dot products below are 0, so the errors are s(0) - 1 = -0.5 and s(0) = 0.5:
+
+    >>> v, u_pos, u_neg = np.array([1.0, 1.0]), np.array([1.0, -1.0]), np.array([[2.0, -2.0]])
+    >>> gv, gp, gn = sgns_grads(v, u_pos, u_neg)
+    >>> gv.tolist(), gp.tolist(), gn.tolist()    # -0.5 u_pos + 0.5 u_neg, -0.5 v, 0.5 v
+    ([0.5, -0.5], [-0.5, -0.5], [[0.5, 0.5]])
     """
     e_pos = 1.0 / (1.0 + np.exp(-(u_pos @ v))) - 1.0  # scalar: s(u_o.v) - 1
     e_neg = 1.0 / (1.0 + np.exp(-(u_neg @ v)))  # (K,): s(u_k.v) - 0

@@ -211,7 +211,13 @@ def fit(sentences: Iterable[list[str]], config: Word2VecConfig | None = None,
         on_progress: Callable[[Progress], None] | None = None) -> WordVectors:
     """Train to the end with either backend and return the vectors.
 
-    >>> wv = fit(Corpus.from_datasets(["lee_corpus"]), Word2VecConfig(epochs=1))  # doctest: +SKIP
+    >>> sentences = [["the", "cat", "sat"], ["the", "cat"], ["the"]] * 10
+    >>> wv = fit(sentences, Word2VecConfig(dim=8, min_count=1, epochs=2),
+    ...          on_progress=lambda p: print(p.epoch, p.words, p.total_words))
+    1 60 120
+    2 120 120
+    >>> wv.words, wv.vectors.shape
+    (['the', 'cat', 'sat'], (3, 8))
     """
     trainer = make_trainer(config or Word2VecConfig())
     for record in trainer.train(sentences):

@@ -146,8 +146,12 @@ class WordVectors:
                 restrict_vocab: int | None = None) -> list[tuple[str, float]]:
         """a : b :: c : ?  by 3CosAdd (``method="add"``) or 3CosMul (``"mul"``).
 
-        >>> wv.analogy("man", "king", "woman")          # doctest: +SKIP
-        [('queen', 0.71)]
+        With vectors in which king - man + woman is exactly queen:
+
+        >>> wv = WordVectors(["man", "woman", "king", "queen", "apple"],
+        ...                  np.array([[1, 0, 0], [0, 1, 0], [1, 0, 1], [0, 1, 1], [0, 0, 1]]))
+        >>> [(w, round(s, 2)) for w, s in wv.analogy("man", "king", "woman", topn=2)]
+        [('queen', 0.96), ('apple', 0.56)]
         """
         if method == "add":
             return self.most_similar([b, c], [a], topn, restrict_vocab)
