@@ -33,9 +33,9 @@ from nanonlp.bert.data import (
 from nanonlp.bert.model import BertForMaskedLM
 from nanonlp.datasets import sha256_file
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.fileio import atomic_write
+from nanonlp.fileio import atomic_dir
 from nanonlp.training import TrainConfig, Trainer
-from nanonlp.training.config import overrides, resume_configs
+from nanonlp.training.config import check_writable, overrides, resume_configs
 from nanonlp.training.distributed import DistInfo
 
 KIND = "bert"  # the checkpoint kind of a pretrained (MLM) BERT
@@ -79,11 +79,9 @@ def prepare_corpus(cfg: PretrainConfig, block_size: int) -> dict[str, Any]:
             "vocab_size": cfg.vocab_size,
             "max_chars": cfg.max_chars, "val_fraction": cfg.val_fraction,
             "block_size": block_size, "lowercase": cfg.lowercase}
-    meta_path = folder / "meta.json"
-    if meta_path.exists():
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("settings") == want:
-            return meta
+    meta = _reusable(folder, want)
+    if meta is not None:
+        return meta
     lines = list(read_texts(cfg.sources, cfg.max_chars))
     if cfg.lowercase:
         lines = [line.lower() for line in lines]
@@ -97,17 +95,39 @@ def prepare_corpus(cfg: PretrainConfig, block_size: int) -> dict[str, Any]:
     n_val = max(1, int(len(blocks) * cfg.val_fraction))
     if len(blocks) < 2:
         raise DataError(f"{cfg.sources}: too little text for a train and a val block")
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, arr in (("train", blocks[:-n_val]), ("val", blocks[-n_val:])):
-        with atomic_write(folder / f"{split}.npy", "wb") as f:
-            np.save(f, arr.astype(np.int32), allow_pickle=False)
-    tok.save(folder / "tokenizer")
     meta = {"settings": want, "vocab_size": tok.vocab_size, **ids, "lines": len(lines),
             "characters": sum(len(s) + 1 for s in lines),
             "tokens": int(sum(len(e) for e in encoded)),
             "blocks": {"train": len(blocks) - n_val, "val": n_val}}
-    with atomic_write(meta_path) as f:
-        json.dump(meta, f, indent=1)
+    # the whole folder is built aside and swapped in: a kill leaves the old corpus or the new
+    # one, never new arrays beside an old meta.json (which a later run would trust)
+    with atomic_dir(folder, keep_others=True) as tmp:
+        for split, arr in (("train", blocks[:-n_val]), ("val", blocks[-n_val:])):
+            with open(tmp / f"{split}.npy", "wb") as f:
+                np.save(f, arr.astype(np.int32), allow_pickle=False)
+        tok.save(tmp / "tokenizer")
+        meta["tokenizer_file_sha256"] = sha256_file(tmp / TOKENIZER_FILE)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return meta
+
+
+def _reusable(folder: Path, want: dict[str, Any]) -> dict[str, Any] | None:
+    """The meta of a corpus folder built with the settings ``want``, if every file in it is
+    what its meta.json says (the arrays' block counts and width, the tokenizer's hash);
+    otherwise None, and the caller builds it again (it is a cache: a damaged or foreign
+    folder costs a rebuild, never a run on mismatched files)."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or meta.get("settings") != want:
+            return None
+        for split in ("train", "val"):
+            arr = np.load(folder / f"{split}.npy", mmap_mode="r", allow_pickle=False)
+            if arr.ndim != 2 or arr.shape != (meta["blocks"][split], want["block_size"]):
+                return None
+        if sha256_file(folder / TOKENIZER_FILE) != meta.get("tokenizer_file_sha256"):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
     return meta
 
 
@@ -158,10 +178,11 @@ def make_trainer(data: PretrainConfig, preset: str = "mini",
             raise ConfigError(f"model options {sorted(model)} cannot change when resuming")
         saved, tcfg = resume_configs(resume, KIND, overrides(train))
         mcfg = BertConfig.from_dict(saved)
+        check_writable(tcfg.out)
     else:
         p = presets(preset)
         BertConfig(**{**p["model"], **(model or {})})  # bad model options fail before packing
-        TrainConfig(**{"out": OUT, **p["train"], **overrides(train)})
+        check_writable(TrainConfig(**{"out": OUT, **p["train"], **overrides(train)}).out)
         mcfg = tcfg = None
     block = mcfg.block_size if mcfg else int({**p["model"], **(model or {})}["block_size"])
     meta = prepare_corpus(data, block)

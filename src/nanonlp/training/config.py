@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
-from nanonlp.errors import ConfigError
+from nanonlp.errors import ConfigError, DataError
 from nanonlp.training.checkpoint import read_meta
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -100,8 +101,8 @@ def resume_configs(checkpoint: str | os.PathLike, kind: str, train: dict[str, An
     saved = meta.get("train_config") or {}
     try:
         tcfg = TrainConfig(**{**saved, **train})
-    except TypeError as e:
-        raise ConfigError(f"{checkpoint}/config.json: bad train_config ({e})") from None
+    except (TypeError, ValueError) as e:  # ConfigError is a ValueError: it gets the file too
+        raise DataError(f"{Path(checkpoint) / 'config.json'}: bad train_config ({e})") from None
     return meta["model_config"], tcfg
 
 
@@ -122,3 +123,24 @@ def pick_preset(table: dict[str, dict[str, dict[str, Any]]], name: str | None
     if name not in table:
         raise ConfigError(f"unknown preset {name!r}; presets: {', '.join(table)}")
     return {section: dict(fields) for section, fields in table[name].items()}
+
+
+def check_writable(out: str | os.PathLike) -> None:
+    """Refuse a run folder that cannot be written before any work is done (a long corpus
+    build, say), naming the folder; creating nothing.
+
+    >>> _ = Path("notes.txt").write_text("not a folder")
+    >>> check_writable("notes.txt/run")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    nanonlp.errors.ConfigError: notes.txt/run: cannot write the run folder here (...)
+    """
+    path = Path(out).absolute()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{out}: exists and is not a folder")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{out}: cannot write the run folder here ({parent} is not a folder)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{out}: cannot write the run folder here ({parent} is not writable)")
