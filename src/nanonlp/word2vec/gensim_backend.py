@@ -20,7 +20,7 @@ import numpy as np
 
 from nanonlp.errors import DataError
 from nanonlp.word2vec.config import Word2VecConfig
-from nanonlp.word2vec.train import Progress
+from nanonlp.word2vec.progress import Progress
 from nanonlp.word2vec.vectors import WordVectors
 
 
