@@ -264,10 +264,6 @@ class Tokenizer:
             raise DataError(f"ids decode to invalid UTF-8 at byte {e.start} "
                             f"({data[e.start:e.start + 4]!r}); use errors='replace'") from None
 
-    def token_text(self, i: int) -> str:
-        """One token shown for people: its text, with invalid UTF-8 as U+FFFD."""
-        return self.decode([i])
-
     # ------------------------------------------------------------------------------------------
     # save / load
 
