@@ -15,7 +15,6 @@ for people to read; :mod:`nanonlp.bpe.export` writes HF ``tokenizer.json`` and t
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from itertools import chain, pairwise
@@ -24,6 +23,7 @@ from typing import Literal
 
 from nanonlp.bpe.config import BPEConfig
 from nanonlp.bpe.patterns import compile_pattern, pattern_name, resolve_pattern, special_splitter
+from nanonlp.bpe.pool import process_pool
 from nanonlp.bpe.stream import iter_pieces
 from nanonlp.bpe.tokenfile import write_tokens
 from nanonlp.bpe.train import MergeStep, count_chunks, learn_merges
@@ -213,9 +213,8 @@ class Tokenizer:
             for text in texts:
                 yield self.encode(text, **kwargs)
             return
-        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         state = (self.merges, self.pattern, self.special_tokens, kwargs)
-        with ctx.Pool(workers, initializer=_init_encoder, initargs=(state,)) as pool:
+        with process_pool(workers, _init_encoder, (state,)) as pool:
             yield from pool.imap(_encode_in_worker, texts, chunksize=4)
 
     def encode_file(self, src: str | os.PathLike, dst: str | os.PathLike, *, workers: int = 1,

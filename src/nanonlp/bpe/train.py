@@ -26,7 +26,6 @@ training is deterministic and gives the same merges as the reference trainer.
 from __future__ import annotations
 
 import heapq
-import multiprocessing as mp
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from itertools import chain, pairwise
 
 from nanonlp.bpe.patterns import compile_pattern, special_splitter
+from nanonlp.bpe.pool import process_pool
 
 BATCH_CHARS = 1 << 20  # characters per counting task (one message to a worker process)
 
@@ -122,8 +122,7 @@ def count_chunks(texts: Iterable[str], pattern: str, specials: Iterable[str] = (
             total.update(count_chunks_in(batch, pattern, specials))
         return total
     total = Counter()
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ctx.Pool(workers, initializer=_init_counter, initargs=(pattern, specials)) as pool:
+    with process_pool(workers, _init_counter, (pattern, specials)) as pool:
         for counts in pool.imap_unordered(_count_batch, chain([first, second], batches)):
             total.update(counts)
     return total
