@@ -34,6 +34,7 @@ from itertools import chain, pairwise
 
 from nanonlp.bpe.patterns import compile_pattern, special_splitter
 from nanonlp.bpe.pool import process_pool
+from nanonlp.bpe.reference import merge
 
 BATCH_CHARS = 1 << 20  # characters per counting task (one message to a worker process)
 
@@ -167,12 +168,11 @@ def learn_merges(chunk_counts: dict[bytes, int], num_merges: int,
             if count > 0:
                 heapq.heappush(heap, (-count, pair))
             continue
-        a, b = pair
         touched: set[tuple[int, int]] = set()  # pairs that contain new_id: their counts rose
         for i in where.pop(pair):
             word = words[i]
-            merged = _merge_word(word, a, b, new_id)
-            if merged is None:  # `where` may list a word that no longer holds the pair
+            merged = merge(word, pair, new_id)
+            if len(merged) == len(word):  # `where` may list a word that no longer holds the pair
                 continue
             f = freqs[i]
             # Retract the word's old pairs and add its new ones: pairs away from the merge
@@ -192,23 +192,3 @@ def learn_merges(chunk_counts: dict[bytes, int], num_merges: int,
         rank += 1
         new_id += 1
 
-
-def _merge_word(word: list[int], a: int, b: int, new_id: int) -> list[int] | None:
-    """``word`` with each (a, b) replaced by ``new_id``, left to right; None if it has none.
-
-    >>> _merge_word([1, 2, 1, 2, 3], 1, 2, 9)
-    [9, 9, 3]
-    """
-    out: list[int] = []
-    i = 0
-    n = len(word)
-    found = False
-    while i < n:
-        if word[i] == a and i + 1 < n and word[i + 1] == b:
-            out.append(new_id)
-            i += 2
-            found = True
-        else:
-            out.append(word[i])
-            i += 1
-    return out if found else None
