@@ -8,7 +8,8 @@ every package that re-exports its submodules a cycle. ``from nanonlp.x import y`
 ``nanonlp.x.y`` when ``y`` is a submodule, else to ``nanonlp.x``; so a package ``__init__``
 that re-exports its submodules is an edge package -> submodule, and a submodule that takes a
 name from its own package's ``__init__`` closes a cycle (it should import the defining module).
-Dynamic imports by string (``importlib.import_module``) are not seen.
+Imports under ``if TYPE_CHECKING:`` count too (a cycle hidden from the interpreter is still
+one for the reader); dynamic imports by string (``importlib.import_module``) are not seen.
 """
 
 from __future__ import annotations
