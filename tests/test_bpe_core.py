@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -39,6 +41,16 @@ def test_reference_helpers():
     assert get_stats([1, 2, 3, 1, 2]) == {(1, 2): 2, (2, 3): 1, (3, 1): 1}
     assert merge([1, 2, 3, 1, 2], (1, 2), 4) == [4, 3, 4]
     assert merge([5, 5, 5, 5, 5], (5, 5), 6) == [6, 6, 5]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 3), max_size=20), st.integers(0, 3), st.integers(0, 3))
+def test_merge_is_left_to_right_replacement(ids, a, b):
+    # str.replace scans left to right without overlaps: the rule merge follows (new id 4)
+    expected = [ord(c) for c in "".join(map(chr, ids)).replace(chr(a) + chr(b), chr(4))]
+    assert merge(ids, (a, b), 4) == expected
+    # the fast trainer reads "no occurrence" from an unchanged length
+    assert (len(merge(ids, (a, b), 4)) == len(ids)) == ((a, b) not in set(pairwise(ids)))
 
 
 @pytest.mark.parametrize("pattern", ["gpt2", "gpt4", "none"])
@@ -94,6 +106,16 @@ def test_round_trip_edge_cases(tok, text):
 def test_round_trip_property(tok, text):
     # st.text includes surrogate-free arbitrary code points: everything valid in UTF-8
     assert tok.decode(tok.encode(text, disallowed_special=())) == text
+
+
+@pytest.mark.parametrize("text", [*EDGE_CASES, *CORPUS.split()])
+def test_chunk_encoder_equals_merging_in_rank_order(tok, text):
+    # the encoder's inlined merge loop against the reference merge, lowest rank first
+    ids = list(text.encode("utf-8"))
+    while ranked := [p for p in pairwise(ids) if p in tok.ranks]:
+        best = min(ranked, key=tok.ranks.__getitem__)
+        ids = merge(ids, best, tok.ranks[best])
+    assert Tokenizer(tok.merges, pattern="none").encode_ordinary(text) == ids
 
 
 def test_merges_shrink_and_cache_is_consistent(tok):

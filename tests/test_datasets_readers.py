@@ -62,7 +62,7 @@ def test_read_conll_bio_scheme_and_column(tmp_path):
     p = write(tmp_path, "bio.tsv", "Jane B-PER\nDoe I-PER\nsings O\n")
     assert list(R.read_conll(p, scheme="bio", n_columns=2))[0].tags == ["B-PER", "I-PER", "O"]
     bad = write(tmp_path, "badbio.tsv", "Jane O\nDoe I-PER\n")
-    with pytest.raises(DataError, match=r"badbio.tsv:1: BIO tag 'I-PER' follows 'O'"):
+    with pytest.raises(DataError, match=r"badbio.tsv:1: BIO tag 'I-PER' at token 2 follows 'O'"):
         list(R.read_conll(bad, scheme="bio", n_columns=2))
 
 

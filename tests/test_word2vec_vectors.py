@@ -46,6 +46,19 @@ def test_gensim_reads_ours_and_we_read_gensims(tmp_path):
         np.testing.assert_array_equal(back.vectors, wv.vectors)
 
 
+def test_to_gensim_and_back_is_exact_and_a_copy():
+    wv = _wv(3)
+    kv = wv.to_gensim()
+    back = WordVectors.from_gensim(kv)
+    assert back.words == wv.words
+    np.testing.assert_array_equal(back.vectors, wv.vectors)
+    np.testing.assert_array_equal(back.counts, wv.counts)
+    kv.vectors[0] += 1.0
+    kv.expandos["count"][0] += 1
+    np.testing.assert_array_equal(back.vectors, wv.vectors)
+    np.testing.assert_array_equal(back.counts, wv.counts)
+
+
 def test_queries_agree_with_gensim():
     wv = _wv(2)
     kv = wv.to_gensim()

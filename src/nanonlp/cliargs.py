@@ -23,7 +23,7 @@ import typing
 from dataclasses import MISSING, dataclass  # noqa: F401  (dataclass: for the doctest)
 from typing import Any, Literal, get_args, get_origin
 
-from nanonlp.errors import ConfigError
+from nanonlp.configs import config_from_dict  # noqa: F401  (re-exported for CLI callers)
 
 
 def field_comments(cls: type) -> dict[str, str]:
@@ -122,25 +122,3 @@ def config_from_args(args: argparse.Namespace, cls: type, prefix: str | None = N
             kwargs[f.name] = value
     kwargs.update(overrides)
     return cls(**kwargs)
-
-
-def config_from_dict(cls: type, d: dict[str, Any], what: str):
-    """Rebuild config dataclass ``cls`` from a JSON dict (a checkpoint's), refusing unknown keys.
-
-    A key this version does not know means the file came from another model or version:
-    better a one-line error naming it than a model silently built from the defaults.
-
-    >>> import dataclasses
-    >>> @dataclasses.dataclass
-    ... class C:
-    ...     n: int = 1
-    >>> config_from_dict(C, {"n": 2}, "C")
-    C(n=2)
-    >>> config_from_dict(C, {"m": 2}, "C")
-    Traceback (most recent call last):
-    nanonlp.errors.ConfigError: unknown C config field(s) ['m']
-    """
-    unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
-    if unknown:
-        raise ConfigError(f"unknown {what} config field(s) {unknown}")
-    return cls(**d)

@@ -33,17 +33,20 @@ def get_stats(ids: list[int], counts: dict[tuple[int, int], int] | None = None,
 def merge(ids: list[int], pair: tuple[int, int], idx: int) -> list[int]:
     """Replace every occurrence of ``pair`` in ``ids`` by ``idx``, left to right.
 
-    Overlaps resolve to the left: ``(5, 5)`` in ``[5, 5, 5]`` merges the first two.
+    Overlaps resolve to the left: ``(5, 5)`` in ``[5, 5, 5]`` merges the first two. The fast
+    trainer calls this too (the encoder inlines the same loop), so it is written for speed as
+    well: the first comparison rejects most positions, and the pair and length are read once.
 
     >>> merge([1, 2, 3, 1, 2], (1, 2), 4)
     [4, 3, 4]
     >>> merge([5, 5, 5], (5, 5), 6)
     [6, 5]
     """
+    a, b = pair
     out = []
-    i = 0
-    while i < len(ids):
-        if i < len(ids) - 1 and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+    i, n = 0, len(ids)
+    while i < n:
+        if ids[i] == a and i + 1 < n and ids[i + 1] == b:
             out.append(idx)
             i += 2
         else:

@@ -26,7 +26,6 @@ training is deterministic and gives the same merges as the reference trainer.
 from __future__ import annotations
 
 import heapq
-import multiprocessing as mp
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -34,6 +33,8 @@ from dataclasses import dataclass
 from itertools import chain, pairwise
 
 from nanonlp.bpe.patterns import compile_pattern, special_splitter
+from nanonlp.bpe.pool import process_pool
+from nanonlp.bpe.reference import merge
 
 BATCH_CHARS = 1 << 20  # characters per counting task (one message to a worker process)
 
@@ -122,8 +123,7 @@ def count_chunks(texts: Iterable[str], pattern: str, specials: Iterable[str] = (
             total.update(count_chunks_in(batch, pattern, specials))
         return total
     total = Counter()
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ctx.Pool(workers, initializer=_init_counter, initargs=(pattern, specials)) as pool:
+    with process_pool(workers, _init_counter, (pattern, specials)) as pool:
         for counts in pool.imap_unordered(_count_batch, chain([first, second], batches)):
             total.update(counts)
     return total
@@ -168,12 +168,11 @@ def learn_merges(chunk_counts: dict[bytes, int], num_merges: int,
             if count > 0:
                 heapq.heappush(heap, (-count, pair))
             continue
-        a, b = pair
         touched: set[tuple[int, int]] = set()  # pairs that contain new_id: their counts rose
         for i in where.pop(pair):
             word = words[i]
-            merged = _merge_word(word, a, b, new_id)
-            if merged is None:  # `where` may list a word that no longer holds the pair
+            merged = merge(word, pair, new_id)
+            if len(merged) == len(word):  # `where` may list a word that no longer holds the pair
                 continue
             f = freqs[i]
             # Retract the word's old pairs and add its new ones: pairs away from the merge
@@ -193,23 +192,3 @@ def learn_merges(chunk_counts: dict[bytes, int], num_merges: int,
         rank += 1
         new_id += 1
 
-
-def _merge_word(word: list[int], a: int, b: int, new_id: int) -> list[int] | None:
-    """``word`` with each (a, b) replaced by ``new_id``, left to right; None if it has none.
-
-    >>> _merge_word([1, 2, 1, 2, 3], 1, 2, 9)
-    [9, 9, 3]
-    """
-    out: list[int] = []
-    i = 0
-    n = len(word)
-    found = False
-    while i < n:
-        if word[i] == a and i + 1 < n and word[i + 1] == b:
-            out.append(new_id)
-            i += 2
-            found = True
-        else:
-            out.append(word[i])
-            i += 1
-    return out if found else None

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from nanonlp.datasets.records import Analogy, Example, Pair, ScoredPair, TaggedSentence
+from nanonlp.datasets.tags import check_bio, iob1_to_bio
 from nanonlp.errors import DataError
 from nanonlp.fileio import iter_lines, iter_text_chunks, read_text  # noqa: F401
 
@@ -79,30 +80,6 @@ def read_parallel(source: PathLike, target: PathLike) -> Iterator[Pair]:
         yield Pair(s[1], t[1])
 
 
-def iob1_to_bio(tags: list[str]) -> list[str]:
-    """Convert IOB1 tags (CoNLL-2003's scheme) to BIO (IOB2).
-
-    In IOB1 an entity starts with ``I-``; ``B-`` appears only where an entity directly follows
-    another of the same type. In BIO every entity starts with ``B-``.
-
-    >>> iob1_to_bio(["I-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-ORG"])
-    ['B-PER', 'I-PER', 'O', 'B-LOC', 'B-LOC', 'B-ORG']
-    """
-    out = []
-    prev = "O"
-    for tag in tags:
-        if tag == "O":
-            out.append(tag)
-        else:
-            prefix, _, etype = tag.partition("-")
-            if prefix not in ("B", "I") or not etype:
-                raise ValueError(f"not an IOB tag: {tag!r}")
-            starts = prefix == "B" or prev == "O" or prev[2:] != etype
-            out.append(("B-" if starts else "I-") + etype)
-        prev = tag
-    return out
-
-
 def read_conll(
     path: PathLike, *, tag_column: int = -1, scheme: str = "iob1", n_columns: int | None = 4
 ) -> Iterator[TaggedSentence]:
@@ -123,7 +100,7 @@ def read_conll(
     def flush() -> Iterator[TaggedSentence]:
         if tokens:
             try:
-                bio = iob1_to_bio(tags) if scheme == "iob1" else _check_bio(tags)
+                bio = iob1_to_bio(tags) if scheme == "iob1" else list(check_bio(tags))
             except ValueError as e:
                 raise DataError(f"{os.fspath(path)}:{start_line}: {e}") from None
             yield TaggedSentence(list(tokens), bio, max(doc, 0))
@@ -154,16 +131,6 @@ def read_conll(
         tokens.append(cols[0])
         tags.append(tag)
     yield from flush()
-
-
-def _check_bio(tags: list[str]) -> list[str]:
-    """Return a copy of BIO ``tags`` after checking that no ``I-`` follows a different type."""
-    prev = "O"
-    for tag in tags:
-        if tag.startswith("I-") and (prev == "O" or prev[2:] != tag[2:]):
-            raise ValueError(f"BIO tag {tag!r} follows {prev!r}")
-        prev = tag
-    return list(tags)
 
 
 def read_scored_pairs(path: PathLike) -> Iterator[ScoredPair]:

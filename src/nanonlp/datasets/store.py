@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from nanonlp.datasets.registry import Dataset, FileSpec
+from nanonlp.datasets.spec import Dataset, FileSpec
 from nanonlp.errors import DataError, DownloadError
 from nanonlp.fileio import default_file_mode
 

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from nanonlp.cliargs import config_from_dict
+from nanonlp.configs import config_from_dict
 from nanonlp.errors import ConfigError
 from nanonlp.training.config import pick_preset
 

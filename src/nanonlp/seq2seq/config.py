@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from nanonlp.cliargs import config_from_dict
+from nanonlp.configs import config_from_dict
 from nanonlp.errors import ConfigError
 from nanonlp.seq2seq.vocab import NORMALIZERS
 from nanonlp.training.config import pick_preset

@@ -17,7 +17,7 @@ real run); the neighbours and scores vary with the threads' timing, so they are 
 
 Modules: ``config`` (the one config), ``vocab`` (counts, subsampling, noise table),
 ``reference`` (the numpy updates that read like the paper), ``fast`` (the numba kernel making
-the same updates on all cores), ``train`` (schedule and epochs; yields progress records),
+the same updates on all cores), ``train`` (schedule and epochs; yields ``progress`` records),
 ``gensim_backend`` (the same config through gensim), ``vectors`` (``WordVectors``: queries and
 files), ``evaluate`` (analogies and similarity, counted as gensim counts), ``plot`` (PCA/t-SNE),
 ``corpus`` (token lists from data sets and files), ``tour`` (the ``nanonlp tour`` step).

@@ -16,11 +16,9 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 
-import numpy as np
-
 from nanonlp.errors import DataError
 from nanonlp.word2vec.config import Word2VecConfig
-from nanonlp.word2vec.train import Progress
+from nanonlp.word2vec.progress import Progress
 from nanonlp.word2vec.vectors import WordVectors
 
 
@@ -99,6 +97,4 @@ class GensimWord2Vec:
     def vectors(self) -> WordVectors:
         if self.model is None:
             raise DataError("nothing trained yet: call train() first")
-        kv = self.model.wv
-        counts = np.array([kv.get_vecattr(w, "count") for w in kv.index_to_key])
-        return WordVectors(list(kv.index_to_key), kv.vectors.copy(), counts)
+        return WordVectors.from_gensim(self.model.wv)

@@ -24,26 +24,9 @@ import numpy as np
 
 from nanonlp.errors import DataError
 from nanonlp.word2vec.config import Word2VecConfig
+from nanonlp.word2vec.progress import Progress
 from nanonlp.word2vec.vectors import WordVectors
 from nanonlp.word2vec.vocab import Vocab, build_vocab
-
-
-@dataclass
-class Progress:
-    """One progress record of a training run."""
-
-    epoch: int  # 1-based epoch this record falls in
-    words: int  # in-vocabulary words processed so far, over all epochs
-    total_words: int  # epochs * in-vocabulary words in the corpus
-    loss: float  # mean loss per example (pair) since the last record; gensim: per word
-    words_per_s: float  # words processed per second since training started
-    alpha: float  # learning rate at the end of this stretch
-    seconds: float  # since training (not vocabulary building) started
-
-    def __str__(self) -> str:
-        pct = 100.0 * self.words / max(self.total_words, 1)
-        return (f"epoch {self.epoch} {pct:5.1f}%  loss {self.loss:.4f}  alpha {self.alpha:.5f}"
-                f"  {self.words_per_s:,.0f} words/s")
 
 
 @dataclass

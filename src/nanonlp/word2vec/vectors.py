@@ -222,9 +222,11 @@ class WordVectors:
 
     @classmethod
     def from_gensim(cls, kv) -> WordVectors:
-        """From a gensim ``KeyedVectors`` (or a ``Word2Vec`` model's ``.wv``)."""
+        """From a gensim ``KeyedVectors`` (or a ``Word2Vec`` model's ``.wv``): a copy, so later
+        training of the gensim model leaves it alone."""
         counts = getattr(kv, "expandos", {}).get("count")  # gensim's per-word attributes
-        return cls(list(kv.index_to_key), np.array(kv.vectors, dtype=np.float32), counts)
+        return cls(list(kv.index_to_key), np.array(kv.vectors, dtype=np.float32),
+                   None if counts is None else np.array(counts))
 
 
 def _format_of(path: Path) -> str:
