@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,7 +17,7 @@ from nanonlp.bert.predict import fill_mask, predict_lines
 from nanonlp.bert.pretrain import PretrainConfig, load_corpus, make_trainer, mlm_accuracy
 from nanonlp.bpe import BPEConfig, Tokenizer
 from nanonlp.datasets import Example, TaggedSentence
-from nanonlp.errors import DataError
+from nanonlp.errors import ConfigError, DataError
 
 SPECIALS = ("[CLS]", "[SEP]", "[MASK]", "[PAD]")
 TEXT = ["the cat sat on the mat .", "a dog ran in the park .", "the bird sang a song ."]
@@ -205,3 +207,55 @@ def test_prepared_corpus_is_repacked_when_the_tokenizer_file_changes(tmp_path):
     new = Tokenizer.train(TEXT, BPEConfig(vocab_size=300, special=SPECIALS, workers=1))
     new.save(tmp_path / "tok")  # same path, new content
     assert new.vocab_size != 280 and prepare_corpus(cfg, 16)["vocab_size"] == new.vocab_size
+
+
+def test_corpus_cache_is_rebuilt_when_its_files_disagree(pretrained, tmp_path):
+    """The packed corpus is a cache: it is reused only when meta.json, both arrays and the
+    tokenizer agree. A kill that left new arrays beside an old meta.json, or a garbage
+    meta.json, costs a rebuild; it never trains on mismatched blocks."""
+    from nanonlp.bert.pretrain import prepare_corpus
+
+    tmp, _, _ = pretrained
+    cfg = PretrainConfig(sources=str(tmp / "text.txt"), data=str(tmp_path / "data"),
+                         tokenizer=str(tmp / "tok.model"), val_fraction=0.2)
+    meta = prepare_corpus(cfg, 16)
+    good = {p.name: p.read_bytes() for p in (tmp_path / "data").iterdir()}
+    assert sorted(good) == ["meta.json", "tokenizer.model", "tokenizer.vocab", "train.npy",
+                           "val.npy"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # nothing aside left
+    for damage in ("meta", "arrays", "tokenizer"):
+        if damage == "meta":
+            (tmp_path / "data" / "meta.json").write_text("{not json")
+        elif damage == "arrays":  # as if a kill came after the arrays and before meta.json
+            np.save(tmp_path / "data" / "train.npy", np.zeros((3, 16), np.int32))
+        else:
+            (tmp_path / "data" / "tokenizer.model").write_text("garbage")
+        assert prepare_corpus(cfg, 16) == meta
+        assert {p.name: p.read_bytes() for p in (tmp_path / "data").iterdir()} == good, damage
+
+
+@pytest.mark.parametrize("train", [dict(max_steps=0), dict(lr=math.nan), dict(grad_clip=math.nan),
+                                   dict(out="/dev/null/run")])
+def test_bad_options_fail_before_the_corpus_is_packed(pretrained, tmp_path, train):
+    tmp, _, _ = pretrained
+    cfg = PretrainConfig(sources=str(tmp / "text.txt"), data=str(tmp_path / "data"),
+                         tokenizer=str(tmp / "tok.model"))
+    with pytest.raises(ConfigError):
+        make_trainer(cfg, "tiny", model=TINY, train={"out": str(tmp_path / "r"), **train})
+    assert not (tmp_path / "data").exists() and not (tmp_path / "r").exists()
+
+
+def test_resume_of_the_wrong_kind_fails_before_the_corpus_is_packed(pretrained, tmp_path):
+    tmp, _, _ = pretrained
+    cfg = PretrainConfig(sources=str(tmp / "text.txt"), data=str(tmp_path / "data"),
+                         tokenizer=str(tmp / "tok.model"))
+    records = {"train": [Example("a b", "x"), Example("b a", "y")] * 4,
+               "val": [Example("a b", "x"), Example("b a", "y")]}
+    ft = finetune.make_trainer(FinetuneConfig(task="sst2"), tmp / "run" / "last",
+                               train=dict(max_steps=1, eval_interval=1, eval_steps=1,
+                                          device="cpu", out=str(tmp_path / "ft")),
+                               records=records)
+    list(ft.run())
+    with pytest.raises(DataError, match="bert-classifier"):
+        make_trainer(cfg, "tiny", resume=tmp_path / "ft" / "last")
+    assert not (tmp_path / "data").exists()
