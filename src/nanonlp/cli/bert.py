@@ -111,13 +111,16 @@ COMMANDS: list[Command] = [
             "Trains a BPE tokenizer with [CLS] [SEP] [MASK] [PAD] (or takes --tokenizer), packs "
             "the lines into blocks (cached in --data), and trains with dynamic 15% masking: "
             "OUT/best and OUT/last checkpoints carry the tokenizer; --budget_min trains for a "
-            "wall-clock budget instead of max_steps."),
-Command(("bert", "finetune"), "fine-tune a BERT for SST-2, sentence polarity or CoNLL NER",
+            "wall-clock budget instead of max_steps. Multi-process: "
+            "torchrun --nproc_per_node N -m nanonlp bert pretrain ..."),
+    Command(("bert", "finetune"), "fine-tune a BERT for SST-2, sentence polarity or CoNLL NER",
             _bert_finetune, _bert_finetune_args,
             "Sequence classification on [CLS] (sst2, sentence_polarity) or token classification "
-            "with first-sub-word labels (conll2003); prints dev (and test) accuracy or span F1."),
-Command(("bert", "predict"), "fill [MASK], label sentences or tag words with a checkpoint",
+            "with first-sub-word labels (conll2003); prints dev (and test) accuracy or span F1. "
+            "Writes what every trainer writes (OUT/best, OUT/last, metrics.jsonl, loss.png); "
+            "multi-process: torchrun --nproc_per_node N -m nanonlp bert finetune ..."),
+    Command(("bert", "predict"), "fill [MASK], label sentences or tag words with a checkpoint",
             _bert_predict, _bert_predict_args),
-Command(("bert", "export"), "export a pretrained checkpoint to a transformers "
+    Command(("bert", "export"), "export a pretrained checkpoint to a transformers "
             "BertForMaskedLM folder", _bert_export, _bert_export_args),
 ]

@@ -175,10 +175,10 @@ COMMANDS: list[Command] = [
             "Counts chunks on all cores, learns merges (progress bar), and writes NAME.model "
             "(what the other bpe commands read), NAME.vocab (for people), tokenizer.json "
             "(HF tokenizers) and NAME.tiktoken (tiktoken ranks) into --out."),
-Command(("bpe", "encode"), "text -> token ids (stdin/stdout, or files; .npy arrays)",
+    Command(("bpe", "encode"), "text -> token ids (stdin/stdout, or files; .npy arrays)",
             _bpe_encode, _bpe_encode_args),
-Command(("bpe", "decode"), "token ids -> text (stdin/stdout, or files)", _bpe_decode,
+    Command(("bpe", "decode"), "token ids -> text (stdin/stdout, or files)", _bpe_decode,
             _bpe_decode_args),
-Command(("bpe", "inspect"), "a tokenizer's compression on a text, longest tokens, merges",
+    Command(("bpe", "inspect"), "a tokenizer's compression on a text, longest tokens, merges",
             _bpe_inspect, _bpe_inspect_args),
 ]

@@ -80,11 +80,11 @@ def _data_download(args: argparse.Namespace) -> None:
 
 COMMANDS: list[Command] = [
     Command(("data", "list"), "list the named data sets and where each is found", _data_list),
-Command(("data", "info"), "describe a data set: files, checksums, licence, splits, counts",
+    Command(("data", "info"), "describe a data set: files, checksums, licence, splits, counts",
             _data_info, _data_info_args),
-Command(("data", "path"), "print the resolved path of each file of a data set", _data_path,
+    Command(("data", "path"), "print the resolved path of each file of a data set", _data_path,
             _data_path_args),
-Command(("data", "download"), "download a data set's files into the cache (checksummed)",
+    Command(("data", "download"), "download a data set's files into the cache (checksummed)",
             _data_download, _data_path_args,
             "Streams each missing file to a temporary file, checks its size and sha256, and "
             "renames it into the cache ($NANONLP_CACHE or ~/.cache/nanonlp). A failed or "

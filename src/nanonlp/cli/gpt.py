@@ -119,16 +119,17 @@ COMMANDS: list[Command] = [
             "Tokenizes with a character vocabulary or a nanonlp BPE model and writes "
             "OUT/train.bin, OUT/val.bin (raw uint16/uint32 ids, memory-mappable), "
             "OUT/meta.json and OUT/tokenizer.model. The last val_fraction of the text is val."),
-Command(("gpt", "train"), "train a GPT from a preset (checkpoints, metrics, loss curve)",
+    Command(("gpt", "train"), "train a GPT from a preset (checkpoints, metrics, loss curve)",
             _gpt_train, _gpt_train_args,
             "AdamW with warmup + cosine decay, gradient accumulation and clipping, periodic "
             "evaluation; writes OUT/best and OUT/last (safetensors + JSON, resumable exactly), "
-            "OUT/metrics.jsonl and OUT/loss.png. Ctrl-C saves OUT/last. Multi-process: "
+            "OUT/metrics.jsonl and OUT/loss.png. --budget_min fits the run to a wall-clock "
+            "budget. Ctrl-C saves OUT/last. Multi-process: "
             "torchrun --nproc_per_node N -m nanonlp gpt train ..."),
-Command(("gpt", "sample"), "generate text from a checkpoint (streams as it goes)",
+    Command(("gpt", "sample"), "generate text from a checkpoint (streams as it goes)",
             _gpt_sample, _gpt_sample_args),
-Command(("gpt", "evaluate"), "loss, perplexity and bits per token of a checkpoint on a split",
+    Command(("gpt", "evaluate"), "loss, perplexity and bits per token of a checkpoint on a split",
             _gpt_evaluate, _gpt_evaluate_args),
-Command(("gpt", "export"), "export a checkpoint to a transformers GPT2LMHeadModel folder",
+    Command(("gpt", "export"), "export a checkpoint to a transformers GPT2LMHeadModel folder",
             _gpt_export, _gpt_export_args),
 ]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from tqdm.auto import tqdm
 
-from nanonlp.cli.common import Command, input_lines, say
+from nanonlp.cli.common import Command, input_lines, say, warn
 from nanonlp.cliargs import add_config_args, config_from_args
 from nanonlp.ner.convert import ConvertConfig, convert
 from nanonlp.ner.evaluate import EvaluateConfig, evaluate, load_pipeline
@@ -25,7 +24,7 @@ def _ner_convert(args: argparse.Namespace) -> None:
     cfg = config_from_args(args, ConvertConfig, input=args.input, output=args.output)
     report = convert(cfg)
     for line in report.adjusted:
-        print(f"nanonlp: warning: {line}", file=sys.stderr)
+        warn(line)
     ents = ", ".join(f"{k} {v:,}" for k, v in sorted(report.entities.items())) or "none"
     say(f"{cfg.output}: {report.docs:,} docs, {report.sentences:,} sentences, "
         f"{report.tokens:,} tokens; entities: {ents}"
@@ -94,13 +93,13 @@ COMMANDS: list[Command] = [
             "Reads CoNLL-2003 (conll2003:SPLIT), column files (BIO, IOB1 or BILOU tags), JSONL "
             "with character offsets, or a DocBin; writes a .spacy DocBin or .conll columns. "
             "Malformed lines and misaligned spans are errors naming file:line."),
-Command(("ner", "train"), "train a spaCy NER pipeline (presets, budget, early stopping)",
+    Command(("ner", "train"), "train a spaCy NER pipeline (presets, budget, early stopping)",
             _ner_train, _ner_train_args,
             "Trains through spaCy's own training loop from a preset built on `spacy init "
             "config`, with optional static vectors from a word2vec text file. Writes "
             "OUT/model-best and OUT/model-last (ordinary spaCy pipelines) and OUT/config.cfg."),
-Command(("ner", "evaluate"), "per-type P/R/F1 (spaCy Scorer, checked by seqeval), confusion",
+    Command(("ner", "evaluate"), "per-type P/R/F1 (spaCy Scorer, checked by seqeval), confusion",
             _ner_evaluate, _ner_evaluate_args),
-Command(("ner", "tag"), "tag text (stdin or a file, one text per line) with a NER pipeline",
+    Command(("ner", "tag"), "tag text (stdin or a file, one text per line) with a NER pipeline",
             _ner_tag, _ner_tag_args),
 ]

@@ -119,9 +119,10 @@ COMMANDS: list[Command] = [
             "pair files, builds word (min_freq) or BPE vocabularies, and trains on the shared "
             "training core: OUT/best and OUT/last (safetensors + JSON + vocabularies, resumable "
             "exactly), OUT/metrics.jsonl and OUT/loss.png. --budget_min fits the run to a "
-            "wall-clock budget. Ctrl-C saves OUT/last."),
-Command(("translate", "evaluate"), "sacreBLEU BLEU and chrF of a checkpoint on a held-out "
+            "wall-clock budget. Ctrl-C saves OUT/last. Multi-process: "
+            "torchrun --nproc_per_node N -m nanonlp translate train ..."),
+    Command(("translate", "evaluate"), "sacreBLEU BLEU and chrF of a checkpoint on a held-out "
             "split", _translate_evaluate, _translate_evaluate_args),
-Command(("translate", "run"), "translate sentences (arguments or stdin lines); beam or "
+    Command(("translate", "run"), "translate sentences (arguments or stdin lines); beam or "
             "greedy; attention PNG", _translate_run, _translate_run_args),
 ]

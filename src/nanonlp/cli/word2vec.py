@@ -109,10 +109,10 @@ COMMANDS: list[Command] = [
             "or files", _w2v_train, _w2v_train_args,
             "Skip-gram or CBOW with negative sampling. Prints progress (loss, words/s) and "
             "saves the vectors in the word2vec C format (.bin/.txt) or .npz."),
-Command(("word2vec", "eval"), "analogy accuracy and similarity Spearman, as one JSON report",
+    Command(("word2vec", "eval"), "analogy accuracy and similarity Spearman, as one JSON report",
             _w2v_eval, _w2v_eval_args),
-Command(("word2vec", "similar"), "nearest neighbours of a word, or an analogy",
+    Command(("word2vec", "similar"), "nearest neighbours of a word, or an analogy",
             _w2v_similar, _w2v_similar_args),
-Command(("word2vec", "plot"), "2-D PCA or t-SNE picture of chosen words (PNG)", _w2v_plot,
+    Command(("word2vec", "plot"), "2-D PCA or t-SNE picture of chosen words (PNG)", _w2v_plot,
             _w2v_plot_args),
 ]
