@@ -16,7 +16,7 @@ import sys
 
 from nanonlp import __version__
 from nanonlp.cli import bert, bpe, data, gpt, ner, tour, translate, word2vec
-from nanonlp.cli.common import Command
+from nanonlp.cli.common import Command, Parser
 from nanonlp.errors import NanonlpError
 from nanonlp.training.driver import Interrupted
 
@@ -46,7 +46,7 @@ def _parser(parent, name: str, **kwargs) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree for every command in the table."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="nanonlp", allow_abbrev=False,
         description="Deep learning for NLP from scratch: BPE, word2vec, NER, translation, GPT, "
                     "BERT. Data sets are found through $NANONLP_DATA, the cache, or packages.",
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``nanonlp`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a usage error exits here: one line, status 2
     run = getattr(args, "_run", None)
     if run is None:
         (getattr(args, "_group_parser", None) or parser).print_help(sys.stderr)

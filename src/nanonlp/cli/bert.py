@@ -14,9 +14,16 @@ from nanonlp.bert.finetune import FinetuneConfig, checkpoint_tokenizer
 from nanonlp.bert.model import load_bert
 from nanonlp.bert.predict import predict_lines
 from nanonlp.bert.pretrain import PretrainConfig
-from nanonlp.cli.common import PRESET_NOTE, Command, add_train_flags, input_lines, prefixed, say
+from nanonlp.cli.common import (
+    PRESET_NOTE,
+    Command,
+    add_train_flags,
+    at_least,
+    input_lines,
+    prefixed,
+    say,
+)
 from nanonlp.cliargs import add_config_args, config_from_args
-from nanonlp.errors import ConfigError
 from nanonlp.training import TrainConfig
 from nanonlp.training.checkpoint import read_meta
 from nanonlp.training.distributed import session
@@ -82,12 +89,11 @@ def _bert_predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="a BERT checkpoint: pretrained (fills [MASK]) or "
                    "fine-tuned (labels sentences or tags words)")
     p.add_argument("--input", help="text file, one input per line (default: stdin)")
-    p.add_argument("--top_k", type=int, default=5, help="predictions per [MASK] (default: 5)")
+    p.add_argument("--top_k", type=at_least(1), default=5,
+                   help="predictions per [MASK] (default: 5)")
 
 
 def _bert_predict(args: argparse.Namespace) -> None:
-    if args.top_k < 1:
-        raise ConfigError(f"top_k must be >= 1, got {args.top_k}")
     read_meta(args.checkpoint)  # a wrong folder fails before stdin is read
     lines = [line for line in input_lines(args.input) if line.strip()]
     for line in predict_lines(args.checkpoint, lines, args.top_k):

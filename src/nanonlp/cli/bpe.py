@@ -16,9 +16,9 @@ from nanonlp.bpe.patterns import pattern_name
 from nanonlp.bpe.stream import iter_pieces
 from nanonlp.bpe.tokenfile import write_tokens
 from nanonlp.bpe.tokenizer import render_token
-from nanonlp.cli.common import Command, say, stdin_text
+from nanonlp.cli.common import Command, at_least, say, stdin_text
 from nanonlp.cliargs import add_config_args, config_from_args
-from nanonlp.errors import ConfigError, DataError, SpecialTokenError
+from nanonlp.errors import DataError, SpecialTokenError
 from nanonlp.fileio import atomic_write, read_text
 
 
@@ -75,15 +75,13 @@ def _bpe_encode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--special", choices=["allow", "text", "error"], default="allow",
                    help="special tokens in the text: encode as special ids (allow), as plain "
                         "text, or fail (error, tiktoken's default)")
-    p.add_argument("--workers", type=int, default=1, help="processes (0: all cores)")
+    p.add_argument("--workers", type=at_least(0), default=1, help="processes (0: all cores)")
     p.description = ("Encodes text to token ids: one line of space-separated ids, or, when "
                      "--output ends in .npy (or .bin: raw uint16/uint32), a memory-mappable "
                      "array for the GPT and BERT trainers.")
 
 
 def _bpe_encode(args: argparse.Namespace) -> None:
-    if args.workers < 0:
-        raise ConfigError(f"--workers must be >= 0 (0: all cores), got {args.workers}")
     tok = Tokenizer.load(args.model)
     kwargs = {"allow": {"allowed_special": "all"},
               "text": {"allowed_special": (), "disallowed_special": ()},
@@ -143,7 +141,8 @@ def _bpe_decode(args: argparse.Namespace) -> None:
 def _bpe_inspect_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="a .model file written by `nanonlp bpe train`")
     p.add_argument("--text", help="a text file or data set name to measure compression on")
-    p.add_argument("--top", type=int, default=10, help="how many merges / longest tokens to show")
+    p.add_argument("--top", type=at_least(1), default=10,
+                   help="how many merges / longest tokens to show")
 
 
 def _bpe_inspect(args: argparse.Namespace) -> None:

@@ -89,6 +89,38 @@ def checked_arg(text: str, what: str) -> str:
     return text
 
 
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer no smaller than ``low``.
+
+    >>> at_least(0)("3")
+    3
+    >>> at_least(1)("0")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: must be an integer >= 1, got '0'
+    """
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
+        return value
+
+    parse.__name__ = "int"  # argparse names the type in its messages
+    return parse
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (``nanonlp: error: ...``, exit status 2), as every other
+    user error gets, instead of the usage block followed by the message."""
+
+    def error(self, message: str):
+        print(f"nanonlp: error: {self.prog}: {message} (see {self.prog} --help)",
+              file=sys.stderr)
+        raise SystemExit(2)
+
+
 def add_train_flags(p: argparse.ArgumentParser, what: str) -> None:
     """The flags every torch training command shares, named alike in all of them."""
     p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint folder "

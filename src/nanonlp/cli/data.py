@@ -6,7 +6,7 @@ import argparse
 from itertools import islice
 
 from nanonlp import datasets as D
-from nanonlp.cli.common import Command, say
+from nanonlp.cli.common import Command, at_least, say
 from nanonlp.datasets.store import candidates, sha256_file
 
 
@@ -27,7 +27,7 @@ def _data_list(args: argparse.Namespace) -> None:
 def _data_info_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="data set name (see `nanonlp data list`)")
     p.add_argument("--verify", action="store_true", help="hash every file found against its sha256")
-    p.add_argument("--head", type=int, default=0, metavar="N",
+    p.add_argument("--head", type=at_least(0), default=0, metavar="N",
                    help="also print the first N records of the default split")
 
 

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import torch
 
-from nanonlp.cli.common import PRESET_NOTE, Command, add_train_flags, checked_arg, prefixed, say
+from nanonlp.cli.common import (
+    PRESET_NOTE,
+    Command,
+    add_train_flags,
+    at_least,
+    checked_arg,
+    prefixed,
+    say,
+)
 from nanonlp.cliargs import add_config_args, config_from_args
 from nanonlp.errors import DataError
 from nanonlp.gpt.config import PRESETS, GPTConfig
@@ -88,7 +96,7 @@ def _gpt_evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="checkpoint folder (OUT/best, OUT/last)")
     p.add_argument("data", help="folder written by `nanonlp gpt prepare`")
     p.add_argument("--split", default="val", choices=("train", "val"), help="(default: val)")
-    p.add_argument("--max_windows", type=int, help="evaluate at most this many windows")
+    p.add_argument("--max_windows", type=at_least(1), help="evaluate at most this many windows")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default: auto)")
 
 

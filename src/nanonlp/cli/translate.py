@@ -10,13 +10,14 @@ from nanonlp.cli.common import (
     PRESET_NOTE,
     Command,
     add_train_flags,
+    at_least,
     checked_arg,
     prefixed,
     say,
     stdin_lines,
 )
 from nanonlp.cliargs import add_config_args
-from nanonlp.errors import ConfigError, DataError
+from nanonlp.errors import DataError
 from nanonlp.seq2seq.config import PRESETS, DataConfig, Seq2SeqConfig
 from nanonlp.seq2seq.plot import plot_attention
 from nanonlp.seq2seq.train import OUT, evaluate, evaluate_checkpoint, make_trainer
@@ -31,7 +32,7 @@ def _translate_train_args(p: argparse.ArgumentParser) -> None:
                    help=f"data + model + training recipe: {', '.join(PRESETS)} (default: "
                         "tutorial); --data.*, --model.* and --train.* flags override its fields")
     add_train_flags(p, "translate train")
-    p.add_argument("--bleu_sentences", type=int, default=500, metavar="N",
+    p.add_argument("--bleu_sentences", type=at_least(0), default=500, metavar="N",
                    help="after training, greedy BLEU of best/ on N val sentences (0: skip)")
     add_config_args(p, DataConfig, prefix="data", note=PRESET_NOTE)
     add_config_args(p, Seq2SeqConfig, prefix="model", skip=("src_vocab", "tgt_vocab"),
@@ -40,8 +41,6 @@ def _translate_train_args(p: argparse.ArgumentParser) -> None:
 
 
 def _translate_train(args: argparse.Namespace) -> None:
-    if args.bleu_sentences < 0:
-        raise ConfigError(f"--bleu_sentences must be >= 0, got {args.bleu_sentences}")
     train = prefixed(args, "train")
     with session(train.get("device", "auto")) as dist:
         trainer = make_trainer(prefixed(args, "data"), args.preset, prefixed(args, "model"),
@@ -71,10 +70,11 @@ def _translate_evaluate_args(p: argparse.ArgumentParser) -> None:
                    help="held-out split of the checkpoint's data (default: test)")
     p.add_argument("--source", help="score on every pair of a TSV file or of SRC,TGT files "
                    "instead of a split")
-    p.add_argument("--beam", type=int, default=5, help="beam width; 1 is greedy (default: 5)")
+    p.add_argument("--beam", type=at_least(1), default=5,
+                   help="beam width; 1 is greedy (default: 5)")
     p.add_argument("--alpha", type=float, default=1.0,
                    help="length normalisation exponent (GNMT); 0: raw log probability")
-    p.add_argument("--max_sentences", type=int, help="score only the first N sources")
+    p.add_argument("--max_sentences", type=at_least(1), help="score only the first N sources")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -93,7 +93,8 @@ def _translate_evaluate(args: argparse.Namespace) -> None:
 def _translate_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="checkpoint folder (OUT/best, OUT/last)")
     p.add_argument("sentences", nargs="*", help="sentences to translate (default: stdin lines)")
-    p.add_argument("--beam", type=int, default=5, help="beam width; 1 is greedy (default: 5)")
+    p.add_argument("--beam", type=at_least(1), default=5,
+                   help="beam width; 1 is greedy (default: 5)")
     p.add_argument("--alpha", type=float, default=1.0,
                    help="length normalisation exponent (GNMT); 0: raw log probability")
     p.add_argument("--attention", metavar="PNG", help="also draw the attention heatmaps here")

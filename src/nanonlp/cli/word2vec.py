@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from nanonlp.cli.common import Command, say
+from nanonlp.cli.common import Command, at_least, say
 from nanonlp.cliargs import add_config_args, config_from_args
 from nanonlp.errors import ConfigError
 from nanonlp.fileio import atomic_write
@@ -49,7 +49,7 @@ def _w2v_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--similarity", default="wordsim353,simlex999,men,rw",
                    help="comma-separated word_similarity splits (see `nanonlp data info "
                         "word_similarity`); sets not available here are listed, not fatal")
-    p.add_argument("--restrict_vocab", type=int, default=300_000,
+    p.add_argument("--restrict_vocab", type=at_least(1), default=300_000,
                    help="only the most frequent N words answer analogies (gensim's default)")
     p.add_argument("--method", choices=["add", "mul"], default="add",
                    help="analogy rule: 3CosAdd or 3CosMul")
@@ -74,7 +74,7 @@ def _w2v_similar_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vectors", required=True, help="vectors file (.bin, .txt, .npz)")
     p.add_argument("--minus", nargs="*", default=[], metavar="WORD",
                    help="words to subtract (analogy: king --minus man ... woman)")
-    p.add_argument("--topn", type=int, default=10, help="how many neighbours to print")
+    p.add_argument("--topn", type=at_least(1), default=10, help="how many neighbours to print")
     p.add_argument("--method", choices=["add", "mul"], default="add",
                    help="3CosAdd (cosine with the mean) or 3CosMul")
 
