@@ -315,3 +315,56 @@ def test_plots_leave_the_matplotlib_backend_alone(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "svg"
     assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fit_writes_the_run_folder_and_ctrl_c_says_how_to_resume(tmp_path):
+    from nanonlp.training import Interrupted, fit
+
+    t = trainer(tmp_path, 8)
+    real, calls = t.data.batch, []
+
+    def interrupted(split, n, g):  # Ctrl-C in step 5 (two micro-batches a step)
+        if g is t.generator:  # a training batch, not an evaluation's
+            calls.append(1)
+            if len(calls) == 9:
+                raise KeyboardInterrupt
+        return real(split, n, g)
+
+    t.data.batch = interrupted
+    said = []
+    with pytest.raises(Interrupted, match=rf"interrupted at step 4; saved {tmp_path / 'last'} "
+                                          rf"\(resume with --resume {tmp_path / 'last'}\)"):
+        fit(t, "test", info={"preset": "x"}, progress=False, say=said.append)
+    assert said[0].startswith("test: ") and "step 0 -> 8" in said[0]
+    steps = [json.loads(x)["step"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+    run = json.loads((tmp_path / "train_config.json").read_text())
+    assert run["preset"] == "x" and run["train"]["max_steps"] == 8 and run["kind"] == "gpt"
+    assert read_meta(tmp_path / "last")["state"]["step"] == 4
+    again = trainer(tmp_path, 8, resume=tmp_path / "last")
+    result = fit(again, "test", progress=False, say=None)
+    assert result.steps == 8 and result.last.step == 8
+    steps = [json.loads(x)["step"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 9))  # the log continues as if never interrupted
+
+
+def test_fit_with_a_budget_records_the_schedule_it_followed(tmp_path):
+    from nanonlp.training import fit
+
+    result = fit(trainer(tmp_path, 1000), "test", budget_min=0.0, progress=False, say=None)
+    run = json.loads((tmp_path / "train_config.json").read_text())
+    assert result.steps == 2 and run["train"]["max_steps"] == 2  # fitted, not the 1000 asked
+
+
+def test_a_run_that_fails_before_its_first_step_leaves_no_run_config(tmp_path):
+    from nanonlp.training import fit
+
+    t = trainer(tmp_path / "run", 4)
+
+    def broken(split, n, g):
+        raise DataError("data: broken")
+
+    t.data.batch = broken
+    with pytest.raises(DataError):
+        fit(t, "test", progress=False, say=None)
+    assert not (tmp_path / "run").exists()
