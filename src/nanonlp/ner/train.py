@@ -66,8 +66,10 @@ class TrainConfig:
             raise ConfigError(f"patience must be >= 0, got {self.patience}")
         if self.eval_frequency < 1:
             raise ConfigError(f"eval_frequency must be >= 1, got {self.eval_frequency}")
-        for item in self.overrides:
-            parse_override(item)
+        if self.overrides:  # a key spaCy does not have is a typo: refuse it before any work
+            cfg = base_config(self.preset)
+            for item in self.overrides:
+                check_override(cfg, parse_override(item)[0])
 
 
 @dataclass

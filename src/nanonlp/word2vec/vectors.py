@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -202,7 +203,7 @@ class WordVectors:
                     counts = z["counts"] if "counts" in z and len(z["counts"]) else None
                     wv = cls([str(w) for w in z["words"]], z["vectors"], counts)
                 _check_finite(path, wv)
-            except (OSError, ValueError, KeyError, EOFError, MemoryError) as e:
+            except (OSError, ValueError, KeyError, EOFError, MemoryError, zipfile.BadZipFile) as e:
                 if isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)):
                     raise DataError(f"{path}: cannot read ({e.strerror})") from None
                 raise DataError(f"{path}: not a nanonlp vectors .npz "
