@@ -444,7 +444,7 @@ CLI_CASES = [
     ("w2v-similar-inf-binary", ["word2vec", "similar", "the", "--vectors", "{in}/inf.bin",
                                 "--method", "mul"], "the vector of 'sat' holds inf"),
     ("w2v-similar-nan-npz", ["word2vec", "similar", "the", "--vectors", "{in}/nan.npz"],
-     "nan.npz: the vector of 'cat'"),
+     "nan.npz: the vector of 'cat' (entry 2) holds nan"),
     ("w2v-plot-nan", ["word2vec", "plot", "{in}/nan.txt", "--words", "the", "cat", "sat",
                       "--out", "{out}/w.png"], "nan.txt:3"),
     ("w2v-topn-0", ["word2vec", "similar", "the", "--vectors", "{in}/ok.txt", "--topn", "0"],

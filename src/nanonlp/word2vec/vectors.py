@@ -202,12 +202,12 @@ class WordVectors:
                 with np.load(path, allow_pickle=False) as z:
                     counts = z["counts"] if "counts" in z and len(z["counts"]) else None
                     wv = cls([str(w) for w in z["words"]], z["vectors"], counts)
-                _check_finite(path, wv)
             except (OSError, ValueError, KeyError, EOFError, MemoryError, zipfile.BadZipFile) as e:
                 if isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)):
                     raise DataError(f"{path}: cannot read ({e.strerror})") from None
                 raise DataError(f"{path}: not a nanonlp vectors .npz "
                                 f"({type(e).__name__}: {str(e)[:80]})") from None
+            _check_finite(path, wv)
         elif fmt == "binary":
             wv = _read_binary(path)
         elif fmt == "text":
