@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -62,12 +63,17 @@ def atomic_dir(path: str | os.PathLike, keep_others: bool = False) -> Iterator[P
     """Build a folder in a temporary sibling and swap it in whole when the body succeeds.
 
     The body writes into the yielded ``.<name>.tmp-XXXX`` folder (same parent, so the renames
-    stay on one file system). On success the old ``path`` is renamed aside, the new folder
-    renamed into place and the old one deleted; if the body raises, the temporary folder is
-    removed and ``path`` is untouched. A reader sees the old folder or the new one (or, for
-    the instant between the two renames, none), never a mix of the two. ``keep_others``
-    carries over entries of the old folder that the new one does not have (a data folder may
-    hold the user's other files).
+    stay on one file system). When the body returns, the folder is renamed to
+    ``.<name>.new-XXXX``: that rename is the mark of a complete folder (a ``.tmp-`` folder may
+    be half-written, a ``.new-`` one never is). Then the old ``path`` is renamed aside to
+    ``.<name>.old-XXXX``, the new folder renamed into place and the old one deleted. If the body
+    raises, the temporary folder is removed and ``path`` is untouched. A reader sees the old
+    folder or the new one, never a mix of the two. A process killed between the two renames
+    leaves no ``path`` but both complete folders: :func:`recover_dir` (called here first, and
+    by the checkpoint readers) renames the newer back into place, and the hidden leftovers of
+    earlier kills are removed before the new folder is built. ``keep_others`` carries over
+    entries of the old folder that the new one does not have (a data folder may hold the
+    user's other files).
 
     >>> with atomic_dir(tmp / "ckpt") as d:   # doctest: +SKIP
     ...     (d / "config.json").write_text("{}")
@@ -76,32 +82,119 @@ def atomic_dir(path: str | os.PathLike, keep_others: bool = False) -> Iterator[P
     if path.exists() and not path.is_dir():
         raise DataError(f"{path}: exists and is not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
+    recover_dir(path)
+    remove_stale(path, keep_others)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; give it what mkdir would
+    tag = tmp.name.rsplit("-", 1)[1]
+    new = path.parent / f".{path.name}.new-{tag}"
+    old = path.parent / f".{path.name}.old-{tag}"
     try:
         yield tmp
-        old = None
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{tmp.name.rsplit('-', 1)[1]}"
-            os.rename(path, old)
-        try:
-            os.rename(tmp, path)
-        except BaseException:
-            if old is not None:
-                os.rename(old, path)
-            raise
+        os.rename(tmp, new)  # the body finished: from here on the folder counts as complete
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if old is not None:
-        if keep_others:
-            for entry in old.iterdir():
-                if not (path / entry.name).exists():
-                    os.rename(entry, path / entry.name)
-        if old.is_symlink():  # path was a link to a folder: drop the link, not its target
-            old.unlink()
+    had_old = path.exists() or path.is_symlink()
+    try:
+        if had_old:
+            os.rename(path, old)
+        os.rename(new, path)
+    except BaseException as e:
+        if isinstance(e, FileNotFoundError) and not new.exists() and path.is_dir():
+            pass  # a reader's recover_dir moved our complete folder into place: done
         else:
-            shutil.rmtree(old, ignore_errors=True)
+            if had_old and not path.exists() and old.exists():
+                os.rename(old, path)
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+    if had_old:
+        _retire(old, path, keep_others)
+
+
+def _hidden_siblings(path: Path) -> list[tuple[str, Path]]:
+    """The ``.<name>.{tmp,new,old}-XXXX`` folders :func:`atomic_dir` leaves beside ``path``
+    when it is killed, as ``(kind, folder)``."""
+    prefix = f".{path.name}."
+    found = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        kind, dash, tag = entry.name[len(prefix):].partition("-")
+        if dash and tag and kind in ("tmp", "new", "old"):
+            found.append((kind, Path(entry.path)))
+    return found
+
+
+def recover_dir(path: str | os.PathLike) -> bool:
+    """Put back ``path`` if a killed :func:`atomic_dir` swap left it missing; True if it did.
+
+    Only complete folders qualify: a ``.new-`` folder (renamed so once its body finished), or
+    else the ``.old-`` folder (the previous ``path`` itself). A ``.tmp-`` folder beside an
+    ``.old-`` folder with the same tag also counts as complete (an older nanonlp renamed
+    ``path`` aside only once the body had finished). The newest complete folder wins.
+    """
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        return False
+    hidden = _hidden_siblings(path)
+    olds = {p.name.rsplit("-", 1)[1]: p for kind, p in hidden if kind == "old"}
+    new = [p for kind, p in hidden
+           if kind == "new" or (kind == "tmp" and p.name.rsplit("-", 1)[1] in olds)]
+    for group in (new, list(olds.values())):
+        for folder in sorted(group, key=_mtime, reverse=True):
+            try:
+                os.rename(folder, path)
+            except FileNotFoundError:
+                continue  # another process took it first
+            except OSError:
+                if path.exists():
+                    return True  # another process put one back meanwhile
+                raise
+            return True
+    return False
+
+
+def remove_stale(path: str | os.PathLike, keep_others: bool = False) -> None:
+    """Delete the hidden folders killed :func:`atomic_dir` swaps left beside ``path``.
+
+    Call it when ``path`` exists (after :func:`recover_dir`). An ``.old-`` folder is retired
+    as a finished swap would have retired it (with ``keep_others``, its entries that ``path``
+    lacks are moved in first).
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    for kind, folder in _hidden_siblings(path):
+        if kind == "old":
+            _retire(folder, path, keep_others)
+        elif folder.is_symlink():
+            folder.unlink()
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _retire(old: Path, path: Path, keep_others: bool) -> None:
+    """Delete the folder a swap renamed aside, carrying its other entries over if asked."""
+    if keep_others and old.is_dir():
+        for entry in old.iterdir():
+            if not (path / entry.name).exists():
+                os.rename(entry, path / entry.name)
+    if old.is_symlink():  # path was a link to a folder: drop the link, not its target
+        old.unlink()
+    else:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _mtime(p: Path) -> float:
+    try:
+        return p.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _umask() -> int:
@@ -130,11 +223,20 @@ def split_member(path: str | os.PathLike) -> tuple[Path, str | None]:
     return Path(s), None
 
 
+#: What a damaged compressed file or zip archive raises while it is read: a truncated stream
+#: (EOFError), a corrupt one (gzip's BadGzipFile and bz2's "Invalid data stream" are OSErrors,
+#: zlib.error, LZMAError), a bad zip (BadZipFile, including a member's CRC mismatch).
+_DAMAGED = (EOFError, OSError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
+_KINDS = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz"}
+
+
 @contextlib.contextmanager
 def open_binary(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     """Open a file for binary reading, decompressing ``.gz``/``.bz2``/``.xz`` transparently.
 
-    ``archive.zip::member`` opens one member of a zip archive.
+    ``archive.zip::member`` opens one member of a zip archive, streamed (never read whole).
+    A damaged archive or compressed stream, found when opened or while it is read inside the
+    ``with`` body, is a :class:`DataError` naming the file.
     """
     archive, member = split_member(path)
     if not archive.exists():
@@ -142,18 +244,52 @@ def open_binary(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     if archive.is_dir():
         raise DataError(f"{archive}: is a folder, expected a file")
     if member is not None:
-        with zipfile.ZipFile(archive) as zf:
+        try:
+            zf = zipfile.ZipFile(archive)
+        except (zipfile.BadZipFile, EOFError, OSError) as e:
+            if isinstance(e, PermissionError):
+                raise
+            raise DataError(f"{archive}: not a readable zip archive ({_reason(e)})") from None
+        with zf:
             try:
                 info = zf.getinfo(member)
             except KeyError:
                 names = ", ".join(zf.namelist()[:5])
                 raise DataError(f"{archive}: no member {member!r} (it has {names}, ...)") from None
-            with zf.open(info) as f:
-                yield f
+            try:
+                f = zf.open(info)
+            except (*_DAMAGED, RuntimeError, NotImplementedError) as e:  # encrypted, odd method
+                raise DataError(f"{os.fspath(path)}: cannot unpack this zip member "
+                                f"({_reason(e)})") from None
+            try:
+                with f:
+                    yield f
+            except _DAMAGED as e:
+                if isinstance(e, PermissionError):
+                    raise
+                raise DataError(f"{os.fspath(path)}: damaged zip member ({_reason(e)})") \
+                    from None
         return
-    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(archive.suffix, open)
-    with opener(archive, "rb") as f:
-        yield f
+    kind = _KINDS.get(archive.suffix)
+    if kind is None:
+        with open(archive, "rb") as f:
+            yield f
+        return
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[archive.suffix]
+    try:
+        with opener(archive, "rb") as f:
+            yield f
+    except _DAMAGED as e:
+        if isinstance(e, PermissionError):
+            raise
+        raise DataError(f"{archive}: not a valid {kind} file, or cut short ({_reason(e)})") \
+            from None
+
+
+def _reason(e: BaseException) -> str:
+    """A short reason for a damaged-file error: its first line, or its type."""
+    text = str(e).splitlines()[0][:80] if str(e) else ""
+    return text or type(e).__name__
 
 
 def iter_lines(path: str | os.PathLike, *, keepends: bool = False) -> Iterator[tuple[int, str]]:

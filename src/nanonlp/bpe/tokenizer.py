@@ -34,6 +34,9 @@ FORMAT = "nanonlp-bpe"
 FORMAT_VERSION = 1
 CACHE_SIZE = 1 << 17  # distinct chunks remembered by encode; cleared when full
 MAX_ID = 1 << 32  # token files store ids as uint32 at most (see tokenfile.token_dtype)
+# Special ids follow the merges; imported vocabularies leave small gaps (cl100k_base's last
+# special is 20 ids past its merges), so a file may place them up to this far past the end.
+MAX_SPECIAL_GAP = 1024
 
 SpecialSet = Collection[str] | Literal["all"]
 
@@ -337,6 +340,7 @@ class Tokenizer:
             if not isinstance(pattern, str):
                 raise bad(f"the pattern must be a JSON string, got {pattern!r}")
             specials = {}
+            special_lines = {}
             for _ in range(count("special")):
                 lineno += 1
                 text, _, i = lines[lineno - 1].rpartition(" ")
@@ -346,6 +350,7 @@ class Tokenizer:
                 if not 0 <= i < MAX_ID:
                     raise bad(f"special token id {i} is out of range (0...{MAX_ID - 1})")
                 specials[name] = i
+                special_lines[name] = lineno
             merges = []
             for _ in range(count("merges")):
                 lineno += 1
@@ -358,6 +363,14 @@ class Tokenizer:
             raise DataError(f"{path}:{lineno}: corrupt line {line[:40]!r}") from None
         if any(line.strip() for line in lines[lineno:]):
             raise DataError(f"{path}:{lineno + 1}: unexpected text after the last merge")
+        # an id far past the vocabulary would make every embedding that size (4e9 rows)
+        limit = 256 + len(merges) + len(specials) + MAX_SPECIAL_GAP
+        for name, i in specials.items():
+            if i >= limit:
+                raise DataError(f"{path}:{special_lines[name]}: special token {name!r} has id "
+                                f"{i:,}, but the model has {256 + len(merges):,} ordinary "
+                                f"tokens and {len(specials)} special ones (ids up to "
+                                f"{limit - 1:,} accepted)")
         try:
             return cls(merges, pattern, specials)
         except (DataError, ConfigError) as e:  # e.g. a pattern that is not a valid regex

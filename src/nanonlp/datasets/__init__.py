@@ -108,20 +108,47 @@ def available(name: str, split: str | None = None) -> bool:
 
 
 def download(name: str, *, split: str | None = None, progress: bool = True) -> dict[str, Path]:
-    """Fetch the files of a data set (or of one split) that are not already available."""
+    """Fetch the files of a data set (or of one split) that are not already available.
+
+    A file already there is checked against its recorded size and sha256: a damaged copy in
+    the cache is fetched again (it is ours to replace); one elsewhere ($NANONLP_DATA, a
+    package) is refused with a :class:`DataError` naming it.
+    """
     ds = get_dataset(name)
     out = {}
     for fname in _files_for(ds, split):
         spec = ds.file(fname)
+        dest = cache_root() / ds.name / spec.name
         try:
-            out[fname] = find_file(ds, fname)
+            found = find_file(ds, fname)
         except DataError:
             if not spec.urls:
                 if split is None:
                     continue  # optional extra without a URL (e.g. text8's prefix)
                 raise
-            out[fname] = fetch(spec, cache_root() / ds.name / spec.name, progress=progress)
+            out[fname] = fetch(spec, dest, progress=progress)
+            continue
+        problem = _damage(spec, found)
+        if problem is None:
+            out[fname] = found
+        elif found == dest and spec.urls:
+            out[fname] = fetch(spec, dest, progress=progress)  # replaces it atomically
+        else:
+            raise DataError(f"{found}: {problem}; it is damaged or another version: delete it "
+                            f"or put the right file there")
     return out
+
+
+def _damage(spec, path: Path) -> str | None:
+    """What is wrong with a copy of ``spec`` at ``path`` (size, then sha256), or None."""
+    size = path.stat().st_size
+    if spec.size is not None and size != spec.size:
+        return f"{size:,} bytes, expected {spec.size:,}"
+    if spec.sha256 is not None:
+        digest = sha256_file(path)
+        if digest != spec.sha256:
+            return f"sha256 {digest[:16]}..., expected {spec.sha256[:16]}..."
+    return None
 
 
 def _check_split(ds: Dataset, split: str | None) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -222,7 +223,7 @@ def read_zip_members(path: PathLike, prefix: str, *, suffix: str = "") -> Iterat
     path = Path(path)
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as e:
+    except (zipfile.BadZipFile, EOFError, OSError) as e:
         raise DataError(f"{path}: not a readable zip file ({e})") from None
     with zf:
         names = sorted(
@@ -230,7 +231,11 @@ def read_zip_members(path: PathLike, prefix: str, *, suffix: str = "") -> Iterat
             and not n.endswith("/")
         )
         for name in names:
-            data = zf.read(name)
+            try:
+                data = zf.read(name)
+            except (zipfile.BadZipFile, EOFError, OSError, zlib.error, RuntimeError,
+                    NotImplementedError) as e:  # CRC or stream damage, encryption, odd method
+                raise DataError(f"{path}::{name}: damaged zip member ({e})") from None
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError as e:

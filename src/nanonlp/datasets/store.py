@@ -128,15 +128,30 @@ def fetch(spec: FileSpec, dest: Path, *, progress: bool = False, timeout: float 
     """
     if not spec.urls:
         raise DownloadError(f"{spec.name}: no download URL is known")
+    made = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]
     dest.parent.mkdir(parents=True, exist_ok=True)
     errors = []
-    for url in spec.urls:
-        try:
-            _fetch_one(url, spec, dest, progress=progress, timeout=timeout)
-            return dest
-        except DownloadError as e:
-            errors.append(str(e))
+    try:
+        for url in spec.urls:
+            try:
+                _fetch_one(url, spec, dest, progress=progress, timeout=timeout)
+                return dest
+            except DownloadError as e:
+                errors.append(str(e))
+    except BaseException:
+        _remove_empty(made)
+        raise
+    _remove_empty(made)  # a failed download leaves no empty cache folder behind
     raise DownloadError("; ".join(errors))
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders ``fetch`` created (innermost first), as long as they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another file arrived meanwhile), or already gone
+            return
 
 
 def _fetch_one(url: str, spec: FileSpec, dest: Path, *, progress: bool, timeout: float) -> None:

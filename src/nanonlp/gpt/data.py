@@ -15,6 +15,7 @@ the rest validates, so validation text is text the model has never seen any part
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -183,6 +184,10 @@ class TokenData:
 
 
 def read_meta(folder: str | os.PathLike) -> dict[str, Any]:
+    from nanonlp.fileio import recover_dir
+
+    with contextlib.suppress(OSError):  # a read-only folder: read what is there
+        recover_dir(folder)  # a prepare killed mid-swap: put the complete folder back
     path = Path(folder) / META
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))

@@ -11,12 +11,13 @@ context slides (learned positions cannot go further) and the cache is rebuilt fr
 from __future__ import annotations
 
 import codecs
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
 
-from nanonlp.errors import ConfigError
+from nanonlp.errors import ConfigError, DataError
 from nanonlp.gpt.model import GPT
 from nanonlp.layers import check_ids
 
@@ -37,11 +38,13 @@ class SampleConfig:
     def __post_init__(self):
         if self.max_new_tokens < 0:
             raise ConfigError(f"max_new_tokens must be >= 0, got {self.max_new_tokens}")
-        if self.temperature < 0:
-            raise ConfigError(f"temperature must be >= 0, got {self.temperature}")
+        # NaN passes a `< 0` test, and softmax(logits / nan) then fails deep in torch
+        if not math.isfinite(self.temperature) or self.temperature < 0:
+            raise ConfigError(f"temperature must be a finite number >= 0 (0: greedy), got "
+                              f"{self.temperature}")
         if self.top_k is not None and self.top_k < 1:
             raise ConfigError(f"top_k must be >= 1 (or None), got {self.top_k}")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
+        if self.top_p is not None and not (math.isfinite(self.top_p) and 0 < self.top_p <= 1):
             raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.num_samples < 1:
             raise ConfigError(f"num_samples must be >= 1, got {self.num_samples}")
@@ -78,6 +81,8 @@ def generate(model: GPT, prompt: list[int], max_new_tokens: int, *, temperature:
     is not yielded). ``temperature=0`` is greedy decoding."""
     if not prompt:
         raise ConfigError("the prompt is empty: give at least one token")
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ConfigError(f"temperature must be a finite number >= 0, got {temperature}")
     check_ids(prompt, model.config.vocab_size, "prompt")
     model.eval()
     device = next(model.parameters()).device
@@ -106,6 +111,9 @@ def generate(model: GPT, prompt: list[int], max_new_tokens: int, *, temperature:
 def pick(logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float | None,
          generator: torch.Generator | None) -> int:
     """Choose the next id from logits (V,): argmax at temperature 0, else a filtered sample."""
+    if torch.isnan(logits).any():
+        raise DataError("the model's next-token logits are NaN (damaged weights, or an "
+                        "overflow in float16)")
     if temperature == 0:
         return int(logits.argmax())
     probs = filter_logits(logits / temperature, top_k, top_p).softmax(-1)

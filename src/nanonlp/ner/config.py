@@ -92,6 +92,33 @@ def set_dotted(cfg, dotted: str, value) -> None:
     node[key] = value
 
 
+def check_override(cfg, dotted: str) -> None:
+    """Refuse an override whose key is not in ``cfg``: a typo would otherwise be ignored.
+
+    A key may be missing only inside a block that names a registered function (``@...``):
+    there it is an argument left at its default, which spaCy checks when it resolves.
+
+    >>> check_override({"training": {"dropout": 0.1}}, "training.dropot")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    nanonlp.errors.ConfigError: override 'training.dropot': no key 'dropot' in [training] (...)
+    """
+    *sections, key = dotted.split(".")
+    node = cfg
+    for depth, s in enumerate(sections):
+        if not isinstance(node, dict) or s not in node or not isinstance(node[s], dict):
+            where = ".".join(sections[:depth]) or "the config"
+            have = ", ".join(k for k, v in node.items() if isinstance(v, dict)) \
+                if isinstance(node, dict) else ""
+            raise ConfigError(f"override {dotted!r}: no section {s!r} in "
+                              f"{'[' + where + ']' if depth else where}"
+                              + (f" (it has {have})" if have else ""))
+        node = node[s]
+    if key not in node and not any(k.startswith("@") for k in node):
+        have = ", ".join(node)
+        raise ConfigError(f"override {dotted!r}: no key {key!r} in [{'.'.join(sections)}]"
+                          + (f" (it has {have})" if have else ""))
+
+
 def parse_override(item: str) -> tuple[str, object]:
     """Parse ``"section.key=value"`` (value as JSON when it parses, else a string).
 

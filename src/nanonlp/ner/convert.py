@@ -25,7 +25,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import chain, pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -295,6 +295,10 @@ def convert(config: ConvertConfig) -> ConvertReport:
     nlp = spacy.blank("en")
     report = ConvertReport()
     docs = read_docs(config, nlp, report)
+    first = next(docs, None)
+    if first is None:  # a 0-document file trains nothing and fails later, far from the cause
+        raise DataError(f"{config.input}: no documents (an empty file?); nothing written")
+    docs = chain([first], docs)
     if Path(config.output).suffix == ".spacy":
         save_docbin(docs, config.output)
     else:

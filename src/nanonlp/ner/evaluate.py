@@ -14,6 +14,7 @@ beside their gold annotation.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import Counter
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from nanonlp.errors import DataError, NanonlpError
-from nanonlp.fileio import atomic_write
+from nanonlp.fileio import atomic_write, recover_dir
 from nanonlp.ner.convert import doc_tags, load_docbin
 
 NONE = "(none)"  # the row/column of the confusion table for "no entity here"
@@ -179,6 +180,9 @@ def load_pipeline(model: str | os.PathLike):
     import spacy
 
     path = Path(model)
+    for folder in (path, path / "model-best"):
+        with contextlib.suppress(OSError):  # a read-only folder: load what is there
+            recover_dir(folder)  # a save killed mid-swap: put the complete copy back
     if path.is_dir() and (path / "model-best").is_dir() and not (path / "meta.json").exists():
         path = path / "model-best"  # a training output folder: take its best model
     if not (path / "meta.json").is_file() and not (path / "config.cfg").is_file():

@@ -32,6 +32,7 @@ from nanonlp.ner.config import (
     PRESETS,
     Preset,
     base_config,
+    check_override,
     init_vectors,
     parse_override,
     set_dotted,
@@ -65,8 +66,10 @@ class TrainConfig:
             raise ConfigError(f"patience must be >= 0, got {self.patience}")
         if self.eval_frequency < 1:
             raise ConfigError(f"eval_frequency must be >= 1, got {self.eval_frequency}")
-        for item in self.overrides:
-            parse_override(item)
+        if self.overrides:  # a key spaCy does not have is a typo: refuse it before any work
+            cfg = base_config(self.preset)
+            for item in self.overrides:
+                check_override(cfg, parse_override(item)[0])
 
 
 @dataclass
@@ -97,7 +100,9 @@ def build_config(config: TrainConfig, vectors_dir: str | None = None):
         cfg["paths"]["vectors"] = str(vectors_dir)
         cfg["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] = True
     for item in config.overrides:
-        set_dotted(cfg, *parse_override(item))
+        dotted, value = parse_override(item)
+        check_override(cfg, dotted)
+        set_dotted(cfg, dotted, value)
     return cfg
 
 
@@ -118,6 +123,7 @@ def train(config: TrainConfig) -> Iterator[Step]:
         update_meta,
     )
     from spacy.util import fix_random_seed, registry, resolve_dot_names
+    from thinc.api import ConfigValidationError
 
     for name in ("train", "dev"):
         path = getattr(config, name)
@@ -131,23 +137,35 @@ def train(config: TrainConfig) -> Iterator[Step]:
         if not any(len(doc) for doc in load_docbin(path, spacy.blank("en").vocab)):
             raise DataError(f"{name} data {path}: no documents with tokens")
     out = Path(config.out)
+    vectors_dir = out / "vectors" if config.vectors else None
+    cfg = build_config(config, vectors_dir)  # a bad override fails here, before any file
+    created = [p for p in (out, *out.parents) if not p.exists()]
     out.mkdir(parents=True, exist_ok=True)
-    vectors_dir = None
-    if config.vectors:
-        vectors_dir = out / "vectors"
-        init_vectors(config.vectors, vectors_dir, attr=config.vectors_attr)
-    cfg = build_config(config, vectors_dir)
-    with atomic_write(out / "config.cfg") as f:
-        f.write(cfg.to_str())
+    try:
+        if vectors_dir is not None:
+            init_vectors(config.vectors, vectors_dir, attr=config.vectors_attr)
+        with atomic_write(out / "config.cfg") as f:
+            f.write(cfg.to_str())
 
-    # spacy.training.loop.train, up to the point where it starts iterating.
-    fix_random_seed(config.seed)
-    nlp = init_nlp(spacy.util.load_config(out / "config.cfg", interpolate=False))
-    resolved = nlp.config.interpolate()
-    from spacy.schemas import ConfigSchemaTraining
+        # spacy.training.loop.train, up to the point where it starts iterating.
+        fix_random_seed(config.seed)
+        try:
+            nlp = init_nlp(spacy.util.load_config(out / "config.cfg", interpolate=False))
+            resolved = nlp.config.interpolate()
+            from spacy.schemas import ConfigSchemaTraining
 
-    T = registry.resolve(resolved["training"], schema=ConfigSchemaTraining)
-    train_corpus, dev_corpus = resolve_dot_names(resolved, [T["train_corpus"], T["dev_corpus"]])
+            T = registry.resolve(resolved["training"], schema=ConfigSchemaTraining)
+        except ConfigValidationError as e:  # e.g. an override of the wrong type
+            first = (e.errors or [{}])[0]
+            where = ".".join(str(x) for x in first.get("loc", ())) or "?"
+            raise ConfigError(f"spaCy refuses the config: {where}: "
+                              f"{first.get('msg', e.title)}") from None
+        train_corpus, dev_corpus = resolve_dot_names(resolved,
+                                                     [T["train_corpus"], T["dev_corpus"]])
+    except BaseException:
+        if created:  # we made the run folder for a run that never started: take it away
+            shutil.rmtree(created[-1], ignore_errors=True)
+        raise
     optimizer = T["optimizer"]
     before_to_disk = create_before_to_disk_callback(T["before_to_disk"])
     evaluate = create_evaluation_callback(nlp, dev_corpus, T["score_weights"])

@@ -11,8 +11,11 @@
 The whole folder is written into a temporary sibling (``.last.tmp-XXXX``) and swapped in
 (:func:`nanonlp.fileio.atomic_dir`), so overwriting ``last/`` replaces every file or none: a
 save that fails part-way leaves the previous checkpoint intact, and no reader sees new
-weights beside an old optimizer or config. Loading reads safetensors and JSON only: nothing
-is unpickled, so a checkpoint from a stranger cannot run code.
+weights beside an old optimizer or config. A process killed between the swap's two renames
+leaves no ``last/`` but two complete hidden copies; the readers here put the newer back
+(:func:`nanonlp.fileio.recover_dir`) and the next save removes the rest. Loading reads
+safetensors and JSON only: nothing is unpickled, so a checkpoint from a stranger cannot run
+code.
 """
 
 from __future__ import annotations
@@ -28,12 +31,22 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from nanonlp.errors import DataError
-from nanonlp.fileio import atomic_dir, atomic_write
+from nanonlp.fileio import atomic_dir, atomic_write, recover_dir
 
 FORMAT = "nanonlp-checkpoint"
 FORMAT_VERSION = 1
 
 
+def _present(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, first put back from its hidden copies if a killed save lost it."""
+    path = Path(path)
+    if not path.exists():
+        try:
+            recover_dir(path)
+        except OSError as e:  # e.g. a read-only folder: report the folder as missing
+            raise DataError(f"{path}: missing, and its hidden copy could not be renamed "
+                            f"back ({e.strerror})") from None
+    return path
 
 
 def split_aliases(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor],
@@ -144,8 +157,11 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, *, kind: st
 
 
 def read_meta(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
-    """Read and check a checkpoint's ``config.json`` (format, version and model kind)."""
-    path = Path(path)
+    """Read and check a checkpoint's ``config.json`` (format, version and model kind).
+
+    A folder that a killed save left missing is first put back from its hidden copy.
+    """
+    path = _present(path)
     cfg = path / "config.json"
     if not path.is_dir():
         raise DataError(f"{path}: no such checkpoint folder")
@@ -180,7 +196,7 @@ def read_meta(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any
 
 def load_weights(path: str | os.PathLike, model: torch.nn.Module, meta: dict[str, Any]) -> None:
     """Load ``model.safetensors`` into ``model``; shape or name mismatches are errors."""
-    path = Path(path)
+    path = _present(path)
     weights = read_tensors(path / "model.safetensors")
     for alias, source in meta.get("aliases", {}).items():
         if source in weights:
@@ -195,6 +211,12 @@ def load_weights(path: str | os.PathLike, model: torch.nn.Module, meta: dict[str
                   f"{wrong[0]} has shape {tuple(weights[wrong[0]].shape)}, the model wants "
                   f"{tuple(own[wrong[0]].shape)}")
         raise DataError(f"{path}: the weights do not fit this model ({detail})")
+    # a NaN weight makes every output NaN, and sampling then fails deep inside torch
+    bad = next((k for k, t in weights.items()
+                if t.is_floating_point() and not bool(torch.isfinite(t).all())), None)
+    if bad is not None:
+        raise DataError(f"{path / 'model.safetensors'}: tensor {bad!r} holds NaN or infinite "
+                        "values; the checkpoint is damaged (or saved after training diverged)")
     model.load_state_dict(weights)
 
 
@@ -202,7 +224,7 @@ def load_training_state(path: str | os.PathLike, meta: dict[str, Any],
                         optimizer: torch.optim.Optimizer,
                         generator: torch.Generator | None) -> None:
     """Restore the optimizer moments and the RNG states saved beside the weights."""
-    path = Path(path)
+    path = _present(path)
     if "optimizer_groups" not in meta:
         raise DataError(f"{path}: holds weights only (no optimizer state) and cannot be resumed")
     tensors = read_tensors(path / "optimizer.safetensors")

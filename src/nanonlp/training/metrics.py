@@ -9,29 +9,71 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from nanonlp.errors import DataError
 from nanonlp.fileio import atomic_write
 
 
 class MetricsLog:
-    """Records as JSON lines in ``path``; the whole file is rewritten atomically on
-    :meth:`flush`, so a reader never sees half a line. Records already in the file (an
-    interrupted run being resumed) are kept, up to the step the run resumes from."""
+    """Records as JSON lines in ``path``, one line appended (and flushed) per :meth:`add`, so
+    a killed run loses at most the line being written.
 
-    def __init__(self, path: str | os.PathLike, resume_step: int | None = None):
+    ``resume_step`` (a run resumed from a checkpoint of that step; 0 for a fresh run) keeps
+    the records already in the file up to that step and rewrites the file atomically to hold
+    just those, so the log of a resumed run equals that of a run never interrupted. Without
+    it the file starts empty. A torn last line (a kill mid-write) is dropped; a bad line
+    anywhere else is a :class:`DataError` naming ``file:line``. ``write=False`` keeps the
+    records in memory only (the default writes only on torchrun's rank 0, ``$RANK``).
+    """
+
+    def __init__(self, path: str | os.PathLike, resume_step: int | None = None, *,
+                 write: bool | None = None):
         self.path = Path(path)
         self.records: list[dict[str, Any]] = []
+        self.write = write if write is not None else os.environ.get("RANK", "0") == "0"
         if resume_step is not None and self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                rec = json.loads(line)
-                if rec.get("step", 0) <= resume_step:
-                    self.records.append(rec)
+            self.records = [r for r in read_records(self.path)
+                            if r.get("step", 0) <= resume_step]
+        if self.write:
+            with atomic_write(self.path) as f:
+                f.writelines(json.dumps(r) + "\n" for r in self.records)
 
     def add(self, record: dict[str, Any]) -> None:
         self.records.append(record)
+        if self.write:
+            line = json.dumps(record) + "\n"  # serialise first: a bad record writes nothing
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(line)
 
     def flush(self) -> None:
-        with atomic_write(self.path) as f:
-            f.writelines(json.dumps(r) + "\n" for r in self.records)
+        """Nothing to do: :meth:`add` writes each record as it comes (kept for callers)."""
+
+
+def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The records of a metrics file; a torn last line is dropped, any other bad line is a
+    :class:`DataError` naming ``file:line``."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, expected a metrics file") from None
+    lines = data.split(b"\n")
+    torn = len(lines) if data.endswith(b"\n") else len(lines) - 1  # 0-based index of a torn line
+    records = []
+    for i, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw.decode("utf-8"))
+            if not isinstance(rec, dict) or not isinstance(rec.get("step", 0), int):
+                raise ValueError("not a record")
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            if i == torn:
+                break  # the line a killed run was writing
+            raise DataError(f"{path}:{i + 1}: not a metrics record (expected a JSON object "
+                            f"with an integer 'step'): {raw[:60].decode('utf-8', 'replace')!r}") \
+                from None
+        records.append(rec)
+    return records
 
 
 def plot_losses(records: Iterable[dict[str, Any]], path: str | os.PathLike,

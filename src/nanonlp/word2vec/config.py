@@ -6,7 +6,8 @@ Defaults are those of Mikolov's C tool and gensim's ``Word2Vec`` (skip-gram's le
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from nanonlp.errors import ConfigError
@@ -39,6 +40,10 @@ class Word2VecConfig:
             raise ConfigError(f"backend must be 'numpy' or 'gensim', got {self.backend!r}")
         if self.kernel not in ("fast", "reference"):
             raise ConfigError(f"kernel must be 'fast' or 'reference', got {self.kernel!r}")
+        for f in fields(self):  # NaN fails no comparison below, so test it first
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{f.name} must be a finite number, got {value!r}")
         for name in ("dim", "window", "negative", "epochs", "workers", "min_count",
                      "max_sentence", "report_every"):
             value = getattr(self, name)

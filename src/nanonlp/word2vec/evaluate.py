@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from nanonlp.datasets import Analogy, ScoredPair
-from nanonlp.errors import DataError
+from nanonlp.errors import ConfigError, DataError
 from nanonlp.word2vec.vectors import WordVectors
 
 DEFAULT_SIMILARITY = ("wordsim353", "simlex999", "men", "rw")
@@ -69,9 +69,16 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     return pearson(rankdata(x), rankdata(y))
 
 
+def _check_restrict_vocab(restrict_vocab: int) -> None:
+    if isinstance(restrict_vocab, bool) or not isinstance(restrict_vocab, int) \
+            or restrict_vocab < 1:
+        raise ConfigError(f"restrict_vocab must be an integer >= 1, got {restrict_vocab!r}")
+
+
 def _ok_vocab(wv: WordVectors, restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
     """Key -> row over the first ``restrict_vocab`` words; upper-cased keys map to the most
     frequent spelling (gensim iterates the words in reverse so the earliest wins)."""
+    _check_restrict_vocab(restrict_vocab)
     ok = {}
     for i in reversed(range(min(restrict_vocab, len(wv)))):
         w = wv.words[i]
@@ -198,6 +205,7 @@ def evaluate(wv: WordVectors, analogies: str | None = "words",
     """
     from nanonlp import datasets as D
 
+    _check_restrict_vocab(restrict_vocab)
     report: dict = {"vocab": len(wv), "dim": wv.dim, "analogy": None, "similarity": {},
                     "unavailable": []}
     if analogies:

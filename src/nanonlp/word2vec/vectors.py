@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import gzip
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from nanonlp.errors import DataError, NanonlpError
+from nanonlp.errors import ConfigError, DataError, NanonlpError
 from nanonlp.fileio import atomic_write, iter_lines, open_binary
 
 
@@ -123,6 +124,7 @@ class WordVectors:
         positive = [positive] if isinstance(positive, str) else list(positive)
         if not positive and not negative:
             raise NanonlpError("most_similar needs at least one word")
+        _check_query(topn, restrict_vocab)
         terms = [self.unit(w) for w in positive] + [-self.unit(w) for w in negative]
         mean = np.mean(terms, axis=0)  # (D,) float32, as gensim's matutils.unitvec input
         mean = mean / max(float(np.linalg.norm(mean)), 1e-30)
@@ -135,6 +137,9 @@ class WordVectors:
                             ) -> list[tuple[str, float]]:
         """3CosMul (Levy & Goldberg 2014): ``prod (1+cos(w,p))/2 / (prod (1+cos(w,n))/2 + eps)``."""
         positive = [positive] if isinstance(positive, str) else list(positive)
+        if not positive:
+            raise NanonlpError("most_similar_cosmul needs at least one positive word")
+        _check_query(topn, restrict_vocab)
         limit = len(self) if restrict_vocab is None else min(restrict_vocab, len(self))
         pos = [(1 + self._scores(self.unit(w), limit)) / 2 for w in positive]  # each (limit,)
         neg = [(1 + self._scores(self.unit(w), limit)) / 2 for w in negative]
@@ -200,14 +205,20 @@ class WordVectors:
             try:
                 with np.load(path, allow_pickle=False) as z:
                     counts = z["counts"] if "counts" in z and len(z["counts"]) else None
-                    return cls([str(w) for w in z["words"]], z["vectors"], counts)
-            except (OSError, ValueError, KeyError) as e:
-                raise DataError(f"{path}: not a nanonlp vectors .npz ({e})") from None
-        if fmt == "binary":
-            return _read_binary(path)
-        if fmt == "text":
-            return _read_text(path)
-        raise DataError(f"unknown vectors format {fmt!r} (text, binary or npz)")
+                    wv = cls([str(w) for w in z["words"]], z["vectors"], counts)
+            except (OSError, ValueError, KeyError, EOFError, MemoryError, zipfile.BadZipFile) as e:
+                if isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)):
+                    raise DataError(f"{path}: cannot read ({e.strerror})") from None
+                raise DataError(f"{path}: not a nanonlp vectors .npz "
+                                f"({type(e).__name__}: {str(e)[:80]})") from None
+            _check_finite(path, wv)
+        elif fmt == "binary":
+            wv = _read_binary(path)
+        elif fmt == "text":
+            wv = _read_text(path)
+        else:
+            raise DataError(f"unknown vectors format {fmt!r} (text, binary or npz)")
+        return wv
 
     def to_gensim(self):
         """A gensim ``KeyedVectors`` holding the same words and vectors (same order)."""
@@ -227,6 +238,25 @@ class WordVectors:
         counts = getattr(kv, "expandos", {}).get("count")  # gensim's per-word attributes
         return cls(list(kv.index_to_key), np.array(kv.vectors, dtype=np.float32),
                    None if counts is None else np.array(counts))
+
+
+def _check_query(topn: int, restrict_vocab: int | None) -> None:
+    if isinstance(topn, bool) or not isinstance(topn, int | np.integer) or topn < 1:
+        raise ConfigError(f"topn must be an integer >= 1, got {topn!r}")
+    if restrict_vocab is not None and (isinstance(restrict_vocab, bool) or not isinstance(
+            restrict_vocab, int | np.integer) or restrict_vocab < 1):
+        raise ConfigError(f"restrict_vocab must be an integer >= 1 (or None), got "
+                          f"{restrict_vocab!r}")
+
+
+def _check_finite(path: Path, wv: WordVectors) -> None:
+    """A NaN or infinite component is a damaged file: every cosine with it is NaN."""
+    bad = ~np.isfinite(wv.vectors).all(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"{path}: the vector of {wv.words[i]!r} (entry {i + 1}) holds "
+                        f"{wv.vectors[i][~np.isfinite(wv.vectors[i])][0]}; vectors must be "
+                        f"finite ({int(bad.sum())} of {len(wv)} are not)")
 
 
 def _format_of(path: Path) -> str:
@@ -253,8 +283,13 @@ def _read_text(path: Path) -> WordVectors:
     if first is None:
         raise DataError(f"{path}: empty file, expected a header 'COUNT DIM'")
     n, d = _parse_header(path, first[1])
+    # each of n entries takes at least a 1-byte word and d " x" numbers: a header that asks
+    # for more than the file can hold is refused before anything is allocated
+    _check_size(path, n, d, 2 * d + 1, first[1])
     words: list[str] = []
-    vectors = np.empty((n, d), dtype=np.float32)
+    # rows are allocated as they are read (doubling), so a compressed file, whose real size is
+    # unknown until read, cannot make us allocate more than it holds
+    vectors = np.empty((min(n, max(1, (1 << 20) // (4 * d))), d), dtype=np.float32)
     for lineno, line in lines:
         parts = line.rstrip().split(" ")
         if len(parts) == 1 and not parts[0]:
@@ -265,15 +300,35 @@ def _read_text(path: Path) -> WordVectors:
             raise DataError(f"{path}:{lineno}: expected a word and {d} numbers, got "
                             f"{len(parts) - 1} numbers")
         try:
-            vectors[len(words)] = np.array(parts[1:], dtype=np.float32)
+            row = np.array(parts[1:], dtype=np.float32)
         except ValueError:
             bad = next(p for p in parts[1:] if not _is_float(p))
             raise DataError(f"{path}:{lineno}: {bad!r} is not a number") from None
+        if not np.isfinite(row).all():
+            raise DataError(f"{path}:{lineno}: the vector of {parts[0]!r} holds "
+                            f"{row[~np.isfinite(row)][0]}; vectors must be finite")
+        if len(words) == len(vectors):  # grow as the file proves it holds the rows
+            vectors = np.resize(vectors, (min(n, max(1, 2 * len(vectors))), d))
+        vectors[len(words)] = row
         words.append(parts[0])
     if len(words) != n:
         raise DataError(f"{path}: the header announces {n} vectors but the file holds "
                         f"{len(words)}")
-    return WordVectors(words, vectors)
+    return WordVectors(words, vectors[:n])
+
+
+def _check_size(path: Path, n: int, d: int, min_entry: int, header: str,
+                size: int | None = None) -> None:
+    """Refuse a header whose ``n`` entries of at least ``min_entry`` bytes cannot fit in the
+    file (``size`` bytes after the header; an uncompressed file's size when not given)."""
+    if size is None:
+        if path.suffix in (".gz", ".bz2", ".xz") or "::" in str(path):
+            return  # the real size is known only once read: rows are allocated as they come
+        size = path.stat().st_size
+    if n * min_entry - 1 > size:
+        raise DataError(f"{path}:1: the header {header.strip()[:40]!r} announces {n:,} vectors "
+                        f"of size {d:,}, at least {n * min_entry - 1:,} bytes, but the file "
+                        f"holds {size:,}")
 
 
 def _is_float(s: str) -> bool:
@@ -296,6 +351,8 @@ def _read_binary(path: Path) -> WordVectors:
         raise DataError(f"{path}:1: the header is not 'COUNT DIM' text") from None
     n, d = _parse_header(path, header)
     nbytes = 4 * d
+    # each entry is at least a 1-byte word, a space and d float32s
+    _check_size(path, n, d, nbytes + 2, header, len(data) - end - 1)
     words: list[str] = []
     vectors = np.empty((n, d), dtype=np.float32)
     pos = end + 1
@@ -313,6 +370,9 @@ def _read_binary(path: Path) -> WordVectors:
                             "UTF-8") from None
         words.append(word)
         vectors[i] = np.frombuffer(data, dtype="<f4", count=d, offset=space + 1)
+        if not np.isfinite(vectors[i]).all():
+            raise DataError(f"{path}: entry {i + 1} (byte {pos}): the vector of {word!r} holds "
+                            f"{vectors[i][~np.isfinite(vectors[i])][0]}; vectors must be finite")
         pos = space + 1 + nbytes
     if data[pos:].strip():
         raise DataError(f"{path}: entry {n + 1} (byte {pos}): more data than the {n} vectors "
