@@ -111,11 +111,11 @@ def run_config(args: tuple) -> dict:
     config, seed, preset, vectors, paths, budget, work = args
     name = f"{config}-s{seed}"
     from nanonlp.ner.evaluate import EvaluateConfig, evaluate
-    from nanonlp.ner.train import TrainConfig, train
+    from nanonlp.ner.train import NERTrainConfig, train
 
-    cfg = TrainConfig(train=str(paths["train"]), dev=str(paths["dev"]), out=str(work / name),
+    cfg = NERTrainConfig(train=str(paths["train"]), dev=str(paths["dev"]), out=str(work / name),
                       preset=preset, vectors=str(vectors) if vectors else None,
-                      vectors_attr="LOWER", max_minutes=budget, seed=seed)
+                      vectors_attr="LOWER", budget_min=budget, seed=seed)
     start = time.perf_counter()
     steps = list(train(cfg))
     train_s = time.perf_counter() - start

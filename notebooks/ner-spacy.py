@@ -47,7 +47,7 @@ from nanonlp import datasets
 from nanonlp.ner.convert import bio_spans, save_docbin, sentences_to_docs
 from nanonlp.ner.evaluate import predict, score
 from nanonlp.ner.tour import synthetic_sentences
-from nanonlp.ner.train import TrainConfig, train
+from nanonlp.ner.train import NERTrainConfig, train
 
 FAST = os.environ.get("NANONLP_FAST", "") not in ("", "0")
 print("fast mode" if FAST else "full size")
@@ -142,9 +142,9 @@ save_docbin(dev_docs, work / "dev.spacy")
 
 narrow = ("components.tok2vec.model.encode.width=64", "components.tok2vec.model.encode.depth=2",
           "training.optimizer.learn_rate=0.005")
-config = TrainConfig(train=str(work / "train.spacy"), dev=str(work / "dev.spacy"),
+config = NERTrainConfig(train=str(work / "train.spacy"), dev=str(work / "dev.spacy"),
                      out=str(work / "model"), seed=0,
-                     max_steps=40 if FAST else 20_000, max_minutes=None if FAST else 10,
+                     max_steps=40 if FAST else 20_000, budget_min=None if FAST else 10,
                      eval_frequency=10 if FAST else 200, overrides=narrow if FAST else ())
 steps = []
 for step in train(config):
@@ -209,6 +209,6 @@ display(HTML(displacy.render(docs, style="ent", jupyter=False)))
 
 # %% [markdown]
 # From the shell the same pipeline is `nanonlp ner convert conll2003:train train.spacy`,
-# `nanonlp ner train train.spacy dev.spacy --max_minutes 10`, `nanonlp ner evaluate` and
+# `nanonlp ner train train.spacy dev.spacy --budget_min 10`, `nanonlp ner evaluate` and
 # `nanonlp ner tag`. `--vectors` adds static word vectors trained with `nanonlp word2vec` as
 # extra input features, which the next two notebooks are about.

@@ -10,7 +10,7 @@ pytest.importorskip("seqeval")
 
 from nanonlp.cli import main  # noqa: E402
 from nanonlp.errors import ConfigError  # noqa: E402
-from nanonlp.ner.train import TrainConfig, build_config, train  # noqa: E402
+from nanonlp.ner.train import NERTrainConfig, build_config, train  # noqa: E402
 
 SENTENCES = [
     ("Ada Lovelace visited London with Charles Babbage .",
@@ -35,7 +35,7 @@ def trained(tmp_path_factory):
                              for s, tags in SENTENCES))
     # n_sents=1: one document per sentence, so a training batch holds both
     assert main(["ner", "convert", str(conll), str(root / "two.spacy"), "--n_sents", "1"]) == 0
-    cfg = TrainConfig(train=str(root / "two.spacy"), dev=str(root / "two.spacy"),
+    cfg = NERTrainConfig(train=str(root / "two.spacy"), dev=str(root / "two.spacy"),
                       out=str(root / "run"), max_steps=60, eval_frequency=20, patience=0,
                       overrides=TINY)
     steps = list(train(cfg))
@@ -84,8 +84,8 @@ def test_overfit_save_load_same_entities(trained):
 
 def test_time_budget_stops_and_keeps_a_model(tmp_path, trained):
     root, _, _ = trained
-    cfg = TrainConfig(train=str(root / "two.spacy"), dev=str(root / "two.spacy"),
-                      out=str(tmp_path / "run"), max_minutes=1e-6, eval_frequency=50,
+    cfg = NERTrainConfig(train=str(root / "two.spacy"), dev=str(root / "two.spacy"),
+                      out=str(tmp_path / "run"), budget_min=1e-6, eval_frequency=50,
                       overrides=TINY)
     steps = list(train(cfg))
     assert len(steps) == 1 and steps[0].stopped.startswith("time budget")
@@ -95,7 +95,7 @@ def test_time_budget_stops_and_keeps_a_model(tmp_path, trained):
 def test_baseline_preset_is_spacys_config(tmp_path):
     from spacy.cli.init_config import init_config
 
-    cfg = build_config(TrainConfig(train="t.spacy", dev="d.spacy", preset="spacy-efficiency"))
+    cfg = build_config(NERTrainConfig(train="t.spacy", dev="d.spacy", preset="spacy-efficiency"))
     ref = init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=False, silent=True)
     for section in ("components", "nlp"):
         assert cfg[section] == ref[section]
@@ -129,7 +129,7 @@ def test_static_vectors(tmp_path):
     assert init_vectors(w2v, tmp_path / "vec", attr="LOWER") == 3
     nlp = spacy.load(tmp_path / "vec")
     assert nlp("London")[0].has_vector and list(nlp("PARIS")[0].vector) == [0, 1, 0, 0]
-    cfg = build_config(TrainConfig(train="t", dev="d"), vectors_dir=str(tmp_path / "vec"))
+    cfg = build_config(NERTrainConfig(train="t", dev="d"), vectors_dir=str(tmp_path / "vec"))
     assert cfg["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] is True
     bad = tmp_path / "bad.txt"
     bad.write_text("london 1 0 0 0\n")
@@ -141,9 +141,9 @@ def test_static_vectors(tmp_path):
 
 def test_config_errors():
     with pytest.raises(ConfigError, match="unknown preset 'fast'"):
-        TrainConfig(train="a", dev="b", preset="fast")
+        NERTrainConfig(train="a", dev="b", preset="fast")
     with pytest.raises(ConfigError, match=r"override 'dropout': expected section\.key=value"):
-        TrainConfig(train="a", dev="b", overrides=("dropout",))
+        NERTrainConfig(train="a", dev="b", overrides=("dropout",))
 
 
 def test_cli_evaluate_and_tag(trained, tmp_path, capsys, monkeypatch):
@@ -203,7 +203,7 @@ def test_empty_or_wrong_data_is_a_clear_error(trained, tmp_path, capsys):
     DocBin().to_disk(empty)
     assert main(["ner", "train", str(empty), str(root / "two.spacy")]) == 2
     err = capsys.readouterr().err  # (after the progress bar's first frame)
-    assert err.endswith(f"\nnanonlp: error: train data {empty}: no documents with tokens\n")
+    assert err == f"nanonlp: error: train data {empty}: no documents with tokens\n"
     assert main(["ner", "train", str(root / "two.conll"), str(root / "two.spacy")]) == 2
     assert "expected a .spacy DocBin" in capsys.readouterr().err
     assert main(["ner", "evaluate", str(root / "run" / "model-best"), str(empty)]) == 2
@@ -223,3 +223,13 @@ def test_bad_vector_rows_and_saves_are_whole(trained, tmp_path):
     root, _, _ = trained
     leftovers = [p.name for p in (root / "run").iterdir() if p.name.startswith(".")]
     assert leftovers == []  # every save swapped its folder in whole
+
+
+def test_max_minutes_is_the_deprecated_name_of_budget_min():
+    with pytest.warns(DeprecationWarning, match="use budget_min"):
+        cfg = NERTrainConfig(train="a", dev="b", max_minutes=5)
+    assert cfg.budget_min == 5 and cfg.max_minutes is None
+    with pytest.raises(ConfigError, match="disagree"), pytest.warns(DeprecationWarning):
+        NERTrainConfig(train="a", dev="b", max_minutes=5, budget_min=6)
+    with pytest.raises(ConfigError, match="budget_min must be > 0 or None, got nan"):
+        NERTrainConfig(train="a", dev="b", budget_min=float("nan"))

@@ -1,4 +1,5 @@
-"""What every config dataclass shares: rebuilding one from the dict a checkpoint saved.
+"""What every config dataclass shares: rebuilding one from the dict a checkpoint saved, and
+the size limits a transformer's shape is held to before anything is allocated.
 
 The model configs (``gpt``, ``bert``, ``seq2seq``) call :func:`config_from_dict` in their
 ``from_dict``; it lives here, not beside the command-line flags in :mod:`nanonlp.cliargs`, so
@@ -33,3 +34,31 @@ def config_from_dict(cls: type, d: dict[str, Any], what: str):
     if unknown:
         raise ConfigError(f"unknown {what} config field(s) {unknown}")
     return cls(**d)
+
+
+#: the largest position table and parameter count a config may ask for: far above any model
+#: nanonlp trains (GPT-2 xl: 1,024 positions, 1.6e9 parameters), far below what would make a
+#: crafted config.json exhaust memory at allocation instead of failing with a message
+MAX_POSITIONS = 1 << 20
+MAX_PARAMS = 10 ** 11
+
+
+def check_transformer_size(what: str, vocab_size: int, block_size: int, n_layer: int,
+                           n_embd: int, n_inner: int | None = None) -> None:
+    """Refuse a transformer shape whose tables or weights no machine could hold.
+
+    >>> check_transformer_size("GPT", 50257, 1024, 48, 1600)  # GPT-2 xl passes
+    >>> check_transformer_size("GPT", 65, 1_000_000_000, 4, 128)
+    Traceback (most recent call last):
+    nanonlp.errors.ConfigError: GPT block_size 1000000000 is above the limit of 1048576 positions
+    """
+    if block_size > MAX_POSITIONS:
+        raise ConfigError(f"{what} block_size {block_size} is above the limit of "
+                          f"{MAX_POSITIONS} positions")
+    inner = n_inner or 4 * n_embd
+    params = n_layer * (4 * n_embd * n_embd + 2 * n_embd * inner) + \
+        (vocab_size + block_size) * n_embd
+    if params > MAX_PARAMS:
+        raise ConfigError(f"{what} config asks for about {params:.2g} parameters (vocab_size "
+                          f"{vocab_size}, n_layer {n_layer}, n_embd {n_embd}), above the limit "
+                          f"of {MAX_PARAMS:.0e}")

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from nanonlp.configs import config_from_dict
+from nanonlp.configs import check_transformer_size, config_from_dict
 from nanonlp.errors import ConfigError
 from nanonlp.training.config import pick_preset
 
@@ -53,6 +53,8 @@ class BertConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0 < self.norm_eps < 1:
             raise ConfigError(f"norm_eps must be in (0, 1), got {self.norm_eps}")
+        check_transformer_size("BERT", self.vocab_size, self.block_size, self.n_layer,
+                               self.n_embd, self.n_inner)
         for name in ("pad_id", "mask_id", "cls_id", "sep_id"):
             v = getattr(self, name)
             if not 0 <= v < self.vocab_size:

@@ -35,7 +35,12 @@ from nanonlp.datasets import sha256_file
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.fileio import atomic_dir
 from nanonlp.training import TrainConfig, Trainer
-from nanonlp.training.config import check_writable, overrides, resume_configs
+from nanonlp.training.config import (
+    check_writable,
+    model_config_of,
+    overrides,
+    resume_configs,
+)
 from nanonlp.training.distributed import DistInfo
 
 KIND = "bert"  # the checkpoint kind of a pretrained (MLM) BERT
@@ -177,7 +182,7 @@ def make_trainer(data: PretrainConfig, preset: str = "mini",
         if model:
             raise ConfigError(f"model options {sorted(model)} cannot change when resuming")
         saved, tcfg = resume_configs(resume, KIND, overrides(train))
-        mcfg = BertConfig.from_dict(saved)
+        mcfg = model_config_of(resume, BertConfig, saved)
         check_writable(tcfg.out)
     else:
         p = presets(preset)

@@ -116,6 +116,7 @@ class Parser(argparse.ArgumentParser):
     user error gets, instead of the usage block followed by the message."""
 
     def error(self, message: str):
+        """Print ``message`` as one line naming the command, and exit with status 2."""
         print(f"nanonlp: error: {self.prog}: {message} (see {self.prog} --help)",
               file=sys.stderr)
         raise SystemExit(2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 
 from tqdm.auto import tqdm
 
@@ -11,7 +12,7 @@ from nanonlp.cliargs import add_config_args, config_from_args
 from nanonlp.ner.convert import ConvertConfig, convert
 from nanonlp.ner.evaluate import EvaluateConfig, evaluate, load_pipeline
 from nanonlp.ner.tag import TagConfig, format_entities, tag
-from nanonlp.ner.train import TrainConfig, train
+from nanonlp.ner.train import NERTrainConfig, train
 
 
 def _ner_convert_args(p: argparse.ArgumentParser) -> None:
@@ -35,20 +36,30 @@ def _ner_convert(args: argparse.Namespace) -> None:
 def _ner_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("train", help="training data (.spacy, see `nanonlp ner convert`)")
     p.add_argument("dev", help="development data (.spacy) for evaluation and early stopping")
-    add_config_args(p, TrainConfig, skip=("train", "dev"))
+    add_config_args(p, NERTrainConfig, skip=("train", "dev"))
 
 
 def _ner_train(args: argparse.Namespace) -> None:
-    cfg = config_from_args(args, TrainConfig, train=args.train, dev=args.dev)
-    best, last = None, None
-    with tqdm(total=cfg.max_steps, unit="step", desc="ner train") as bar:
+    if getattr(args, "max_minutes", None) is not None:
+        warn("--max_minutes is deprecated and will go: use --budget_min (the same flag as in "
+             "every other trainer)")
+    with warnings.catch_warnings():  # said once above, on the command line's terms
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cfg = config_from_args(args, NERTrainConfig, train=args.train, dev=args.dev)
+    best, last, bar = None, None, None
+    try:
         for step in train(cfg):
+            if bar is None:  # made at the first step, so a setup error is the only line
+                bar = tqdm(total=cfg.max_steps, unit="step", desc="ner train")
             bar.update(step.step + 1 - bar.n)
             if step.dev_f1 is not None:
                 best = step.dev_f1 if best is None else max(best, step.dev_f1)
                 bar.set_postfix(loss=f"{step.loss:.1f}", dev_f1=f"{100 * step.dev_f1:.2f}",
                                 best=f"{100 * best:.2f}")
             last = step
+    finally:
+        if bar is not None:
+            bar.close()
     if last is not None:
         say(f"stopped: {last.stopped} (step {last.step}, epoch {last.epoch}, "
             f"{last.seconds / 60:.1f} min); best dev F1 {100 * (best or 0):.2f}")

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from nanonlp.configs import config_from_dict
+from nanonlp.configs import check_transformer_size, config_from_dict
 from nanonlp.errors import ConfigError
 from nanonlp.training.config import pick_preset
 
@@ -48,6 +48,8 @@ class GPTConfig:
             raise ConfigError(f"unknown norm {self.norm!r}; choose layernorm or rmsnorm")
         if self.pos not in ("learned", "rotary"):
             raise ConfigError(f"unknown pos {self.pos!r}; choose learned or rotary")
+        check_transformer_size("GPT", self.vocab_size, self.block_size, self.n_layer,
+                               self.n_embd)
 
     @property
     def gpt2_compatible(self) -> bool:

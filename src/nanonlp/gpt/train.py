@@ -23,7 +23,7 @@ from nanonlp.gpt.config import GPTConfig, presets
 from nanonlp.gpt.data import TOKENIZER_FILE, TokenData, read_meta
 from nanonlp.gpt.model import GPT, load_gpt
 from nanonlp.training import TrainConfig, Trainer
-from nanonlp.training.config import overrides, resume_configs
+from nanonlp.training.config import model_config_of, overrides, resume_configs
 from nanonlp.training.device import pick_device
 from nanonlp.training.distributed import DistInfo
 
@@ -43,7 +43,7 @@ def configs(data: str | os.PathLike, preset: str = "nanogpt-cpu",
     model, train = dict(model or {}), overrides(train)
     if resume is not None:
         mcfg_dict, tcfg = resume_configs(resume, KIND, train)
-        mcfg = GPTConfig.from_dict(mcfg_dict)
+        mcfg = model_config_of(resume, GPTConfig, mcfg_dict)
         if model:
             raise ConfigError(f"model options {sorted(model)} cannot change when resuming")
     else:

@@ -83,7 +83,7 @@ def run(ctx: TourContext) -> PartReport:
     from nanonlp import datasets
     from nanonlp.ner.convert import save_docbin, sentences_to_docs
     from nanonlp.ner.evaluate import predict, render_html, score
-    from nanonlp.ner.train import TrainConfig, train
+    from nanonlp.ner.train import NERTrainConfig, train
 
     rng = random.Random(ctx.seed)
     if datasets.available("conll2003", "train") and datasets.available("conll2003", "dev"):
@@ -108,8 +108,8 @@ def run(ctx: TourContext) -> PartReport:
     dev_docs = list(sentences_to_docs(dev_sents, nlp.vocab, n_sents=10))
     save_docbin(dev_docs, work / "dev.spacy")
     # quick: a fixed number of steps (the same result on any machine) of a narrower network
-    cfg = TrainConfig(train=str(work / "train.spacy"), dev=str(work / "dev.spacy"),
-                      out=str(work / "run"), seed=ctx.seed, max_minutes=minutes,
+    cfg = NERTrainConfig(train=str(work / "train.spacy"), dev=str(work / "dev.spacy"),
+                      out=str(work / "run"), seed=ctx.seed, budget_min=minutes,
                       max_steps=30 if ctx.quick else 20000, eval_frequency=15 if ctx.quick else 100,
                       overrides=_QUICK if ctx.quick else ())
     curve = [(s.step, s.dev_f1) for s in train(cfg) if s.dev_f1 is not None]

@@ -5,7 +5,8 @@
 and ``max_steps``; we iterate it ourselves instead of through ``spacy.training.loop.train`` so
 that we can
 
-* stop at a wall-clock budget (``max_minutes``; spaCy has only steps and epochs), and
+* stop at a wall-clock budget (``budget_min``, the flag every nanonlp trainer takes; spaCy has
+  only steps and epochs), and
 * yield one :class:`Step` record per update, which the caller displays (the CLI's progress
   bar, the tour's plot) rather than spaCy's console logger printing from inside the loop.
 
@@ -19,8 +20,10 @@ the optimizer keeps them) mirrors its ``save_checkpoint``. The output folder the
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +44,7 @@ from nanonlp.ner.convert import load_docbin
 
 
 @dataclass
-class TrainConfig:
+class NERTrainConfig:
     train: str = ""  # training data: a .spacy DocBin (see `nanonlp ner convert`)
     dev: str = ""  # development data (.spacy) for evaluation and early stopping
     out: str = "runs/ner"  # output folder: model-best/, model-last/, config.cfg
@@ -50,7 +53,8 @@ class TrainConfig:
     vectors_attr: Literal["ORTH", "LOWER"] = "ORTH"  # LOWER: vectors of lower-cased text
     seed: int = 0  # spaCy's training seed (data order, dropout, initial weights)
     max_steps: int = 20000  # stop after this many updates (spaCy's default)
-    max_minutes: float | None = None  # stop after this much wall-clock time (None: no limit)
+    budget_min: float | None = None  # stop after this many minutes of wall clock (None: no limit)
+    max_minutes: float | None = None  # deprecated: the old name of budget_min (still read)
     patience: int = 1600  # stop when dev F1 has not improved for this many steps (0: never)
     eval_frequency: int = 200  # evaluate on dev every N steps
     overrides: tuple[str, ...] = ()  # extra config settings, section.key=value (JSON values)
@@ -60,8 +64,16 @@ class TrainConfig:
             raise ConfigError(f"unknown preset {self.preset!r}; presets: {', '.join(PRESETS)}")
         if self.max_steps < 1:
             raise ConfigError(f"max_steps must be >= 1, got {self.max_steps}")
-        if self.max_minutes is not None and self.max_minutes <= 0:
-            raise ConfigError(f"max_minutes must be > 0 or None, got {self.max_minutes}")
+        if self.max_minutes is not None:
+            warnings.warn("NERTrainConfig.max_minutes is deprecated; use budget_min",
+                          DeprecationWarning, stacklevel=3)
+            if self.budget_min is not None and self.budget_min != self.max_minutes:
+                raise ConfigError(f"budget_min {self.budget_min} and its old name max_minutes "
+                                  f"{self.max_minutes} disagree; give budget_min only")
+            self.budget_min, self.max_minutes = self.max_minutes, None
+        if self.budget_min is not None and not (math.isfinite(self.budget_min)
+                                                and self.budget_min > 0):
+            raise ConfigError(f"budget_min must be > 0 or None, got {self.budget_min}")
         if self.patience < 0:
             raise ConfigError(f"patience must be >= 0, got {self.patience}")
         if self.eval_frequency < 1:
@@ -87,7 +99,7 @@ class Step:
     stopped: str = ""  # on the last record: why training stopped
 
 
-def build_config(config: TrainConfig, vectors_dir: str | None = None):
+def build_config(config: NERTrainConfig, vectors_dir: str | None = None):
     """The full spaCy config for ``config``: preset, data paths, budget, seed, overrides."""
     cfg = base_config(config.preset)
     cfg["paths"]["train"] = str(config.train)
@@ -106,7 +118,7 @@ def build_config(config: TrainConfig, vectors_dir: str | None = None):
     return cfg
 
 
-def train(config: TrainConfig) -> Iterator[Step]:
+def train(config: NERTrainConfig) -> Iterator[Step]:
     """Train as ``config`` says, yielding a :class:`Step` after every update.
 
     The best pipeline (by dev entity F1) is in ``{out}/model-best`` when the iterator ends;
@@ -190,8 +202,8 @@ def train(config: TrainConfig) -> Iterator[Step]:
                 shutil.copytree(out / "model-last", tmp, dirs_exist_ok=True)
 
     clean_output_dir(out)  # removes model-best/ and model-last/ of an earlier run
-    deadline = None if config.max_minutes is None else \
-        time.perf_counter() + 60 * config.max_minutes
+    deadline = None if config.budget_min is None else \
+        time.perf_counter() + 60 * config.budget_min
     start = time.perf_counter()
     pending: Step | None = None  # held back one update so the last record can say why it stopped
     info: dict = {}
@@ -208,7 +220,7 @@ def train(config: TrainConfig) -> Iterator[Step]:
             save(is_best)
             _scores(pending, info, is_best)
         if deadline is not None and time.perf_counter() > deadline:
-            pending.stopped = f"time budget of {config.max_minutes:g} min"
+            pending.stopped = f"time budget of {config.budget_min:g} min"
             if is_best is None:
                 # The updates since the last evaluation would be lost: evaluate them now, as
                 # train_while_improving does (averaged weights when there are any).

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from nanonlp.errors import ConfigError, DataError
 from nanonlp.seq2seq.config import Seq2SeqConfig
 from nanonlp.seq2seq.vocab import PAD
 
@@ -175,6 +176,9 @@ def load_model(path: str | os.PathLike, device: torch.device | str = "cpu") -> S
     from nanonlp.training import checkpoint as ckpt
 
     meta = ckpt.read_meta(path, KIND)
-    model = Seq2Seq(Seq2SeqConfig.from_dict(meta["model_config"]))
+    try:
+        model = Seq2Seq(Seq2SeqConfig.from_dict(meta["model_config"]))
+    except (ConfigError, TypeError, KeyError, AttributeError) as e:
+        raise DataError(f"{path}: bad seq2seq config in config.json ({e})") from None
     ckpt.load_weights(path, model, meta)
     return model.to(device).eval()

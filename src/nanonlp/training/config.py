@@ -125,6 +125,17 @@ def pick_preset(table: dict[str, dict[str, dict[str, Any]]], name: str | None
     return {section: dict(fields) for section, fields in table[name].items()}
 
 
+def model_config_of(checkpoint: str | os.PathLike, cls: type, saved: Any):
+    """``cls.from_dict(saved)`` for the model config a checkpoint saved; a bad one (wrong types,
+    unknown fields, a shape over the limits) is an error naming the checkpoint's config.json."""
+    try:
+        if not isinstance(saved, dict):
+            raise TypeError(f"expected a JSON object, got {type(saved).__name__}")
+        return cls.from_dict(saved)
+    except (TypeError, ValueError) as e:
+        raise DataError(f"{Path(checkpoint) / 'config.json'}: bad model_config ({e})") from None
+
+
 def check_writable(out: str | os.PathLike) -> None:
     """Refuse a run folder that cannot be written before any work is done (a long corpus
     build, say), naming the folder; creating nothing.

@@ -85,7 +85,8 @@ def fit(trainer: Trainer, title: str, *, budget_min: float | None = None,
     """
     main = trainer.dist.is_main
     say = say if main and say is not None else None
-    log = MetricsLog(trainer.out / "metrics.jsonl", resume_step=trainer.step) if main else None
+    log = MetricsLog(trainer.out / "metrics.jsonl", resume_step=trainer.step,
+                     last_record=trainer.resumed_record) if main else None
     if say:
         say(describe(trainer, title, budget_min))
     bar = tqdm(total=trainer.schedule.max_steps, initial=trainer.step, unit="step", desc=title,

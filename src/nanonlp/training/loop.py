@@ -122,8 +122,9 @@ class Trainer:
         self.schedule = Schedule(config.max_steps, config.warmup_steps, config.eval_interval,
                                  config.decay_steps)
         self._last_log = (time.perf_counter(), 0)
-        self._log_next = True
         self._snapshot: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._record: StepRecord | None = None  # the latest step's record (checkpoints keep it)
+        self.resumed_record: dict[str, Any] | None = None  # the resumed checkpoint's record
         torch.manual_seed(config.seed + self.dist.rank)  # dropout: different per process
         if resume_from is not None:
             self._resume(Path(resume_from))
@@ -159,6 +160,8 @@ class Trainer:
                             f"({type(e).__name__}: {e}); cannot resume from it") from None
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
+        if isinstance(state.get("record"), dict):
+            self.resumed_record = state["record"]
 
     def _batch(self, split: str, generator: torch.Generator
                ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
@@ -205,7 +208,9 @@ class Trainer:
             torch.set_rng_state(self._snapshot[1])
         try:
             state = {"step": self.step, "tokens": self.tokens, "best_val": self.best_val,
-                     "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None}
+                     "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+                     # this step's record, so a resume can put back a log line a kill lost
+                     "record": None if self._record is None else self._record.to_json()}
             return ckpt.save_checkpoint(
                 self.out / name, self.model, kind=self.kind, model_config=self.model_config,
                 train_config=dataclasses.asdict(self.used_config()), optimizer=self.optimizer,
@@ -242,7 +247,6 @@ class Trainer:
             self.schedule.decay_steps = None  # decay over the fitted max_steps
         start, first = time.perf_counter(), self.step
         self._last_log = (start, self.tokens)
-        self._log_next = True  # a run's first step is always logged (nanoGPT logs iter 0)
         try:
             while self.step < self.schedule.max_steps:
                 record = self._one_step(start)
@@ -327,17 +331,21 @@ class Trainer:
                             seconds=time.perf_counter() - start)
         # read the loss back at log steps and before every save: a save must never write a
         # state that went non-finite since the last look
-        if saving or self._log_next or self.step % cfg.log_interval == 0:
+        # step 1 is always logged (nanoGPT logs iter 0); a resumed run logs the steps the
+        # uninterrupted one would, so the two metrics files are equal
+        if saving or self.step == 1 or self.step % cfg.log_interval == 0:
             self._log(record, loss_sum, norm)
-            self._log_next = False
+        self._record = record
+        if saving:
+            record.saved = str(self.out / "last")
         if evaluating:
             record.eval = self.evaluate()
             if record.eval["val"] < self.best_val:
                 self.best_val = record.eval["val"]
                 record.best = True
                 self.save("best")
-        saved = self.save("last") if saving else None
-        record.saved = None if saved is None else str(saved)
+        if saving and self.save("last") is None:
+            record.saved = None  # not rank 0: this process wrote nothing
         return record
 
     def _log(self, record: StepRecord, loss_sum: torch.Tensor, norm: torch.Tensor) -> None:

@@ -26,14 +26,23 @@ class MetricsLog:
     """
 
     def __init__(self, path: str | os.PathLike, resume_step: int | None = None, *,
-                 write: bool | None = None):
+                 write: bool | None = None, last_record: dict[str, Any] | None = None):
         self.path = Path(path)
         self.records: list[dict[str, Any]] = []
         self.write = write if write is not None else os.environ.get("RANK", "0") == "0"
         if resume_step is not None and self.path.exists():
             self.records = [r for r in read_records(self.path)
                             if r.get("step", 0) <= resume_step]
-        if self.write:
+        # the record of the step a checkpoint was saved at: a kill between that save and the
+        # log line would lose it, so the checkpoint carries it and it is put back here
+        if last_record is not None and last_record.get("loss") is not None and \
+                last_record.get("step") not in {r.get("step") for r in self.records}:
+            self.records.append(last_record)
+        if self.write and self.path.exists():  # a fresh run creates the file with its first line
+            with atomic_write(self.path) as f:
+                f.writelines(json.dumps(r) + "\n" for r in self.records)
+        elif self.write and self.records:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_write(self.path) as f:
                 f.writelines(json.dumps(r) + "\n" for r in self.records)
 
@@ -41,6 +50,7 @@ class MetricsLog:
         self.records.append(record)
         if self.write:
             line = json.dumps(record) + "\n"  # serialise first: a bad record writes nothing
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as f:
                 f.write(line)
 
