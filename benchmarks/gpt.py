@@ -8,14 +8,25 @@
     same wall-clock (step times calibrated first, runs interleaved); we report both val
     losses and both wall-clocks.
     Both are scored on the whole validation split (every 64-token window), not on 20 batches.
+(c) The real nanoGPT (``--nanogpt DIR``: a checkout of karpathy/nanoGPT, or its bare git
+    folder; copied into a temporary folder, never into this repository) runs its README CPU
+    command on the shared tinyshakespeare (copied into its data folder, so nothing downloads),
+    then ``nanonlp gpt train --preset nanogpt-cpu`` runs the same recipe, one after the other,
+    each as its own process with one thread: whole-process wall-clock and the val loss each
+    prints at step 2,000 (both the mean of 20 batches). Without ``--nanogpt`` (c) is skipped
+    and the table says so.
 
-    python benchmarks/gpt.py [--quick] [--record]
+    python benchmarks/gpt.py [--quick] [--record] [--nanogpt DIR]
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -81,8 +92,77 @@ def val_loss(model, data: TokenData) -> float:
     return total / n
 
 
+#: nanoGPT README's "I only have a macbook" command, word for word
+NANOGPT_CPU = ["config/train_shakespeare_char.py", "--device=cpu", "--compile=False",
+               "--eval_iters=20", "--log_interval=1", "--block_size=64", "--batch_size=12",
+               "--n_layer=4", "--n_head=4", "--n_embd=128", "--max_iters=2000",
+               "--lr_decay_iters=2000", "--dropout=0.0"]
+
+
+def nanogpt_copy(source: Path, into: Path) -> Path:
+    """A working copy of nanoGPT from a checkout or a bare git folder (``git archive``)."""
+    dest = into / "nanoGPT"
+    if (source / "train.py").is_file():
+        shutil.copytree(source, dest, ignore=shutil.ignore_patterns(".git"))
+    else:
+        dest.mkdir()
+        tar = subprocess.run(["git", f"--git-dir={source}", "archive", "HEAD"], check=True,
+                             capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=tar, check=True)
+    return dest
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
+    """Run a command with one torch thread; its wall-clock and stdout."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode:
+        sys.exit(f"{' '.join(cmd[:3])} failed:\n{proc.stderr[-2000:]}")
+    return seconds, proc.stdout
+
+
+def real_nanogpt(source: Path, tmp: Path, quick: bool) -> list[dict]:
+    """(c): the real nanoGPT's CPU recipe, then ours, one after the other."""
+    from nanonlp import datasets as D
+
+    repo = nanogpt_copy(source, tmp)
+    text = "".join(line + "\n" for line in D.text("tinyshakespeare"))
+    (repo / "data" / "shakespeare_char" / "input.txt").write_text(text, encoding="utf-8")
+    subprocess.run([sys.executable, "data/shakespeare_char/prepare.py"], cwd=repo, check=True,
+                   capture_output=True)
+    steps = 200 if quick else 2000  # nanoGPT needs lr_decay_iters > its 100 warmup iters
+    flags = [f if not f.startswith(("--max_iters", "--lr_decay_iters")) else
+             f.split("=")[0] + f"={steps}" for f in NANOGPT_CPU]
+    if quick:
+        flags.append("--eval_interval=100")  # it evaluates at multiples of 250 otherwise
+    theirs_s, out = timed([sys.executable, "train.py", *flags], repo)
+    theirs_val = float(re.findall(rf"step {steps}: train loss [\d.]+, val loss ([\d.]+)", out)[-1])
+    data = tmp / "ours-data"
+    timed([sys.executable, "-m", "nanonlp", "gpt", "prepare", "--source", "tinyshakespeare",
+           "--out", str(data)], tmp)
+    ours_s, out = timed([sys.executable, "-m", "nanonlp", "gpt", "train", str(data), "--preset",
+                         "nanogpt-cpu", "--train.max_steps", str(steps), "--train.decay_steps",
+                         str(steps), "--train.device", "cpu", "--train.out",
+                         str(tmp / "ours-run")], tmp)
+    ours_val = float(re.findall(rf"step {steps}: train [\d.]+, val ([\d.]+)", out)[-1])
+    case = f"tinyshakespeare char, nanoGPT README CPU command, {steps} iterations, 1 thread"
+    git_dir = source / ".git" if (source / "train.py").is_file() else source
+    commit = subprocess.run(["git", f"--git-dir={git_dir}", "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    name = f"karpathy/nanoGPT {commit or '(checkout)'}, train.py"
+    return [result("gpt", case, "process_wall_s", ours_s, theirs_s, name, better="lower"),
+            result("gpt", case, "val_loss (20 batches)", ours_val, theirs_val, name,
+                   better="lower", difference=round(ours_val - theirs_val, 4))]
+
+
 def main():
-    args = parser(__doc__.splitlines()[0]).parse_args()
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--nanogpt", type=Path, metavar="DIR",
+                   help="a karpathy/nanoGPT checkout (or bare git folder) for part (c)")
+    args = p.parse_args()
     data_dir()
     # one thread: on a 2-core machine shared with other jobs, a second torch thread mostly
     # spins waiting for a core (measured: 1 thread is faster here); the same for both sides
@@ -161,6 +241,11 @@ def main():
                        our_recipe="cpu-modern", difference=round(ours["val"] - anchor["val"], 4)))
     rows.append(result("gpt", case, "train_wall_s", ours["seconds"], anchor["seconds"],
                        "nanogpt-cpu preset (nanoGPT CPU recipe)", better="lower"))
+    if args.nanogpt:
+        rows += real_nanogpt(args.nanogpt.resolve(), tmp, args.quick)
+    else:
+        print("(c) skipped: no --nanogpt DIR, so the real nanoGPT was not timed; (b)'s anchor is "
+              "our nanogpt-cpu preset of its recipe", flush=True)
     shutil.rmtree(tmp, ignore_errors=True)
     if args.record:
         record("gpt", rows, notes=(
