@@ -19,6 +19,7 @@ import base64
 import json
 import os
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 from nanonlp.bpe.patterns import GPT2_PATTERN
@@ -57,7 +58,14 @@ def _bytelevel(token: bytes) -> str:
 def to_hf_json(tok: Tokenizer) -> dict:
     """The ``tokenizer.json`` document for ``tok`` (``tokenizers.Tokenizer.from_str`` loads it)."""
     _check_unique(tok)
-    vocab = {_bytelevel(t): i for i, t in enumerate(tok.vocab)}
+    ids = tok.ids or range(len(tok.vocab))  # a tokenizer read from HF files keeps its ids
+    vocab = {_bytelevel(t): ids[k] for k, t in enumerate(tok.vocab)}
+    for s, i in tok.special_tokens.items():
+        # HF keeps an added token's id only if the model's vocabulary has it (GPT-2's
+        # tokenizer.json lists <|endoftext|> in both); otherwise it numbers it after the rest
+        if vocab.setdefault(s, i) != i:
+            raise DataError(f"special token {s!r} is also the ordinary token {vocab[s]}; HF's "
+                            "tokenizer.json cannot hold both")
     merges = [f"{_bytelevel(tok.vocab[a])} {_bytelevel(tok.vocab[b])}" for a, b in tok.merges]
     if tok.pattern == GPT2_PATTERN:
         pre = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
@@ -109,9 +117,20 @@ def to_hf(tok: Tokenizer):
 
 
 def mergeable_ranks(tok: Tokenizer) -> dict[bytes, int]:
-    """tiktoken's ``mergeable_ranks``: token bytes -> id, for the ordinary tokens."""
+    """tiktoken's ``mergeable_ranks``: token bytes -> id, for the ordinary tokens.
+
+    tiktoken merges the pair whose result has the lowest id first, so a tokenizer with its own
+    ids (:meth:`Tokenizer.from_hf`) exports only if its merges' ids rise in merge order (GPT-2's
+    do; the bytes may be numbered in any order).
+    """
     _check_unique(tok)
-    return {t: i for i, t in enumerate(tok.vocab)}
+    if tok.ids is None:
+        return {t: i for i, t in enumerate(tok.vocab)}
+    merge_ids = tok.ids[256:]
+    if any(a >= b for a, b in pairwise(merge_ids)):
+        raise DataError("this tokenizer's merge ids do not rise in merge order, which "
+                        "tiktoken's ranks need")
+    return {t: tok.ids[k] for k, t in enumerate(tok.vocab)}
 
 
 def save_tiktoken(tok: Tokenizer, path: str | os.PathLike) -> Path:
@@ -161,8 +180,9 @@ def _check_unique(tok: Tokenizer) -> None:
     export tests check does not happen on real corpora; a hand-made merge list can do it.
     """
     seen: dict[bytes, int] = {}
-    for i, t in enumerate(tok.vocab):
+    ids = tok.ids or range(len(tok.vocab))
+    for k, t in enumerate(tok.vocab):
         if t in seen:
-            raise DataError(f"tokens {seen[t]} and {i} are both {t!r}: tiktoken and HF key tokens "
-                            "by their bytes and cannot hold both")
-        seen[t] = i
+            raise DataError(f"tokens {seen[t]} and {ids[k]} are both {t!r}: tiktoken and HF key "
+                            "tokens by their bytes and cannot hold both")
+        seen[t] = ids[k]
