@@ -1,4 +1,4 @@
-"""``nanonlp gpt prepare|train|sample|evaluate|export``: the decoder-only transformer."""
+"""``nanonlp gpt prepare|train|sample|evaluate|export|import``: the decoder-only transformer."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from nanonlp.errors import DataError
 from nanonlp.gpt.config import PRESETS, GPTConfig
 from nanonlp.gpt.data import TOKENIZER_FILE, PrepareConfig, load_tokenizer, prepare
 from nanonlp.gpt.export import export_hf
+from nanonlp.gpt.from_hf import import_hf
 from nanonlp.gpt.model import load_gpt
 from nanonlp.gpt.sample import SampleConfig, generate, stop_ids_for, stream_text
 from nanonlp.gpt.train import OUT, evaluate, make_trainer
@@ -113,6 +114,22 @@ def _gpt_export(args: argparse.Namespace) -> None:
         + ("" if tok else " (no tokenizer in the checkpoint: no tokenizer.json)"))
 
 
+def _gpt_import_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("hf_dir", help="a transformers GPT-2 folder (config.json, model.safetensors; "
+                   "vocab.json + merges.txt or tokenizer.json come along)")
+    p.add_argument("out", help="checkpoint folder to write (config.json, model.safetensors, "
+                   "tokenizer.model)")
+
+
+def _gpt_import(args: argparse.Namespace) -> None:
+    r = import_hf(args.hf_dir, args.out)
+    c = r.config
+    say(f"{r.out}: GPT-2 {c.n_layer} layers x {c.n_embd} ({c.n_head} heads), vocabulary "
+        f"{c.vocab_size:,}, block {c.block_size:,}, {r.params / 1e6:.1f}M parameters; "
+        + (f"{TOKENIZER_FILE} from the folder's tokenizer" if r.tokenizer else
+           "no tokenizer in the folder (gpt sample needs one)"))
+
+
 COMMANDS: list[Command] = [
     Command(("gpt", "prepare"), "text (a data set or files) -> train/val token arrays",
             _gpt_prepare, _gpt_prepare_args,
@@ -132,4 +149,11 @@ COMMANDS: list[Command] = [
             _gpt_evaluate, _gpt_evaluate_args),
     Command(("gpt", "export"), "export a checkpoint to a transformers GPT2LMHeadModel folder",
             _gpt_export, _gpt_export_args),
+    Command(("gpt", "import"), "a transformers GPT-2 folder -> a checkpoint (same logits)",
+            _gpt_import, _gpt_import_args,
+            "Reads a GPT2LMHeadModel or GPT2Model folder (config.json, model.safetensors or "
+            "its shards; a pytorch_model.bin only through torch.load(weights_only=True)) one "
+            "tensor at a time and writes an ordinary checkpoint that gpt sample, evaluate, "
+            "export and train --init take. The folder's GPT-2 tokenizer (vocab.json + "
+            "merges.txt or tokenizer.json) becomes OUT/tokenizer.model with the same ids."),
 ]
