@@ -283,3 +283,83 @@ def test_tokenizer_larger_than_model_and_bad_out(tmp_path, hf_with_tokenizer):
     import_hf(folder, tmp_path / "ckpt")  # an earlier checkpoint is replaced whole
     with pytest.raises(DataError, match="not a nanonlp checkpoint"):
         import_hf(folder, small)  # a transformers folder is not a checkpoint to overwrite
+
+
+def test_sharded_safetensors(tmp_path):
+    hf = hf_folder(tmp_path / "hf")
+    hf.save_pretrained(tmp_path / "shards", max_shard_size="100KB")
+    assert (tmp_path / "shards" / "model.safetensors.index.json").exists()
+    x = ids()
+    with torch.no_grad():
+        assert (load_hf(tmp_path / "shards")(x)[0] - hf(x).logits).abs().max() < 1e-5
+
+
+@pytest.fixture
+def imported(tmp_path, hf_with_tokenizer):
+    """An imported GPT-2 (with its tokenizer) and text prepared with that tokenizer."""
+    from nanonlp.gpt.data import PrepareConfig, prepare
+
+    folder, hf = hf_with_tokenizer
+    import_hf(folder, tmp_path / "ckpt")
+    text = tmp_path / "text.txt"
+    text.write_text("\n".join(list(datasets.text("lee_corpus"))[:60]), encoding="utf-8")
+    prepare(PrepareConfig(source=str(text), out=str(tmp_path / "data"),
+                          tokenizer=str(tmp_path / "ckpt" / "tokenizer.model")))
+    return tmp_path / "ckpt", tmp_path / "data", hf
+
+
+def test_evaluate_equals_hf_loss(imported):
+    import numpy as np
+
+    from nanonlp.gpt.train import evaluate
+
+    ckpt, data, hf = imported
+    r = evaluate(ckpt, data, "val", max_windows=4)
+    arr = np.fromfile(data / "val.bin", dtype=np.uint16).astype(np.int64)
+    x = torch.from_numpy(arr[:4 * 96 + 1])
+    with torch.no_grad():
+        want = hf(x[:-1].view(4, 96), labels=None).logits
+        loss = torch.nn.functional.cross_entropy(want.reshape(-1, want.shape[-1]),
+                                                 x[1:].reshape(-1))
+    assert r.tokens == 4 * 96 and abs(r.loss - float(loss)) < 1e-5
+
+
+def test_train_init_continues_from_the_imported_model(imported, tmp_path):
+    from nanonlp.gpt.data import TokenData
+    from nanonlp.gpt.train import make_trainer
+
+    ckpt, data, _ = imported
+    train = dict(max_steps=3, batch_size=4, eval_interval=3, eval_steps=1, log_interval=1,
+                 lr=1e-4, min_lr=1e-5, warmup_steps=0, out=str(tmp_path / "run"))
+    trainer = make_trainer(data, "tiny", {"dropout": 0.0, "block_size": 32}, train, init=ckpt)
+    assert trainer.model.config.block_size == 32 and trainer.model.config.n_layer == 3
+    # the first step's loss is the imported model's loss on the first batch the run draws
+    g = torch.Generator().manual_seed(trainer.config.seed)
+    (x,), y = TokenData.load(data, 32).batch("train", 4, g)
+    with torch.no_grad():
+        _, want = load_gpt(ckpt)(x, y)
+    records = list(trainer.run())
+    assert abs(records[0].loss - float(want)) < 1e-5
+    assert records[-1].saved and (tmp_path / "run" / "last" / "tokenizer.model").read_bytes() \
+        == (ckpt / "tokenizer.model").read_bytes()
+    assert load_gpt(tmp_path / "run" / "last").config.block_size == 32
+
+
+def test_train_init_refusals(imported, tmp_path, capsys):
+    from nanonlp.errors import ConfigError
+    from nanonlp.gpt.data import PrepareConfig, prepare
+    from nanonlp.gpt.train import make_trainer
+
+    ckpt, data, _ = imported
+    with pytest.raises(ConfigError, match=r"model options \['n_layer'\] come from the --init"):
+        make_trainer(data, "tiny", {"n_layer": 2}, init=ckpt)
+    with pytest.raises(ConfigError, match="longer than the --init checkpoint's position table"):
+        make_trainer(data, "tiny", {"block_size": 200}, init=ckpt)
+    with pytest.raises(ConfigError, match="not both"):
+        make_trainer(data, "tiny", init=ckpt, resume=ckpt)
+    prepare(PrepareConfig(source=str(tmp_path / "text.txt"), out=str(tmp_path / "chars")))
+    with pytest.raises(ConfigError, match="tokenized with another tokenizer"):
+        make_trainer(tmp_path / "chars", "tiny", init=ckpt)
+    capsys.readouterr()
+    assert main(["gpt", "train", str(tmp_path / "chars"), "--init", str(tmp_path / "data")]) == 2
+    assert "not a checkpoint" in capsys.readouterr().err

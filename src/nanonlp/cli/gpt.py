@@ -42,6 +42,11 @@ def _gpt_train_args(p: argparse.ArgumentParser) -> None:
                    help=f"model + training recipe: {', '.join(PRESETS)} (default: nanogpt-cpu); "
                         "--model.* and --train.* flags override its fields")
     add_train_flags(p, "gpt train")
+    p.add_argument("--init", metavar="CKPT",
+                   help="start from this GPT checkpoint's weights and model config (e.g. one "
+                        "`gpt import` wrote) instead of a random model; --preset then gives the "
+                        "training recipe only, and --model.* may set dropout and a shorter "
+                        "block_size. Prepare the data with --tokenizer CKPT/tokenizer.model")
     add_config_args(p, GPTConfig, prefix="model", skip=("vocab_size",), note=PRESET_NOTE)
     add_config_args(p, TrainConfig, prefix="train", defaults={"out": OUT}, note=PRESET_NOTE)
 
@@ -50,9 +55,10 @@ def _gpt_train(args: argparse.Namespace) -> None:
     train = prefixed(args, "train")
     with session(train.get("device", "auto")) as dist:
         trainer = make_trainer(args.data, args.preset, prefixed(args, "model"), train,
-                               resume=args.resume, dist=dist)
-        result = fit(trainer, f"gpt ({args.preset})", budget_min=args.budget_min,
-                     info={"preset": args.preset, "data": args.data})
+                               resume=args.resume, init=args.init, dist=dist)
+        title = f"gpt ({args.preset}" + (f", from {args.init})" if args.init else ")")
+        result = fit(trainer, title, budget_min=args.budget_min,
+                     info={"preset": args.preset, "data": args.data, "init": args.init})
         if dist.is_main:
             say(result.summary())
 
