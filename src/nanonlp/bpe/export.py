@@ -18,36 +18,14 @@ from __future__ import annotations
 import base64
 import json
 import os
-from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 
+from nanonlp.bpe.bytelevel import bytes_to_unicode
 from nanonlp.bpe.patterns import GPT2_PATTERN
 from nanonlp.bpe.tokenizer import Tokenizer
 from nanonlp.errors import DataError
 from nanonlp.fileio import atomic_write
-
-
-@lru_cache(maxsize=1)
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible map from the 256 bytes to printable unicode characters.
-
-    Printable Latin-1 bytes map to themselves; the other 68 (controls, space, ...) map to
-    U+0100 upwards in byte order, so no token string contains whitespace or a control
-    character.
-
-    >>> m = bytes_to_unicode(); m[ord("a")], m[ord(" ")], m[ord("\\n")]
-    ('a', 'Ġ', 'Ċ')
-    """
-    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
-            *range(ord("®"), ord("ÿ") + 1)]
-    out = {b: chr(b) for b in keep}
-    extra = 0
-    for b in range(256):
-        if b not in out:
-            out[b] = chr(256 + extra)
-            extra += 1
-    return out
 
 
 def _bytelevel(token: bytes) -> str:

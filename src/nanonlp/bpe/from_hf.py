@@ -1,4 +1,4 @@
-"""Read a Hugging Face byte-level BPE (GPT-2's files) into a :class:`Tokenizer` with the same ids.
+"""Read a Hugging Face byte-level BPE (GPT-2's files) as the parts of a :class:`Tokenizer`.
 
 Two layouts: GPT-2's ``vocab.json`` (token -> id) with ``merges.txt`` (one merge ``a b`` per
 line, in rank order), or a ``tokenizer.json`` whose model is a BPE over the byte-level
@@ -7,6 +7,8 @@ printable character, so ``" the"`` is ``"Ġthe"``: :func:`nanonlp.bpe.export.byt
 Reading undoes that mapping: each token becomes its bytes, each merge a pair of earlier tokens,
 and the file's id of every token is kept (``Tokenizer.ids``). HF applies the merges of a chunk
 lowest line first, which is our rank order, so the ids come out equal to HF's.
+:meth:`nanonlp.bpe.Tokenizer.from_hf` builds the tokenizer from :func:`read_hf`'s parts (this
+module does not import the tokenizer, which imports it).
 
 Special tokens: ``tokenizer.json``'s ``added_tokens``; beside ``vocab.json`` + ``merges.txt``,
 ``tokenizer_config.json``'s ``added_tokens_decoder`` and ``<|endoftext|>`` (GPT-2's one special
@@ -24,14 +26,23 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from nanonlp.bpe.export import bytes_to_unicode
+from nanonlp.bpe.bytelevel import bytes_to_unicode
 from nanonlp.bpe.patterns import GPT2_PATTERN
-from nanonlp.bpe.tokenizer import Tokenizer
-from nanonlp.errors import ConfigError, DataError
+from nanonlp.errors import DataError
 
 EOT = "<|endoftext|>"
+
+
+class BPEParts(NamedTuple):
+    """What ``Tokenizer(merges, pattern, special_tokens, ids)`` takes, and where it came from."""
+
+    merges: list[tuple[int, int]]  # pairs of tokens in rank order (bytes 0-255, then merges)
+    pattern: str  # the split regex
+    special_tokens: dict[str, int]  # special token -> id
+    ids: list[int]  # the file's id of each token in rank order
+    where: str  # the file(s) read, for error messages
 
 
 def _read_json(path: Path) -> Any:
@@ -72,14 +83,17 @@ def read_merges_txt(path: Path) -> list[tuple[str, str]]:
 
 
 def build(vocab: dict[str, int], merges: list[tuple[str, str]], pattern: str,
-          specials: dict[str, int], where: str) -> Tokenizer:
-    """A :class:`Tokenizer` from an HF byte-level vocabulary, merges and special tokens.
+          specials: dict[str, int], where: str) -> BPEParts:
+    """A tokenizer's parts from an HF byte-level vocabulary, merges and special tokens.
 
     >>> b = bytes_to_unicode()
     >>> vocab = {b[i]: 255 - i for i in range(256)}       # bytes numbered backwards
     >>> vocab["hi"], vocab["Ġhi"] = 256, 257
-    >>> tok = build(vocab, [("h", "i"), ("Ġ", "hi")], GPT2_PATTERN, {}, "demo")
-    >>> tok.encode("hi hi!") == [256, 257, 255 - ord("!")]
+    >>> parts = build(vocab, [("h", "i"), ("Ġ", "hi")], GPT2_PATTERN, {}, "demo")
+    >>> parts.merges, parts.ids[ord("h")], parts.ids[256:]
+    ([(104, 105), (32, 256)], 151, [256, 257])
+    >>> from nanonlp.bpe import Tokenizer
+    >>> Tokenizer(*parts[:4]).encode("hi hi!") == [256, 257, 255 - ord("!")]
     True
     """
     if not isinstance(vocab, dict) or not all(isinstance(k, str) and isinstance(v, int)
@@ -116,10 +130,7 @@ def build(vocab: dict[str, int], merges: list[tuple[str, str]], pattern: str,
     if orphans:
         raise DataError(f"{where}: vocabulary entry {orphans[0]!r} (one of {len(orphans)}) is "
                         "neither a byte, a merge nor a special token")
-    try:
-        return Tokenizer(pairs, pattern, specials, ids)
-    except (DataError, ConfigError) as e:
-        raise DataError(f"{where}: {e}") from None
+    return BPEParts(pairs, pattern, specials, ids, where)
 
 
 def _pattern_of(pre: Any, where: str) -> str:
@@ -148,8 +159,8 @@ def _pattern_of(pre: Any, where: str) -> str:
                     "follows (ByteLevel, or Split + ByteLevel)")
 
 
-def from_tokenizer_json(path: Path) -> Tokenizer:
-    """A :class:`Tokenizer` from an HF ``tokenizer.json`` holding a byte-level BPE."""
+def from_tokenizer_json(path: Path) -> BPEParts:
+    """The parts of an HF ``tokenizer.json`` holding a byte-level BPE."""
     where = str(path)
     spec = _read_json(path)
     model = spec.get("model") if isinstance(spec, dict) else None
@@ -186,8 +197,8 @@ def from_tokenizer_json(path: Path) -> Tokenizer:
     return build(model.get("vocab"), merges, pattern, specials, where)
 
 
-def from_vocab_merges(folder: Path) -> Tokenizer:
-    """A :class:`Tokenizer` from GPT-2's ``vocab.json`` + ``merges.txt`` (GPT-2 split pattern)."""
+def from_vocab_merges(folder: Path) -> BPEParts:
+    """The parts of GPT-2's ``vocab.json`` + ``merges.txt`` (GPT-2 split pattern)."""
     vocab = _read_json(folder / "vocab.json")
     merges = read_merges_txt(folder / "merges.txt")
     specials: dict[str, int] = {}
@@ -202,7 +213,7 @@ def from_vocab_merges(folder: Path) -> Tokenizer:
     return build(vocab, merges, GPT2_PATTERN, specials, f"{folder} (vocab.json, merges.txt)")
 
 
-def load_hf(path: str | os.PathLike) -> Tokenizer:
+def read_hf(path: str | os.PathLike) -> BPEParts:
     """A folder (``tokenizer.json``, else ``vocab.json`` + ``merges.txt``) or either file."""
     path = Path(path)
     if path.is_file():

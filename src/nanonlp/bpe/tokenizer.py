@@ -26,12 +26,18 @@ from pathlib import Path
 from typing import Literal
 
 from nanonlp.bpe.config import BPEConfig
-from nanonlp.bpe.patterns import compile_pattern, pattern_name, resolve_pattern, special_splitter
+from nanonlp.bpe.patterns import (
+    allowed_specials,
+    compile_pattern,
+    pattern_name,
+    resolve_pattern,
+    special_splitter,
+)
 from nanonlp.bpe.pool import process_pool
 from nanonlp.bpe.stream import iter_pieces
 from nanonlp.bpe.tokenfile import write_tokens
 from nanonlp.bpe.train import MergeStep, count_chunks, learn_merges
-from nanonlp.errors import ConfigError, DataError, SpecialTokenError
+from nanonlp.errors import ConfigError, DataError
 from nanonlp.fileio import atomic_write
 
 FORMAT = "nanonlp-bpe"
@@ -140,9 +146,13 @@ class Tokenizer:
     def from_hf(cls, path: str | os.PathLike) -> Tokenizer:
         """A Hugging Face byte-level BPE (GPT-2's ``vocab.json`` + ``merges.txt``, or a
         ``tokenizer.json``; a folder or the file) with HF's ids: :mod:`nanonlp.bpe.from_hf`."""
-        from nanonlp.bpe.from_hf import load_hf
+        from nanonlp.bpe.from_hf import read_hf
 
-        return load_hf(path)
+        parts = read_hf(path)
+        try:
+            return cls(parts.merges, parts.pattern, parts.special_tokens, parts.ids)
+        except (DataError, ConfigError) as e:  # e.g. a special token on an ordinary id
+            raise DataError(f"{parts.where}: {e}") from None
 
     # ------------------------------------------------------------------------------------------
     # encode
@@ -177,19 +187,8 @@ class Tokenizer:
         neither allowed nor removed from ``disallowed_special`` (default: all of them) is an
         error, because text from users that smuggles in ``<|endoftext|>`` is usually a bug.
         """
-        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
-        unknown = allowed - set(self.special_tokens)
-        if unknown:
-            raise ConfigError(f"allowed_special names tokens this tokenizer lacks: "
-                              f"{sorted(unknown)}")
-        if disallowed_special == "all":
-            disallowed = set(self.special_tokens) - allowed
-        else:
-            disallowed = set(disallowed_special)
-        if disallowed:
-            m = special_splitter(disallowed).search(text)
-            if m:
-                raise SpecialTokenError(m.group(), m.start())
+        allowed = allowed_specials(text, self.special_tokens, allowed_special,
+                                   disallowed_special)
         if not allowed:
             return self.encode_ordinary(text)
         out: list[int] = []
