@@ -16,9 +16,9 @@ so ``gpt sample``, ``gpt prepare --tokenizer`` and ``gpt train --init`` work on 
 Names: ``GPT2LMHeadModel.save_pretrained`` writes ours exactly (``transformer.h.0.attn.c_attn
 .weight``; no ``lm_head.weight`` when it is tied); ``GPT2Model`` folders and older uploads
 (OpenAI's ``gpt2``) leave out the ``transformer.`` prefix and carry the causal-mask buffers
-``attn.bias`` / ``attn.masked_bias``, which are not weights and are skipped. A
-``pytorch_model.bin`` is read with ``torch.load(weights_only=True)`` only, which rebuilds
-tensors and nothing else: a pickle that asks for more is refused, never run.
+``attn.bias`` / ``attn.masked_bias``, which are not weights and are skipped. Shards and a
+``pytorch_model.bin`` (``torch.load(weights_only=True)`` only: a pickle that asks to run code
+is refused) are read as :mod:`nanonlp.hf_folder` reads them.
 
 Left out: the other GPT-2 heads (``GPT2DoubleHeadsModel``, ``GPT2ForSequenceClassification``)
 and quantised (8-bit, 4-bit) weights.
@@ -26,10 +26,7 @@ and quantised (8-bit, 4-bit) weights.
 
 from __future__ import annotations
 
-import json
 import os
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +37,7 @@ from nanonlp.errors import DataError
 from nanonlp.gpt.config import GPTConfig
 from nanonlp.gpt.export import CONV1D
 from nanonlp.gpt.model import GPT
+from nanonlp.hf_folder import check_out, iter_tensors, read_json, weight_files
 
 ARCHITECTURES = ("GPT2LMHeadModel", "GPT2Model")
 #: HF ``activation_function`` -> ours (``gelu_new``, ``gelu_fast`` and ``gelu_pytorch_tanh`` are
@@ -50,19 +48,6 @@ ACTIVATIONS = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh",
 REQUIRED = {"scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False,
             "add_cross_attention": False}
 SKIP = (".attn.bias", ".attn.masked_bias")  # causal-mask buffers in older files: not weights
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from ``path``; a missing or malformed file is a :class:`DataError`."""
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: missing (expected a transformers model folder)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: not valid JSON ({str(e)[:60]})") from None
-    if not isinstance(d, dict):
-        raise DataError(f"{path}: not a JSON object")
-    return d
 
 
 def config_from_hf(d: dict[str, Any], where: str = "config.json") -> GPTConfig:
@@ -122,62 +107,6 @@ def our_name(hf_name: str) -> str | None:
     if hf_name == "lm_head.weight":
         return hf_name
     return "transformer." + hf_name.removeprefix("transformer.")
-
-
-def weight_files(folder: Path) -> list[Path]:
-    """The weight files of an HF folder: one ``model.safetensors``, the shards its index names,
-    or a ``pytorch_model.bin``."""
-    index = folder / "model.safetensors.index.json"
-    if (folder / "model.safetensors").is_file():
-        return [folder / "model.safetensors"]
-    if index.is_file():
-        wm = read_json(index).get("weight_map")
-        if not isinstance(wm, dict) or not wm:
-            raise DataError(f"{index}: no 'weight_map'")
-        files = [folder / f for f in dict.fromkeys(wm.values())]
-        for f in files:
-            if not f.is_file():
-                raise DataError(f"{f}: missing (named by {index.name})")
-        return files
-    if (folder / "pytorch_model.bin").is_file():
-        return [folder / "pytorch_model.bin"]
-    raise DataError(f"{folder}: no model.safetensors (or pytorch_model.bin) to import")
-
-
-def iter_tensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
-    """``(name, tensor)`` from one weight file, one tensor in memory at a time."""
-    if path.suffix == ".bin":
-        yield from _torch_tensors(path)
-        return
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(path, framework="pt") as f:
-            for name in f.keys():  # noqa: SIM118 (safe_open is not a dict)
-                yield name, f.get_tensor(name)
-    except (SafetensorError, OSError) as e:
-        raise DataError(f"{path}: not a readable safetensors file "
-                        f"({str(e).splitlines()[0][:80]})") from None
-
-
-def _torch_tensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
-    """A ``pytorch_model.bin`` read without running its pickle: ``weights_only=True`` rebuilds
-    tensors, dicts and numbers and refuses anything else; ``mmap`` keeps the file on disk."""
-    import pickle
-    import re
-
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True,
-                        mmap=zipfile.is_zipfile(path))
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
-        m = re.search(r"WeightsUnpickler error: ([^.]*)", str(e))
-        why = m.group(1) if m else str(e).splitlines()[0][:80]
-        raise DataError(f"{path}: refused: not a plain file of tensors ({why}); nanonlp reads "
-                        "a .bin only with torch.load(weights_only=True)") from None
-    if not isinstance(sd, dict) or not all(isinstance(k, str) and torch.is_tensor(v)
-                                           for k, v in sd.items()):
-        raise DataError(f"{path}: not a state dict (name -> tensor)")
-    yield from sd.items()
 
 
 @torch.no_grad()
@@ -251,15 +180,3 @@ def import_hf(folder: str | os.PathLike, out: str | os.PathLike) -> ImportReport
     save_checkpoint(out, model, kind="gpt", model_config=model.config.to_dict(),
                     state={"imported_from": str(folder)}, extra_files=extra)
     return ImportReport(out, model.config, model.num_params(embeddings=True), bool(extra))
-
-
-def check_out(folder: Path, out: Path) -> None:
-    """Refuse to write over the input folder, or over a folder that is not a checkpoint."""
-    if out.exists() and folder.exists() and out.resolve() == folder.resolve():
-        raise DataError(f"{out}: is the folder being imported; give another OUT")
-    if out.is_dir() and any(out.iterdir()) and not (out / "config.json").is_file():
-        raise DataError(f"{out}: exists and is not a nanonlp checkpoint; give a new folder")
-    if (out / "config.json").is_file():
-        from nanonlp.training.checkpoint import read_meta
-
-        read_meta(out)  # a transformers folder or other files: refused with its reason
