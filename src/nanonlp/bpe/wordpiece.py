@@ -242,6 +242,30 @@ class WordPiece:
             f.write(self.model_text())
         return path
 
+    def save_hf(self, folder: str | os.PathLike) -> Path:
+        """Write ``vocab.txt`` and ``tokenizer_config.json`` into ``folder``: what
+        ``BertTokenizerFast.from_pretrained(folder)`` reads, with the same ids."""
+        folder = Path(folder)
+        o = self.options
+        if o["prefix"] != "##" or o["max_chars"] != 100 or not o["clean_text"]:
+            raise DataError("a vocab.txt carries only the casing options; this WordPiece has "
+                            f"prefix {o['prefix']!r}, max_chars {o['max_chars']}, "
+                            f"clean_text {o['clean_text']}")
+        if any("\n" in t or t != t.rstrip() for t in self.vocab):
+            raise DataError("a token ends in whitespace or holds a newline: vocab.txt cannot "
+                            "hold it")
+        with atomic_write(folder / "vocab.txt") as f:
+            f.write("".join(t + "\n" for t in self.vocab))
+        names = ("pad_token", "unk_token", "cls_token", "sep_token", "mask_token")
+        config = {"tokenizer_class": "BertTokenizer", "do_lower_case": o["lowercase"],
+                  "strip_accents": o["strip_accents"],
+                  "tokenize_chinese_chars": o["chinese_chars"], "unk_token": o["unk"],
+                  **{n: s for n, s in zip(names, BERT_SPECIALS, strict=True)
+                     if s in self.special_tokens and n != "unk_token"}}
+        with atomic_write(folder / "tokenizer_config.json") as f:
+            json.dump(config, f, indent=1)
+        return folder
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> WordPiece:
         """Read a ``.model`` file :meth:`save` wrote (a bad or newer one is a DataError)."""
