@@ -215,6 +215,10 @@ def test_tokenizer_comes_along_and_sample_matches_hf_generate(tmp_path, hf_with_
     assert main(["gpt", "sample", str(tmp_path / "ckpt"), "--prompt", "The government",
                  "--max_new_tokens", "5", "--temperature", "0"]) == 0
     assert capsys.readouterr().out.startswith("The government")
+    # exported again, the tokenizer.json keeps HF's ids
+    assert main(["gpt", "export", str(tmp_path / "ckpt"), str(tmp_path / "hf2")]) == 0
+    again = transformers.GPT2TokenizerFast.from_pretrained(tmp_path / "hf2")
+    assert again.encode(text + "<|endoftext|>") == ref.encode(text + "<|endoftext|>")
 
 
 def _broken(tmp_path, edit_config=None, edit_tensors=None):
