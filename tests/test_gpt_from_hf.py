@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from nanonlp import datasets
-from nanonlp.bpe import Tokenizer
+from nanonlp.bpe.formats import load_tokenizer
 from nanonlp.cli import main
 from nanonlp.errors import DataError
 from nanonlp.gpt.config import GPTConfig
@@ -203,7 +203,7 @@ def test_tokenizer_comes_along_and_sample_matches_hf_generate(tmp_path, hf_with_
     assert main(["gpt", "import", str(folder), str(tmp_path / "ckpt")]) == 0
     out = capsys.readouterr().out
     assert "tokenizer.model from the folder's tokenizer" in out and "3 layers x 48" in out
-    tok = Tokenizer.load(tmp_path / "ckpt" / "tokenizer.model")
+    tok = load_tokenizer(tmp_path / "ckpt")  # a checkpoint folder: its tokenizer.model
     ref = transformers.GPT2TokenizerFast.from_pretrained(folder)
     text = "The government said on Monday that 42 people, including café owners, left."
     prompt = tok.encode(text)
@@ -275,6 +275,9 @@ def test_tokenizer_larger_than_model_and_bad_out(tmp_path, hf_with_tokenizer):
                                         r"vocab_size 1,000"):
         import_hf(small, tmp_path / "ckpt")
     assert d["vocab_size"] == 1200 and not (tmp_path / "ckpt").exists()
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DataError, match="afile: exists and is not a folder"):
+        import_hf(folder, tmp_path / "afile")
     with pytest.raises(DataError, match="is the folder being imported"):
         import_hf(folder, folder)
     other = tmp_path / "mine"

@@ -93,6 +93,8 @@ def _torch_tensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
 
 def check_out(folder: Path, out: Path) -> None:
     """Refuse to write over the input folder, or over a folder that is not a checkpoint."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: exists and is not a folder")
     if out.exists() and folder.exists() and out.resolve() == folder.resolve():
         raise DataError(f"{out}: is the folder being imported; give another OUT")
     if out.is_dir() and any(out.iterdir()) and not (out / "config.json").is_file():

@@ -14,12 +14,15 @@ from nanonlp.errors import DataError
 
 
 def load_tokenizer(path: str | os.PathLike):
-    """The tokenizer in a nanonlp ``.model`` file, of whichever kind it is."""
+    """The tokenizer in a nanonlp ``.model`` file, of whichever kind it is; given a folder (a
+    checkpoint, a prepared data folder), its ``tokenizer.model``."""
     from nanonlp.bpe.char import CharTokenizer
     from nanonlp.bpe.tokenizer import Tokenizer
     from nanonlp.bpe.wordpiece import WordPiece
 
     path = Path(path)
+    if path.is_dir():
+        path = path / "tokenizer.model"
     try:
         with path.open(encoding="utf-8") as f:
             head = f.readline()
