@@ -102,8 +102,12 @@ def _model(tmp_path, body: str):
 
 
 @pytest.mark.parametrize("body, message", [
-    ("nanonlp-bpe 2\npattern \"\"\nspecial 0\nmerges 0\n",
-     "model format version 2 is newer than this nanonlp reads \\(1\\)"),
+    ("nanonlp-bpe 3\npattern \"\"\nspecial 0\nmerges 0\n",
+     "model format version 3 is newer than this nanonlp reads \\(2\\)"),
+    ("nanonlp-bpe 2\npattern \"\"\nspecial 0\nmerges 0\nids 3\n1\n2\n",
+     "bad.model:5: 3 ids announced, 2 found"),
+    ("nanonlp-bpe 2\npattern \"\"\nspecial 0\nmerges 0\nids 256\n" + "7\n" * 256,
+     "token ids must be distinct"),
     ("minbpe v1\n", "bad.model:1: not a nanonlp BPE model"),
     ("nanonlp-bpe 1\npattern \"\"\nspecial 0\nmerges 2\n97 98\n",
      "bad.model:6: corrupt line"),

@@ -6,8 +6,9 @@ position table (a line too long for one block is cut into pieces), and masking i
 every batch draws a fresh 15% of the non-special tokens as prediction targets, of which 80%
 are replaced by [MASK], 10% by a random ordinary token and 10% left as they were.
 
-The tokenizer is a nanonlp byte-level BPE (:mod:`nanonlp.bpe`) carrying the four special
-tokens ``[CLS] [SEP] [MASK] [PAD]``; :func:`special_ids` refuses one that lacks them.
+The tokenizer is a nanonlp byte-level BPE (:mod:`nanonlp.bpe`), or the WordPiece of a BERT
+imported from transformers (:mod:`nanonlp.bpe.wordpiece`), carrying the four special tokens
+``[CLS] [SEP] [MASK] [PAD]``; :func:`special_ids` refuses one that lacks them.
 """
 
 from __future__ import annotations
@@ -42,13 +43,14 @@ def special_ids(tok, where: str = "tokenizer") -> dict[str, int]:
 
 
 def load_tokenizer(path: str | os.PathLike):
-    """A nanonlp BPE tokenizer from its ``.model`` file, checked for BERT's special tokens."""
-    from nanonlp.bpe import Tokenizer
+    """A nanonlp tokenizer from its ``.model`` file (byte-level BPE, or the WordPiece of an
+    imported BERT), checked for BERT's special tokens."""
+    from nanonlp.bpe.formats import load_tokenizer as load_any
 
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such tokenizer file")
-    tok = Tokenizer.load(path)
+    tok = load_any(path)
     special_ids(tok, str(path))
     return tok
 

@@ -3,7 +3,8 @@
 The HF model is built locally from a ``BertConfig`` (no hub access), our weights are renamed
 into it (our fused q/k/v matrix is split into HF's ``query``, ``key``, ``value``), and HF's own
 ``save_pretrained`` writes ``config.json`` + ``model.safetensors``; the tokenizer goes beside
-them as ``tokenizer.json`` (:func:`nanonlp.bpe.export.save_hf`). The two models compute the
+them as ``tokenizer.json`` (:func:`nanonlp.bpe.export.save_hf`), or for an imported BERT's
+WordPiece as ``vocab.txt`` + ``tokenizer_config.json``. The two models compute the
 same logits: post-LN blocks, exact GELU, learned positions, token types, the MLM transform and
 a decoder tied to the word embeddings with its own bias (HF names as of transformers 5).
 """
@@ -98,7 +99,9 @@ def export_hf(model: BertForMaskedLM, out: str | os.PathLike, tokenizer=None) ->
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         hf.save_pretrained(tmp)
-        if tokenizer is not None:
+        if hasattr(tokenizer, "save_hf"):  # an imported BERT's WordPiece: vocab.txt again
+            tokenizer.save_hf(tmp)
+        elif tokenizer is not None:
             from nanonlp.bpe.export import to_hf_json
 
             spec = to_hf_json(tokenizer)

@@ -18,35 +18,14 @@ from __future__ import annotations
 import base64
 import json
 import os
-from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
+from nanonlp.bpe.bytelevel import bytes_to_unicode
 from nanonlp.bpe.patterns import GPT2_PATTERN
 from nanonlp.bpe.tokenizer import Tokenizer
 from nanonlp.errors import DataError
 from nanonlp.fileio import atomic_write
-
-
-@lru_cache(maxsize=1)
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible map from the 256 bytes to printable unicode characters.
-
-    Printable Latin-1 bytes map to themselves; the other 68 (controls, space, ...) map to
-    U+0100 upwards in byte order, so no token string contains whitespace or a control
-    character.
-
-    >>> m = bytes_to_unicode(); m[ord("a")], m[ord(" ")], m[ord("\\n")]
-    ('a', 'Ġ', 'Ċ')
-    """
-    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
-            *range(ord("®"), ord("ÿ") + 1)]
-    out = {b: chr(b) for b in keep}
-    extra = 0
-    for b in range(256):
-        if b not in out:
-            out[b] = chr(256 + extra)
-            extra += 1
-    return out
 
 
 def _bytelevel(token: bytes) -> str:
@@ -57,7 +36,14 @@ def _bytelevel(token: bytes) -> str:
 def to_hf_json(tok: Tokenizer) -> dict:
     """The ``tokenizer.json`` document for ``tok`` (``tokenizers.Tokenizer.from_str`` loads it)."""
     _check_unique(tok)
-    vocab = {_bytelevel(t): i for i, t in enumerate(tok.vocab)}
+    ids = tok.ids or range(len(tok.vocab))  # a tokenizer read from HF files keeps its ids
+    vocab = {_bytelevel(t): ids[k] for k, t in enumerate(tok.vocab)}
+    for s, i in tok.special_tokens.items():
+        # HF keeps an added token's id only if the model's vocabulary has it (GPT-2's
+        # tokenizer.json lists <|endoftext|> in both); otherwise it numbers it after the rest
+        if vocab.setdefault(s, i) != i:
+            raise DataError(f"special token {s!r} is also the ordinary token {vocab[s]}; HF's "
+                            "tokenizer.json cannot hold both")
     merges = [f"{_bytelevel(tok.vocab[a])} {_bytelevel(tok.vocab[b])}" for a, b in tok.merges]
     if tok.pattern == GPT2_PATTERN:
         pre = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
@@ -109,9 +95,20 @@ def to_hf(tok: Tokenizer):
 
 
 def mergeable_ranks(tok: Tokenizer) -> dict[bytes, int]:
-    """tiktoken's ``mergeable_ranks``: token bytes -> id, for the ordinary tokens."""
+    """tiktoken's ``mergeable_ranks``: token bytes -> id, for the ordinary tokens.
+
+    tiktoken merges the pair whose result has the lowest id first, so a tokenizer with its own
+    ids (:meth:`Tokenizer.from_hf`) exports only if its merges' ids rise in merge order (GPT-2's
+    do; the bytes may be numbered in any order).
+    """
     _check_unique(tok)
-    return {t: i for i, t in enumerate(tok.vocab)}
+    if tok.ids is None:
+        return {t: i for i, t in enumerate(tok.vocab)}
+    merge_ids = tok.ids[256:]
+    if any(a >= b for a, b in pairwise(merge_ids)):
+        raise DataError("this tokenizer's merge ids do not rise in merge order, which "
+                        "tiktoken's ranks need")
+    return {t: tok.ids[k] for k, t in enumerate(tok.vocab)}
 
 
 def save_tiktoken(tok: Tokenizer, path: str | os.PathLike) -> Path:
@@ -161,8 +158,9 @@ def _check_unique(tok: Tokenizer) -> None:
     export tests check does not happen on real corpora; a hand-made merge list can do it.
     """
     seen: dict[bytes, int] = {}
-    for i, t in enumerate(tok.vocab):
+    ids = tok.ids or range(len(tok.vocab))
+    for k, t in enumerate(tok.vocab):
         if t in seen:
-            raise DataError(f"tokens {seen[t]} and {i} are both {t!r}: tiktoken and HF key tokens "
-                            "by their bytes and cannot hold both")
-        seen[t] = i
+            raise DataError(f"tokens {seen[t]} and {ids[k]} are both {t!r}: tiktoken and HF key "
+                            "tokens by their bytes and cannot hold both")
+        seen[t] = ids[k]

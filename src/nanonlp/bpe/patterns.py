@@ -11,11 +11,12 @@ Follows OpenAI's GPT-2 ``encoder.py`` and tiktoken's ``cl100k_base`` definitions
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from functools import lru_cache
 
 import regex
 
-from nanonlp.errors import ConfigError
+from nanonlp.errors import ConfigError, SpecialTokenError
 
 #: GPT-2 (Radford et al. 2019), exactly the pattern HF's ByteLevel pre-tokenizer hard-codes.
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -97,3 +98,30 @@ def special_splitter(specials) -> regex.Pattern | None:
         return None
     alts = "|".join(regex.escape(s) for s in sorted(specials, key=len, reverse=True))
     return regex.compile(f"({alts})")
+
+
+def allowed_specials(text: str, specials: Collection[str], allowed_special: Collection[str] | str,
+                     disallowed_special: Collection[str] | str) -> set[str]:
+    """The special tokens an ``encode`` matches in ``text``, by tiktoken's rules.
+
+    ``allowed_special`` (or ``"all"``) are matched; a special token in the text that is
+    neither allowed nor removed from ``disallowed_special`` (default ``"all"``: every special
+    token not allowed) raises :class:`SpecialTokenError`; ``disallowed_special=()`` lets it
+    through as ordinary text.
+
+    >>> allowed_specials("a<s>b", ["<s>"], "all", "all")
+    {'<s>'}
+    >>> allowed_specials("a<s>b", ["<s>"], (), ())
+    set()
+    """
+    allowed = set(specials) if allowed_special == "all" else set(allowed_special)
+    unknown = allowed - set(specials)
+    if unknown:
+        raise ConfigError(f"allowed_special names tokens this tokenizer lacks: {sorted(unknown)}")
+    disallowed = set(specials) - allowed if disallowed_special == "all" \
+        else set(disallowed_special)
+    if disallowed:
+        m = special_splitter(disallowed).search(text)
+        if m:
+            raise SpecialTokenError(m.group(), m.start())
+    return allowed

@@ -4,6 +4,10 @@ Ids 0-255 are the bytes, 256.. are merges in the order they were learned (a merg
 rank), and special tokens come last. Encoding splits text at allowed special tokens, cuts the
 rest into chunks with the split regex, and applies the merges to each chunk's UTF-8 bytes,
 lowest rank first (GPT-2's ``bpe()``, minbpe's ``encode``); chunk -> ids results are cached.
+A tokenizer read from another library's files (:meth:`Tokenizer.from_hf`: GPT-2's
+``vocab.json`` numbers the bytes in its own order, HF's trainer puts special tokens first)
+keeps that library's ids: ``ids`` maps each token of the rank order to its id, while
+``merges``, ``ranks`` and ``vocab`` stay in rank order.
 Special tokens follow tiktoken: text that contains one is an error unless it is listed in
 ``allowed_special`` (then it becomes the special id) or removed from ``disallowed_special``
 (then it is encoded as ordinary text).
@@ -22,16 +26,22 @@ from pathlib import Path
 from typing import Literal
 
 from nanonlp.bpe.config import BPEConfig
-from nanonlp.bpe.patterns import compile_pattern, pattern_name, resolve_pattern, special_splitter
+from nanonlp.bpe.patterns import (
+    allowed_specials,
+    compile_pattern,
+    pattern_name,
+    resolve_pattern,
+    special_splitter,
+)
 from nanonlp.bpe.pool import process_pool
 from nanonlp.bpe.stream import iter_pieces
 from nanonlp.bpe.tokenfile import write_tokens
 from nanonlp.bpe.train import MergeStep, count_chunks, learn_merges
-from nanonlp.errors import ConfigError, DataError, SpecialTokenError
+from nanonlp.errors import ConfigError, DataError
 from nanonlp.fileio import atomic_write
 
 FORMAT = "nanonlp-bpe"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added the optional "ids" section; a file without one is still version 1
 CACHE_SIZE = 1 << 17  # distinct chunks remembered by encode; cleared when full
 MAX_ID = 1 << 32  # token files store ids as uint32 at most (see tokenfile.token_dtype)
 # Special ids follow the merges; imported vocabularies leave small gaps (cl100k_base's last
@@ -53,7 +63,8 @@ class Tokenizer:
     """
 
     def __init__(self, merges: Sequence[tuple[int, int]] = (), pattern: str = "gpt4",
-                 special_tokens: dict[str, int] | Sequence[str] = ()):
+                 special_tokens: dict[str, int] | Sequence[str] = (),
+                 ids: Sequence[int] | None = None):
         self.pattern = resolve_pattern(pattern)
         self.merges: list[tuple[int, int]] = [(int(a), int(b)) for a, b in merges]
         # ranks[(a, b)] is the id the pair merges into; lower id = learned earlier = applied first
@@ -66,14 +77,20 @@ class Tokenizer:
                                 "exist yet")
             self.ranks[(a, b)] = n
             self.vocab.append(self.vocab[a] + self.vocab[b])
+        # ids[k]: the id of token k of the rank order (bytes, then merges); None: ids are ranks
+        self.ids: list[int] | None = None
+        self._by_id: list[bytes | None] = self.vocab  # id -> token bytes (None: not ordinary)
+        if ids is not None and list(ids) != list(range(len(self.vocab))):
+            self._set_ids(ids)
+        n_ordinary = len(self._by_id)
         if not isinstance(special_tokens, dict):
-            special_tokens = {s: len(self.vocab) + i for i, s in enumerate(special_tokens)}
+            special_tokens = {s: n_ordinary + i for i, s in enumerate(special_tokens)}
         self.special_tokens: dict[str, int] = dict(special_tokens)
         self.special_ids: dict[int, str] = {i: s for s, i in self.special_tokens.items()}
         for s, i in self.special_tokens.items():
             if not isinstance(s, str) or not s:
                 raise DataError(f"special token {s!r} is not a non-empty string")
-            if i < len(self.vocab):
+            if i < 0 or (i < n_ordinary and self._by_id[i] is not None):
                 raise DataError(f"special token {s!r} has id {i}, which an ordinary token has")
             if i >= MAX_ID:
                 raise DataError(f"special token {s!r} has id {i}, beyond the largest id a "
@@ -82,6 +99,18 @@ class Tokenizer:
             raise DataError(f"two special tokens share an id: {self.special_tokens}")
         self._split = compile_pattern(self.pattern) if self.pattern else None
         self._cache: dict[str, list[int]] = {}
+
+    def _set_ids(self, ids: Sequence[int]) -> None:
+        ids = [int(i) for i in ids]
+        if len(ids) != len(self.vocab):
+            raise DataError(f"{len(ids)} ids for {len(self.vocab)} tokens (256 bytes + "
+                            f"{len(self.merges)} merges)")
+        if len(set(ids)) != len(ids) or min(ids) < 0 or max(ids) >= MAX_ID:
+            raise DataError("token ids must be distinct and in 0..2**32-1")
+        self.ids = ids
+        self._by_id = [None] * (max(ids) + 1)
+        for k, i in enumerate(ids):
+            self._by_id[i] = self.vocab[k]
 
     # ------------------------------------------------------------------------------------------
     # train
@@ -116,13 +145,25 @@ class Tokenizer:
                 progress(step)
         return cls(merges, pattern, list(config.special))
 
+    @classmethod
+    def from_hf(cls, path: str | os.PathLike) -> Tokenizer:
+        """A Hugging Face byte-level BPE (GPT-2's ``vocab.json`` + ``merges.txt``, or a
+        ``tokenizer.json``; a folder or the file) with HF's ids: :mod:`nanonlp.bpe.from_hf`."""
+        from nanonlp.bpe.from_hf import read_hf
+
+        parts = read_hf(path)
+        try:
+            return cls(parts.merges, parts.pattern, parts.special_tokens, parts.ids)
+        except (DataError, ConfigError) as e:  # e.g. a special token on an ordinary id
+            raise DataError(f"{parts.where}: {e}") from None
+
     # ------------------------------------------------------------------------------------------
     # encode
 
     @property
     def vocab_size(self) -> int:
         """Byte tokens + merges + special tokens (ids run from 0 to vocab_size - 1)."""
-        return max(len(self.vocab), max(self.special_ids, default=-1) + 1)
+        return max(len(self._by_id), max(self.special_ids, default=-1) + 1)
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode ``text`` with no special-token handling (a special is plain text here)."""
@@ -133,6 +174,8 @@ class Tokenizer:
             ids = cache.get(chunk)
             if ids is None:
                 ids = self._encode_chunk(chunk.encode("utf-8"))
+                if self.ids is not None:  # rank order -> this tokenizer's ids
+                    ids = [self.ids[k] for k in ids]
                 if len(cache) >= CACHE_SIZE:
                     cache.clear()
                 cache[chunk] = ids
@@ -147,19 +190,8 @@ class Tokenizer:
         neither allowed nor removed from ``disallowed_special`` (default: all of them) is an
         error, because text from users that smuggles in ``<|endoftext|>`` is usually a bug.
         """
-        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
-        unknown = allowed - set(self.special_tokens)
-        if unknown:
-            raise ConfigError(f"allowed_special names tokens this tokenizer lacks: "
-                              f"{sorted(unknown)}")
-        if disallowed_special == "all":
-            disallowed = set(self.special_tokens) - allowed
-        else:
-            disallowed = set(disallowed_special)
-        if disallowed:
-            m = special_splitter(disallowed).search(text)
-            if m:
-                raise SpecialTokenError(m.group(), m.start())
+        allowed = allowed_specials(text, self.special_tokens, allowed_special,
+                                   disallowed_special)
         if not allowed:
             return self.encode_ordinary(text)
         out: list[int] = []
@@ -215,7 +247,7 @@ class Tokenizer:
             for text in texts:
                 yield self.encode(text, **kwargs)
             return
-        state = (self.merges, self.pattern, self.special_tokens, kwargs)
+        state = (self.merges, self.pattern, self.special_tokens, self.ids, kwargs)
         with process_pool(workers, _init_encoder, (state,)) as pool:
             yield from pool.imap(_encode_in_worker, texts, chunksize=4)
 
@@ -243,11 +275,12 @@ class Tokenizer:
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         """The bytes the ids stand for (special tokens as their UTF-8 text)."""
         parts = []
-        vocab = self.vocab
-        n = len(vocab)
+        by_id = self._by_id
+        n = len(by_id)
         for i in ids:
-            if 0 <= i < n:
-                parts.append(vocab[i])
+            t = by_id[i] if 0 <= i < n else None
+            if t is not None:
+                parts.append(t)
             elif i in self.special_ids:
                 parts.append(self.special_ids[i].encode("utf-8"))
             else:
@@ -271,31 +304,40 @@ class Tokenizer:
     def save(self, prefix: str | os.PathLike) -> Path:
         """Write ``prefix.model`` (what :meth:`load` reads) and ``prefix.vocab`` (for people).
 
-        The model file is text: a version line, the split pattern and each special token as
-        JSON strings, then one merge ``a b`` per line in rank order.
+        The model file is text (:meth:`model_text`): a version line, the split pattern and each
+        special token as JSON strings, then one merge ``a b`` per line in rank order, and for a
+        tokenizer with its own ids (:meth:`from_hf`) the id of each token in rank order.
         """
         prefix = Path(prefix)
         model = prefix.with_name(prefix.name + ".model")
         with atomic_write(model) as f:
-            f.write(f"{FORMAT} {FORMAT_VERSION}\n")
-            f.write(f"pattern {json.dumps(self.pattern, ensure_ascii=False)}\n")
-            f.write(f"special {len(self.special_tokens)}\n")
-            for s, i in self.special_tokens.items():
-                f.write(f"{json.dumps(s, ensure_ascii=False)} {i}\n")
-            f.write(f"merges {len(self.merges)}\n")
-            for a, b in self.merges:
-                f.write(f"{a} {b}\n")
+            f.write(self.model_text())
+        ids = self.ids or range(len(self.vocab))
         with atomic_write(prefix.with_name(prefix.name + ".vocab")) as f:
             f.write(f"# {len(self.vocab)} tokens + {len(self.special_tokens)} special; "
                     f"pattern {pattern_name(self.pattern)}. Not read back: see the .model file\n")
             for i in range(256):
-                f.write(f"{i}\t[{render_token(self.vocab[i])}]\n")
+                f.write(f"{ids[i]}\t[{render_token(self.vocab[i])}]\n")
             for (a, b), i in self.ranks.items():
-                f.write(f"{i}\t[{render_token(self.vocab[i])}]\t<- [{render_token(self.vocab[a])}]"
-                        f" [{render_token(self.vocab[b])}]\n")
+                f.write(f"{ids[i]}\t[{render_token(self.vocab[i])}]\t<- "
+                        f"[{render_token(self.vocab[a])}] [{render_token(self.vocab[b])}]\n")
             for s, i in self.special_tokens.items():
                 f.write(f"{i}\t{s}\tspecial\n")
         return model
+
+    def model_text(self) -> str:
+        """The ``.model`` file's text (what :meth:`save` writes and :meth:`load` reads)."""
+        version = 1 if self.ids is None else FORMAT_VERSION  # older readers read a v1 file
+        lines = [f"{FORMAT} {version}", f"pattern {json.dumps(self.pattern, ensure_ascii=False)}",
+                 f"special {len(self.special_tokens)}"]
+        lines += [f"{json.dumps(s, ensure_ascii=False)} {i}"
+                  for s, i in self.special_tokens.items()]
+        lines.append(f"merges {len(self.merges)}")
+        lines += [f"{a} {b}" for a, b in self.merges]
+        if self.ids is not None:
+            lines.append(f"ids {len(self.ids)}")
+            lines += [str(i) for i in self.ids]
+        return "\n".join(lines) + "\n"
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Tokenizer:
@@ -356,13 +398,21 @@ class Tokenizer:
                 lineno += 1
                 a, b = lines[lineno - 1].split(" ")
                 merges.append((int(a), int(b)))
+            ids = None
+            if int(head[1]) >= 2 and lineno < len(lines) and lines[lineno].startswith("ids "):
+                n = count("ids")
+                ids = [int(line) for line in lines[lineno:lineno + n] if line]
+                if len(ids) < n:
+                    raise bad(f"{n} ids announced, {len(ids)} found")
+                lineno += n
         except DataError:
             raise
         except (ValueError, IndexError):
             line = lines[lineno - 1] if lineno <= len(lines) else "<end of file>"
             raise DataError(f"{path}:{lineno}: corrupt line {line[:40]!r}") from None
         if any(line.strip() for line in lines[lineno:]):
-            raise DataError(f"{path}:{lineno + 1}: unexpected text after the last merge")
+            raise DataError(f"{path}:{lineno + 1}: unexpected text after the last merge"
+                            + (" or id" if ids else ""))
         # an id far past the vocabulary would make every embedding that size (4e9 rows)
         limit = 256 + len(merges) + len(specials) + MAX_SPECIAL_GAP
         for name, i in specials.items():
@@ -372,7 +422,7 @@ class Tokenizer:
                                 f"tokens and {len(specials)} special ones (ids up to "
                                 f"{limit - 1:,} accepted)")
         try:
-            return cls(merges, pattern, specials)
+            return cls(merges, pattern, specials, ids)
         except (DataError, ConfigError) as e:  # e.g. a pattern that is not a valid regex
             raise DataError(f"{path}: {e}") from None
 
@@ -396,8 +446,8 @@ _worker_tok: tuple[Tokenizer, dict] | None = None
 
 def _init_encoder(state) -> None:
     global _worker_tok
-    merges, pattern, specials, kwargs = state
-    _worker_tok = (Tokenizer(merges, pattern, specials), kwargs)
+    merges, pattern, specials, ids, kwargs = state
+    _worker_tok = (Tokenizer(merges, pattern, specials, ids), kwargs)
 
 
 def _encode_in_worker(text: str) -> list[int]:

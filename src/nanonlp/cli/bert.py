@@ -11,6 +11,7 @@ from nanonlp.bert import pretrain as bp
 from nanonlp.bert.config import PRESETS, BertConfig
 from nanonlp.bert.export import export_hf
 from nanonlp.bert.finetune import FinetuneConfig, checkpoint_tokenizer
+from nanonlp.bert.from_hf import import_hf
 from nanonlp.bert.model import load_bert
 from nanonlp.bert.predict import predict_lines
 from nanonlp.bert.pretrain import PretrainConfig
@@ -111,6 +112,25 @@ def _bert_export(args: argparse.Namespace) -> None:
     say(f"{out}: transformers.BertForMaskedLM.from_pretrained({str(out)!r})")
 
 
+def _bert_import_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("hf_dir", help="a transformers BERT folder (config.json, model.safetensors, "
+                   "vocab.txt or tokenizer.json)")
+    p.add_argument("out", help="checkpoint folder to write (config.json, model.safetensors, "
+                   "tokenizer.model)")
+
+
+def _bert_import(args: argparse.Namespace) -> None:
+    r = import_hf(args.hf_dir, args.out)
+    c = r.config
+    say(f"{r.out}: BERT {c.n_layer} layers x {c.n_embd} ({c.n_head} heads), vocabulary "
+        f"{c.vocab_size:,}, {r.params / 1e6:.1f}M parameters, WordPiece tokenizer"
+        + (f"; left out: {', '.join(r.dropped)}" if r.dropped else ""))
+    if r.fresh_head:
+        say(f"note: {args.hf_dir} has no MLM head (a BertModel): the checkpoint's head starts "
+            "from random init, so fill-mask output is noise until it is trained; bert "
+            "finetune uses the encoder only")
+
+
 COMMANDS: list[Command] = [
     Command(("bert", "pretrain"), "pretrain a BERT with masked-LM on data sets or text files",
             _bert_pretrain, _bert_pretrain_args,
@@ -129,4 +149,10 @@ COMMANDS: list[Command] = [
             _bert_predict, _bert_predict_args),
     Command(("bert", "export"), "export a pretrained checkpoint to a transformers "
             "BertForMaskedLM folder", _bert_export, _bert_export_args),
+    Command(("bert", "import"), "a transformers BERT folder -> a checkpoint (same logits)",
+            _bert_import, _bert_import_args,
+            "Reads a BertForMaskedLM, BertForPreTraining or BertModel folder tensor by tensor "
+            "(the pooler and next-sentence head are left out; a BertModel's MLM head starts "
+            "fresh) and its WordPiece vocabulary, and writes a checkpoint that bert predict, "
+            "finetune and export take."),
 ]

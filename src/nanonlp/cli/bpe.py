@@ -160,12 +160,13 @@ def _bpe_inspect(args: argparse.Namespace) -> None:
         say(f"compression on {args.text}: {n_bytes:,} bytes -> {n_tokens:,} tokens = "
             f"{n_bytes / max(n_tokens, 1):.3f} bytes/token")
     say(f"first {args.top} merges:")
+    ids = tok.ids or range(len(tok.vocab))  # rank order -> the tokenizer's ids
     for (a, b), i in list(tok.ranks.items())[: args.top]:
-        say(f"  {i:>6}  [{render_token(tok.vocab[a])}] + [{render_token(tok.vocab[b])}]"
+        say(f"  {ids[i]:>6}  [{render_token(tok.vocab[a])}] + [{render_token(tok.vocab[b])}]"
             f" -> [{render_token(tok.vocab[i])}]")
     say(f"longest {args.top} tokens:")
     for i in sorted(range(256, len(tok.vocab)), key=lambda i: (-len(tok.vocab[i]), i))[:args.top]:
-        say(f"  {i:>6}  {len(tok.vocab[i]):>3} bytes  [{render_token(tok.vocab[i])}]")
+        say(f"  {ids[i]:>6}  {len(tok.vocab[i]):>3} bytes  [{render_token(tok.vocab[i])}]")
 
 
 COMMANDS: list[Command] = [

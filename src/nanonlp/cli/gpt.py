@@ -1,4 +1,4 @@
-"""``nanonlp gpt prepare|train|sample|evaluate|export``: the decoder-only transformer."""
+"""``nanonlp gpt prepare|train|sample|evaluate|export|import``: the decoder-only transformer."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from nanonlp.errors import DataError
 from nanonlp.gpt.config import PRESETS, GPTConfig
 from nanonlp.gpt.data import TOKENIZER_FILE, PrepareConfig, load_tokenizer, prepare
 from nanonlp.gpt.export import export_hf
+from nanonlp.gpt.from_hf import import_hf
 from nanonlp.gpt.model import load_gpt
 from nanonlp.gpt.sample import SampleConfig, generate, stop_ids_for, stream_text
 from nanonlp.gpt.train import OUT, evaluate, make_trainer
@@ -49,6 +50,11 @@ def _gpt_train_args(p: argparse.ArgumentParser) -> None:
                    help=f"model + training recipe: {', '.join(PRESETS)} (default: nanogpt-cpu); "
                         "--model.* and --train.* flags override its fields")
     add_train_flags(p, "gpt train")
+    p.add_argument("--init", metavar="CKPT",
+                   help="start from this GPT checkpoint's weights and model config (e.g. one "
+                        "`gpt import` wrote) instead of a random model; --preset then gives the "
+                        "training recipe only, and --model.* may set dropout and a shorter "
+                        "block_size. Prepare the data with --tokenizer CKPT/tokenizer.model")
     add_config_args(p, GPTConfig, prefix="model", skip=("vocab_size",), note=PRESET_NOTE)
     add_config_args(p, TrainConfig, prefix="train", defaults={"out": OUT}, note=PRESET_NOTE)
 
@@ -57,9 +63,10 @@ def _gpt_train(args: argparse.Namespace) -> None:
     train = prefixed(args, "train")
     with session(train.get("device", "auto")) as dist:
         trainer = make_trainer(args.data, args.preset, prefixed(args, "model"), train,
-                               resume=args.resume, dist=dist)
-        result = fit(trainer, f"gpt ({args.preset})", budget_min=args.budget_min,
-                     info={"preset": args.preset, "data": args.data})
+                               resume=args.resume, init=args.init, dist=dist)
+        title = f"gpt ({args.preset}" + (f", from {args.init})" if args.init else ")")
+        result = fit(trainer, title, budget_min=args.budget_min,
+                     info={"preset": args.preset, "data": args.data, "init": args.init})
         if dist.is_main:
             say(result.summary())
 
@@ -121,6 +128,22 @@ def _gpt_export(args: argparse.Namespace) -> None:
         + ("" if tok else " (no tokenizer in the checkpoint: no tokenizer.json)"))
 
 
+def _gpt_import_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("hf_dir", help="a transformers GPT-2 folder (config.json, model.safetensors; "
+                   "vocab.json + merges.txt or tokenizer.json come along)")
+    p.add_argument("out", help="checkpoint folder to write (config.json, model.safetensors, "
+                   "tokenizer.model)")
+
+
+def _gpt_import(args: argparse.Namespace) -> None:
+    r = import_hf(args.hf_dir, args.out)
+    c = r.config
+    say(f"{r.out}: GPT-2 {c.n_layer} layers x {c.n_embd} ({c.n_head} heads), vocabulary "
+        f"{c.vocab_size:,}, block {c.block_size:,}, {r.params / 1e6:.1f}M parameters; "
+        + (f"{TOKENIZER_FILE} from the folder's tokenizer" if r.tokenizer else
+           "no tokenizer in the folder (gpt sample needs one)"))
+
+
 COMMANDS: list[Command] = [
     Command(("gpt", "prepare"), "text (a data set or files) -> train/val token arrays",
             _gpt_prepare, _gpt_prepare_args,
@@ -140,4 +163,11 @@ COMMANDS: list[Command] = [
             _gpt_evaluate, _gpt_evaluate_args),
     Command(("gpt", "export"), "export a checkpoint to a transformers GPT2LMHeadModel folder",
             _gpt_export, _gpt_export_args),
+    Command(("gpt", "import"), "a transformers GPT-2 folder -> a checkpoint (same logits)",
+            _gpt_import, _gpt_import_args,
+            "Reads a GPT2LMHeadModel or GPT2Model folder (config.json, model.safetensors or "
+            "its shards; a pytorch_model.bin only through torch.load(weights_only=True)) one "
+            "tensor at a time and writes an ordinary checkpoint that gpt sample, evaluate, "
+            "export and train --init take. The folder's GPT-2 tokenizer (vocab.json + "
+            "merges.txt or tokenizer.json) becomes OUT/tokenizer.model with the same ids."),
 ]

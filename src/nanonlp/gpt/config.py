@@ -17,6 +17,9 @@ from nanonlp.configs import check_transformer_size, config_from_dict
 from nanonlp.errors import ConfigError
 from nanonlp.training.config import pick_preset
 
+#: activation -> the ``approximate`` argument of ``torch.nn.GELU``
+ACTIVATIONS = {"gelu_tanh": "tanh", "gelu": "none"}
+
 
 @dataclass
 class GPTConfig:
@@ -31,6 +34,9 @@ class GPTConfig:
     pos: Literal["learned", "rotary"] = "learned"  # learned absolute positions (GPT-2) or RoPE
     qk_norm: bool = False  # RMS-normalise queries and keys per head (stabler at high lr)
     tie_weights: bool = True  # share the token embedding with the output layer (GPT-2)
+    activation: Literal["gelu_tanh", "gelu"] = "gelu_tanh"  # GELU's tanh form (GPT-2) or erf
+    norm_eps: float = 1e-5  # epsilon of every norm (GPT-2's layer_norm_epsilon)
+    n_inner: int | None = None  # MLP hidden width (None: 4 * n_embd, as GPT-2)
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -48,8 +54,15 @@ class GPTConfig:
             raise ConfigError(f"unknown norm {self.norm!r}; choose layernorm or rmsnorm")
         if self.pos not in ("learned", "rotary"):
             raise ConfigError(f"unknown pos {self.pos!r}; choose learned or rotary")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"unknown activation {self.activation!r}; choose "
+                              f"{' or '.join(ACTIVATIONS)}")
+        if not 0 < self.norm_eps < 1:
+            raise ConfigError(f"norm_eps must be in (0, 1), got {self.norm_eps}")
+        if self.n_inner is not None and (not isinstance(self.n_inner, int) or self.n_inner < 1):
+            raise ConfigError(f"n_inner must be a positive integer or None, got {self.n_inner!r}")
         check_transformer_size("GPT", self.vocab_size, self.block_size, self.n_layer,
-                               self.n_embd)
+                               self.n_embd, self.n_inner)
 
     @property
     def gpt2_compatible(self) -> bool:

@@ -52,17 +52,11 @@ class PrepareConfig:
 
 
 def load_tokenizer(path: str | os.PathLike):
-    """A nanonlp tokenizer from its ``.model`` file: char or byte-level BPE, by its header."""
-    from nanonlp.bpe import CharTokenizer, Tokenizer
+    """A nanonlp tokenizer from its ``.model`` file: char, byte-level BPE (or WordPiece), by its
+    header (:func:`nanonlp.bpe.formats.load_tokenizer`)."""
+    from nanonlp.bpe.formats import load_tokenizer as load_any
 
-    path = Path(path)
-    try:
-        head = path.open(encoding="utf-8").readline()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such tokenizer file") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a nanonlp tokenizer file") from None
-    return CharTokenizer.load(path) if head.startswith("nanonlp-char") else Tokenizer.load(path)
+    return load_any(path)
 
 
 def read_source(source: str, split: str | None = None,

@@ -26,6 +26,8 @@ from nanonlp.fileio import atomic_write
 from nanonlp.gpt.model import GPT
 
 CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+#: our activation -> HF's ``activation_function`` (``gelu_new`` is GPT-2's tanh GELU)
+HF_ACTIVATION = {"gelu_tanh": "gelu_new", "gelu": "gelu"}
 
 
 def hf_config(model: GPT):
@@ -37,9 +39,10 @@ def hf_config(model: GPT):
         raise ConfigError(f"GPT-2 cannot hold this model (norm={c.norm}, pos={c.pos}, "
                           f"qk_norm={c.qk_norm}); export needs layernorm, learned, no qk_norm")
     return GPT2Config(vocab_size=c.vocab_size, n_positions=c.block_size, n_embd=c.n_embd,
-                      n_layer=c.n_layer, n_head=c.n_head, activation_function="gelu_new",
+                      n_layer=c.n_layer, n_head=c.n_head, n_inner=c.n_inner,
+                      activation_function=HF_ACTIVATION[c.activation],
                       resid_pdrop=c.dropout, embd_pdrop=c.dropout, attn_pdrop=c.dropout,
-                      layer_norm_epsilon=1e-5, tie_word_embeddings=c.tie_weights,
+                      layer_norm_epsilon=c.norm_eps, tie_word_embeddings=c.tie_weights,
                       bos_token_id=None, eos_token_id=None)
 
 
@@ -55,7 +58,8 @@ def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
             p = f"transformer.h.{i}."
             for sub, width in (("ln_1", c.n_embd), ("ln_2", c.n_embd),
                                ("attn.c_attn", 3 * c.n_embd), ("attn.c_proj", c.n_embd),
-                               ("mlp.c_fc", 4 * c.n_embd), ("mlp.c_proj", c.n_embd)):
+                               ("mlp.c_fc", c.n_inner or 4 * c.n_embd),
+                               ("mlp.c_proj", c.n_embd)):
                 out[p + sub + ".bias"] = torch.zeros(width)
         out["transformer.ln_f.bias"] = torch.zeros(c.n_embd)
     return out

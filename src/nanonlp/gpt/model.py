@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.gpt.config import GPTConfig
+from nanonlp.gpt.config import ACTIVATIONS, GPTConfig
 from nanonlp.layers import Block, KVCache, init_gpt2_, make_norm, rotary_tables
 
 
@@ -33,9 +33,11 @@ class GPT(nn.Module):
             wte=nn.Embedding(c.vocab_size, c.n_embd),
             drop=nn.Dropout(c.dropout),
             h=nn.ModuleList(Block(c.n_embd, c.n_head, causal=True, bias=c.bias,
-                                  dropout=c.dropout, norm=c.norm, qk_norm=c.qk_norm)
+                                  dropout=c.dropout, norm=c.norm, qk_norm=c.qk_norm,
+                                  gelu=ACTIVATIONS[c.activation], norm_eps=c.norm_eps,
+                                  mlp_hidden=c.n_inner)
                             for _ in range(c.n_layer)),
-            ln_f=make_norm(c.norm, c.n_embd, c.bias),
+            ln_f=make_norm(c.norm, c.n_embd, c.bias, c.norm_eps),
         ))
         if c.pos == "learned":
             self.transformer["wpe"] = nn.Embedding(c.block_size, c.n_embd)

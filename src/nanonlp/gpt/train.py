@@ -3,7 +3,9 @@
 ``make_trainer`` is what ``nanonlp gpt train`` calls: it reads the prepared data folder, builds
 the model config from a preset, the data's vocabulary and the user's overrides, and hands the
 model, the batches and the tokenizer (copied into every checkpoint, so a checkpoint alone can
-sample) to the shared training loop. ``evaluate`` measures a checkpoint on every window of a
+sample) to the shared training loop; ``init`` starts from another checkpoint's weights and model
+config instead of a random GPT (a model ``nanonlp gpt import`` brought in from transformers,
+trained further on the user's text). ``evaluate`` measures a checkpoint on every window of a
 split rather than on random batches, so the figure is exact and repeatable.
 """
 
@@ -29,19 +31,39 @@ from nanonlp.training.distributed import DistInfo
 
 KIND = "gpt"  # the checkpoint kind this part writes
 OUT = "runs/gpt"  # where a run goes unless --train.out says otherwise
+#: model fields a run from ``init`` may set: the rest are the checkpoint's (its weights'
+#: shapes); block_size may only shrink (the position table is cut, as nanoGPT's crop_block_size)
+INIT_OVERRIDES = ("dropout", "block_size")
 
 
 def configs(data: str | os.PathLike, preset: str = "nanogpt-cpu",
             model: dict[str, Any] | None = None, train: dict[str, Any] | TrainConfig | None = None,
-            *, resume: str | os.PathLike | None = None) -> tuple[GPTConfig, TrainConfig]:
+            *, resume: str | os.PathLike | None = None,
+            init: str | os.PathLike | None = None) -> tuple[GPTConfig, TrainConfig]:
     """The model and training configs: preset, then data vocabulary, then overrides.
 
     When resuming, the model config is the checkpoint's and the training config is the
-    checkpoint's with the overrides applied (e.g. a larger ``max_steps`` to train on).
+    checkpoint's with the overrides applied (e.g. a larger ``max_steps`` to train on). From
+    ``init``, the model config is that checkpoint's (only :data:`INIT_OVERRIDES` may change)
+    and the training config the preset's with the overrides.
     """
     meta = read_meta(data)
     model, train = dict(model or {}), overrides(train)
-    if resume is not None:
+    if resume is not None and init is not None:
+        raise ConfigError("give --resume (continue a run) or --init (start a new run from a "
+                          "checkpoint's weights), not both")
+    if init is not None:
+        base = init_config(init)
+        fixed = sorted(set(model) - set(INIT_OVERRIDES))
+        if fixed:
+            raise ConfigError(f"model options {fixed} come from the --init checkpoint {init}; "
+                              f"only {', '.join(INIT_OVERRIDES)} can change")
+        if model.get("block_size", base.block_size) > base.block_size:
+            raise ConfigError(f"block_size {model['block_size']} is longer than the --init "
+                              f"checkpoint's position table ({base.block_size})")
+        mcfg = GPTConfig(**{**base.to_dict(), **model})
+        tcfg = TrainConfig(**{"out": OUT, **presets(preset)["train"], **train})
+    elif resume is not None:
         mcfg_dict, tcfg = resume_configs(resume, KIND, train)
         mcfg = model_config_of(resume, GPTConfig, mcfg_dict)
         if model:
@@ -60,17 +82,52 @@ def make_trainer(data: str | os.PathLike, preset: str = "nanogpt-cpu",
                  model: dict[str, Any] | None = None,
                  train: dict[str, Any] | TrainConfig | None = None, *,
                  resume: str | os.PathLike | None = None,
+                 init: str | os.PathLike | None = None,
                  dist: DistInfo | None = None) -> Trainer:
     """A ready :class:`Trainer` for a GPT on a prepared data folder (``data``): the preset's
     model and training fields, then the ``model`` / ``train`` overrides; ``resume`` continues
-    a checkpoint (its configs, the ``train`` overrides on top)."""
-    mcfg, tcfg = configs(data, preset, model, train, resume=resume)
+    a checkpoint (its configs, the ``train`` overrides on top); ``init`` starts from a
+    checkpoint's weights and model config (the data must be tokenized with its tokenizer)."""
+    mcfg, tcfg = configs(data, preset, model, train, resume=resume, init=init)
+    if init is not None:
+        check_same_tokenizer(init, data)
     batches = TokenData.load(data, mcfg.block_size)
     gpt = GPT(mcfg, torch.Generator().manual_seed(tcfg.seed))
+    if init is not None:
+        init_weights(gpt, init)
     tok = Path(data) / TOKENIZER_FILE
     extra = {TOKENIZER_FILE: tok.read_bytes()} if tok.exists() else {}
     return Trainer(gpt, batches, tcfg, kind=KIND, model_config=mcfg.to_dict(),
                    extra_files=extra, resume_from=resume, dist=dist)
+
+
+def init_config(checkpoint: str | os.PathLike) -> GPTConfig:
+    """The model config of a GPT checkpoint (a wrong folder is a :class:`DataError`)."""
+    from nanonlp.training.checkpoint import read_meta as read_checkpoint_meta
+
+    try:
+        return GPTConfig.from_dict(read_checkpoint_meta(checkpoint, KIND)["model_config"])
+    except (ConfigError, TypeError) as e:
+        raise DataError(f"{checkpoint}: bad GPT config in config.json ({e})") from None
+
+
+def check_same_tokenizer(checkpoint: str | os.PathLike, data: str | os.PathLike) -> None:
+    """Refuse data tokenized by another tokenizer than the checkpoint's: its ids would mean
+    other tokens to the model (a vocabulary that merely fits is not enough)."""
+    ours, theirs = Path(checkpoint) / TOKENIZER_FILE, Path(data) / TOKENIZER_FILE
+    if ours.is_file() and theirs.is_file() and ours.read_bytes() != theirs.read_bytes():
+        raise ConfigError(f"{data}: tokenized with another tokenizer than {checkpoint}'s; "
+                          f"prepare it with `nanonlp gpt prepare --tokenizer {ours} ...`")
+
+
+@torch.no_grad()
+def init_weights(model: GPT, checkpoint: str | os.PathLike) -> None:
+    """Copy a checkpoint's weights into ``model`` (the same shapes, but for a position table
+    that may be shorter: its first ``block_size`` rows are kept)."""
+    sd = load_gpt(checkpoint).state_dict()
+    if "transformer.wpe.weight" in sd:
+        sd["transformer.wpe.weight"] = sd["transformer.wpe.weight"][:model.config.block_size]
+    model.load_state_dict(sd)
 
 
 @dataclasses.dataclass

@@ -1,0 +1,105 @@
+"""What ``gpt import`` and ``bert import`` share: reading a transformers model folder.
+
+``config.json`` as a dict, the weight files (one ``model.safetensors``, the shards its
+``model.safetensors.index.json`` names, or a ``pytorch_model.bin``) one tensor at a time, and
+the check that the output folder may be written. Tensors stream: ``safetensors.safe_open`` maps
+the file and each ``get_tensor`` reads one, so an importer that copies each into its model and
+lets it go holds one full copy of the weights (its own). A ``pytorch_model.bin`` is read with
+``torch.load(weights_only=True)`` only, which rebuilds tensors and nothing else: a pickle that
+asks to run code is refused, never run.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nanonlp.errors import DataError
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``; a missing or malformed file is a :class:`DataError`."""
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing (expected a transformers model folder)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: not valid JSON ({str(e)[:60]})") from None
+    if not isinstance(d, dict):
+        raise DataError(f"{path}: not a JSON object")
+    return d
+
+
+def weight_files(folder: Path) -> list[Path]:
+    """The weight files of an HF folder: one ``model.safetensors``, the shards its index names,
+    or a ``pytorch_model.bin``."""
+    index = folder / "model.safetensors.index.json"
+    if (folder / "model.safetensors").is_file():
+        return [folder / "model.safetensors"]
+    if index.is_file():
+        wm = read_json(index).get("weight_map")
+        if not isinstance(wm, dict) or not wm:
+            raise DataError(f"{index}: no 'weight_map'")
+        files = [folder / f for f in dict.fromkeys(wm.values())]
+        for f in files:
+            if not f.is_file():
+                raise DataError(f"{f}: missing (named by {index.name})")
+        return files
+    if (folder / "pytorch_model.bin").is_file():
+        return [folder / "pytorch_model.bin"]
+    raise DataError(f"{folder}: no model.safetensors (or pytorch_model.bin) to import")
+
+
+def iter_tensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
+    """``(name, tensor)`` from one weight file, one tensor in memory at a time."""
+    if path.suffix == ".bin":
+        yield from _torch_tensors(path)
+        return
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, framework="pt") as f:
+            for name in f.keys():  # noqa: SIM118 (safe_open is not a dict)
+                yield name, f.get_tensor(name)
+    except (SafetensorError, OSError) as e:
+        raise DataError(f"{path}: not a readable safetensors file "
+                        f"({str(e).splitlines()[0][:80]})") from None
+
+
+def _torch_tensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
+    """A ``pytorch_model.bin`` read without running its pickle: ``weights_only=True`` rebuilds
+    tensors, dicts and numbers and refuses anything else; ``mmap`` keeps the file on disk."""
+    import pickle
+    import re
+
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True,
+                        mmap=zipfile.is_zipfile(path))
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
+        m = re.search(r"WeightsUnpickler error: ([^.]*)", str(e))
+        why = m.group(1) if m else str(e).splitlines()[0][:80]
+        raise DataError(f"{path}: refused: not a plain file of tensors ({why}); nanonlp reads "
+                        "a .bin only with torch.load(weights_only=True)") from None
+    if not isinstance(sd, dict) or not all(isinstance(k, str) and torch.is_tensor(v)
+                                           for k, v in sd.items()):
+        raise DataError(f"{path}: not a state dict (name -> tensor)")
+    yield from sd.items()
+
+
+def check_out(folder: Path, out: Path) -> None:
+    """Refuse to write over the input folder, or over a folder that is not a checkpoint."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: exists and is not a folder")
+    if out.exists() and folder.exists() and out.resolve() == folder.resolve():
+        raise DataError(f"{out}: is the folder being imported; give another OUT")
+    if out.is_dir() and any(out.iterdir()) and not (out / "config.json").is_file():
+        raise DataError(f"{out}: exists and is not a nanonlp checkpoint; give a new folder")
+    if (out / "config.json").is_file():
+        from nanonlp.training.checkpoint import read_meta
+
+        read_meta(out)  # a transformers folder or other files: refused with its reason
