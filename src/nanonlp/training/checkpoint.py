@@ -27,8 +27,8 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
+from safetensors.torch import load_file as st_load_file
+from safetensors.torch import save_file as st_save_file
 
 from nanonlp.errors import DataError
 from nanonlp.fileio import atomic_dir, atomic_write, recover_dir
@@ -70,19 +70,26 @@ def split_aliases(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tenso
 
 
 def write_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    with atomic_write(path, "wb") as f:
-        f.write(st_save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}))
+    """Write a safetensors file atomically, straight from the tensors: ``save_file`` streams
+    them to disk, where ``save`` would first build the whole file in memory (a second copy
+    of every weight: +0.5 GB at GPT-2 124M's size)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        st_save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """Read a safetensors file; a missing or damaged file is a :class:`DataError`."""
+    """Read a safetensors file (memory-mapped, not read whole first); a missing or damaged
+    file is a :class:`DataError`."""
+    if not path.is_file():
+        raise DataError(f"{path}: missing from the checkpoint")
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: missing from the checkpoint") from None
-    try:
-        return st_load(data)
-    except (SafetensorError, ValueError, RuntimeError) as e:
+        return st_load_file(str(path))
+    except (SafetensorError, ValueError, RuntimeError, OSError) as e:
         raise DataError(f"{path}: corrupt safetensors file ({str(e).splitlines()[0][:80]})") \
             from None
 
