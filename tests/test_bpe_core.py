@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nanonlp.bpe import BPEConfig, CharTokenizer, Tokenizer, read_tokens
+from nanonlp.bpe import BPEConfig, CharTokenizer, Tokenizer, fastmerge, read_tokens
+from nanonlp.bpe import tokenizer as tokenizer_module
 from nanonlp.bpe.patterns import GPT2_PATTERN, GPT4_PATTERN, resolve_pattern, split_chunks
 from nanonlp.bpe.reference import get_stats, merge, train_reference
 from nanonlp.bpe.stream import iter_pieces
@@ -116,6 +117,27 @@ def test_chunk_encoder_equals_merging_in_rank_order(tok, text):
         best = min(ranked, key=tok.ranks.__getitem__)
         ids = merge(ids, best, tok.ranks[best])
     assert Tokenizer(tok.merges, pattern="none").encode_ordinary(text) == ids
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.text(alphabet="ab lowe\n👍é", max_size=60), max_size=20))
+def test_compiled_merges_equal_the_reference_loop(tok, texts):
+    # fast path == slow path: the numba batch against _encode_chunk, chunk by chunk; the small
+    # alphabet makes long merge chains and repeated pairs ("aaaa", "abab") common
+    chunks = [c.encode("utf-8") for t in texts for c in split_chunks(t, tok.pattern)]
+    chunks += [t.encode("utf-8") for t in texts]  # whole texts too: long chunks (pattern none)
+    table = fastmerge.rank_table(tok.ranks)
+    assert fastmerge.merge_chunks(chunks, table) == [tok._encode_chunk(c) for c in chunks]
+
+
+def test_encode_takes_the_compiled_path_for_big_batches(tok, monkeypatch):
+    text = CORPUS * 2 + "".join(chr(c) for c in range(0x400, 0x600))
+    slow = Tokenizer(tok.merges, tok.pattern).encode_ordinary(text)
+    monkeypatch.setattr(tokenizer_module, "FAST_MIN_CHUNKS", 1)
+    fast_tok = Tokenizer(tok.merges, tok.pattern)
+    assert fast_tok.encode_ordinary(text) == slow
+    assert fast_tok._rank_table is not None  # the compiled path ran
+    assert fast_tok.encode_ordinary(text) == slow  # again, from the cache
 
 
 def test_merges_shrink_and_cache_is_consistent(tok):

@@ -43,6 +43,9 @@ from nanonlp.fileio import atomic_write
 FORMAT = "nanonlp-bpe"
 FORMAT_VERSION = 2  # 2 added the optional "ids" section; a file without one is still version 1
 CACHE_SIZE = 1 << 17  # distinct chunks remembered by encode; cleared when full
+# new chunks in one text from which the compiled merge loop is used: below this the pure-Python
+# loop takes under ~10 ms, less than numba needs to load its cached code once per process
+FAST_MIN_CHUNKS = 1000
 MAX_ID = 1 << 32  # token files store ids as uint32 at most (see tokenfile.token_dtype)
 # Special ids follow the merges; imported vocabularies leave small gaps (cl100k_base's last
 # special is 20 ids past its merges), so a file may place them up to this far past the end.
@@ -99,6 +102,7 @@ class Tokenizer:
             raise DataError(f"two special tokens share an id: {self.special_tokens}")
         self._split = compile_pattern(self.pattern) if self.pattern else None
         self._cache: dict[str, list[int]] = {}
+        self._rank_table = None  # the ranks as fastmerge reads them, built on first use
 
     def _set_ids(self, ids: Sequence[int]) -> None:
         ids = [int(i) for i in ids]
@@ -167,20 +171,34 @@ class Tokenizer:
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode ``text`` with no special-token handling (a special is plain text here)."""
-        out: list[int] = []
         chunks = self._split.findall(text) if self._split else ([text] if text else [])
         cache = self._cache
-        for chunk in chunks:
-            ids = cache.get(chunk)
-            if ids is None:
-                ids = self._encode_chunk(chunk.encode("utf-8"))
-                if self.ids is not None:  # rank order -> this tokenizer's ids
-                    ids = [self.ids[k] for k in ids]
-                if len(cache) >= CACHE_SIZE:
-                    cache.clear()
-                cache[chunk] = ids
-            out += ids
-        return out
+        new = set(chunks).difference(cache)
+        if new:
+            if len(cache) + len(new) > CACHE_SIZE:
+                cache.clear()
+                new = set(chunks)
+            new = list(new)
+            cache.update(zip(new, self._encode_chunks(new)))
+        return list(chain.from_iterable(map(cache.__getitem__, chunks)))
+
+    def _encode_chunks(self, chunks: list[str]) -> list[list[int]]:
+        """The ids of each chunk: :meth:`_encode_chunk` on each, or for a batch big enough to
+        repay one call into compiled code, :func:`~nanonlp.bpe.fastmerge.merge_chunks`
+        on all of them at once (the same ids; the compiler runs once per install)."""
+        data = [chunk.encode("utf-8") for chunk in chunks]
+        if len(data) >= FAST_MIN_CHUNKS:
+            from nanonlp.bpe import fastmerge  # imports numba: only when it will pay
+
+            if self._rank_table is None:
+                self._rank_table = fastmerge.rank_table(self.ranks)
+            encoded = fastmerge.merge_chunks(data, self._rank_table)
+        else:
+            encoded = [self._encode_chunk(b) for b in data]
+        if self.ids is not None:  # rank order -> this tokenizer's ids
+            ids = self.ids
+            encoded = [[ids[k] for k in e] for e in encoded]
+        return encoded
 
     def encode(self, text: str, *, allowed_special: SpecialSet = (),
                disallowed_special: SpecialSet = "all") -> list[int]:
