@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from itertools import pairwise
 
 import numpy as np
@@ -188,6 +189,27 @@ def test_training_stops_when_pairs_run_out():
 def test_encode_batch_in_processes(tok):
     texts = EDGE_CASES * 3
     assert tok.encode_batch(texts, workers=2) == [tok.encode(t) for t in texts]
+    # enough text for several shards (64 K characters at least each), cut between texts
+    texts = [CORPUS[i:] for i in range(0, 400, 7)] * 5
+    assert sum(map(len, texts)) > 3 * 65536
+    assert tok.encode_batch(texts, workers=2) == [tok.encode(t) for t in texts]
+
+
+def test_encode_file_in_processes_equals_encode(tok, tmp_path):
+    text = (CORPUS + "<|endoftext|>") * 120  # several pieces of 64 K characters
+    src = tmp_path / "in.txt"
+    src.write_text(text, encoding="utf-8")
+    n = tok.encode_file(src, tmp_path / "out.npy", workers=2)
+    assert read_tokens(tmp_path / "out.npy").tolist() == tok.encode(text, allowed_special="all")
+    assert n > 0
+
+
+def test_a_pickled_tokenizer_leaves_its_cache_behind(tok):
+    # what a spawned worker gets (macOS, Windows): the same tokenizer with empty caches
+    tok.encode(CORPUS)
+    copy = pickle.loads(pickle.dumps(tok))
+    assert copy._cache == {} and tok._cache
+    assert copy.encode(CORPUS) == tok.encode(CORPUS)
 
 
 def test_file_pieces_split_like_the_whole_file(tmp_path):

@@ -21,9 +21,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from itertools import chain, pairwise
+from itertools import accumulate, chain, pairwise
 from pathlib import Path
 from typing import Literal
+
+import numpy as np
 
 from nanonlp.bpe.config import BPEConfig
 from nanonlp.bpe.patterns import (
@@ -34,7 +36,7 @@ from nanonlp.bpe.patterns import (
     special_splitter,
 )
 from nanonlp.bpe.pool import process_pool
-from nanonlp.bpe.stream import iter_pieces
+from nanonlp.bpe.stream import PIECE_CHARS, iter_pieces
 from nanonlp.bpe.tokenfile import write_tokens
 from nanonlp.bpe.train import MergeStep, count_chunks, learn_merges
 from nanonlp.errors import ConfigError, DataError
@@ -46,6 +48,7 @@ CACHE_SIZE = 1 << 17  # distinct chunks remembered by encode; cleared when full
 # new chunks in one text from which the compiled merge loop is used: below this the pure-Python
 # loop takes under ~10 ms, less than numba needs to load its cached code once per process
 FAST_MIN_CHUNKS = 1000
+FAST_MIN_CHARS = 1 << 16  # parallel encoding of this much text loads the compiled loop first
 MAX_ID = 1 << 32  # token files store ids as uint32 at most (see tokenfile.token_dtype)
 # Special ids follow the merges; imported vocabularies leave small gaps (cl100k_base's last
 # special is 20 ids past its merges), so a file may place them up to this far past the end.
@@ -188,11 +191,9 @@ class Tokenizer:
         on all of them at once (the same ids; the compiler runs once per install)."""
         data = [chunk.encode("utf-8") for chunk in chunks]
         if len(data) >= FAST_MIN_CHUNKS:
-            from nanonlp.bpe import fastmerge  # imports numba: only when it will pay
+            from nanonlp.bpe.fastmerge import merge_chunks  # numba: imported when it pays
 
-            if self._rank_table is None:
-                self._rank_table = fastmerge.rank_table(self.ranks)
-            encoded = fastmerge.merge_chunks(data, self._rank_table)
+            encoded = merge_chunks(data, self._fast_table())
         else:
             encoded = [self._encode_chunk(b) for b in data]
         if self.ids is not None:  # rank order -> this tokenizer's ids
@@ -249,25 +250,45 @@ class Tokenizer:
             ids = out
         return ids
 
+    def _fast_table(self) -> tuple:
+        """The ranks as ``fastmerge`` reads them, built (and numba's code loaded) once."""
+        if self._rank_table is None:
+            from nanonlp.bpe import fastmerge
+
+            self._rank_table = fastmerge.rank_table(self.ranks)
+            fastmerge.merge_chunks([b"ab"], self._rank_table)  # load the compiled code now
+        return self._rank_table
+
     def encode_batch(self, texts: Sequence[str], *, workers: int = 1,
                      allowed_special: SpecialSet = (),
                      disallowed_special: SpecialSet = "all") -> list[list[int]]:
         """Encode many texts, over ``workers`` processes (0 = all cores); order is kept."""
-        return list(self._imap(texts, workers, allowed_special, disallowed_special))
-
-    def _imap(self, texts: Iterable[str], workers: int, allowed_special: SpecialSet,
-              disallowed_special: SpecialSet) -> Iterator[list[int]]:
-        if workers < 0:
-            raise ConfigError(f"workers must be >= 0 (0: all cores), got {workers}")
-        workers = workers or os.cpu_count() or 1
         kwargs = {"allowed_special": allowed_special, "disallowed_special": disallowed_special}
+        workers = _check_workers(workers)
         if workers == 1:
-            for text in texts:
-                yield self.encode(text, **kwargs)
-            return
-        state = (self.merges, self.pattern, self.special_tokens, self.ids, kwargs)
-        with process_pool(workers, _init_encoder, (state,)) as pool:
-            yield from pool.imap(_encode_in_worker, texts, chunksize=4)
+            return [self.encode(text, **kwargs) for text in texts]
+        total = sum(map(len, texts))
+        out: list[list[int]] = []
+        for ids, lengths in self._encode_shards(_shards(texts, total, workers), workers, kwargs,
+                                                total):
+            ids = ids.tolist()
+            bounds = [0, *accumulate(lengths)]
+            out += [ids[a:b] for a, b in pairwise(bounds)]
+        return out
+
+    def _encode_shards(self, shards: Iterable[list[str]], workers: int, kwargs: dict,
+                       total_chars: int) -> Iterator[tuple[np.ndarray, list[int]]]:
+        """Each shard's ids, all its texts one after another, with the length of each text.
+
+        A shard is many texts (a megabyte or so), so a worker answers with one array per
+        shard rather than a Python list per text: pickling a million ints as a list costs
+        more than encoding them. Workers are forked where the platform can fork, so they
+        start with this tokenizer's chunk cache and compiled merge loop.
+        """
+        if total_chars >= FAST_MIN_CHARS:  # load the compiled code once, before the fork
+            self._fast_table()
+        with process_pool(workers, _init_encoder, (self, kwargs)) as pool:
+            yield from pool.imap(_encode_shard, shards)
 
     def encode_file(self, src: str | os.PathLike, dst: str | os.PathLike, *, workers: int = 1,
                     allowed_special: SpecialSet = "all",
@@ -281,11 +302,27 @@ class Tokenizer:
         the file are allowed by default (documents joined with ``<|endoftext|>`` are the
         usual input). Returns the number of tokens written.
         """
-        pieces = iter_pieces(src, specials=self.special_tokens)
+        kwargs = {"allowed_special": allowed_special, "disallowed_special": disallowed_special}
+        workers = _check_workers(workers)
+        size = os.path.getsize(src) if os.path.isfile(src) else PIECE_CHARS
+        # a few pieces per worker, so that workers share a small file too
+        piece_chars = max(1 << 16, min(PIECE_CHARS, size // (4 * workers) + 1))
+        pieces = iter_pieces(src, specials=self.special_tokens, piece_chars=piece_chars)
         if not self.pattern:  # one chunk: a cut anywhere could change the merges
             pieces = iter(["".join(pieces)])
-        ids = self._imap(pieces, workers, allowed_special, disallowed_special)
+        if workers == 1:
+            ids = (self.encode(piece, **kwargs) for piece in pieces)
+        else:
+            shards = ([piece] for piece in pieces)
+            ids = (a for a, _ in self._encode_shards(shards, workers, kwargs, size))
         return write_tokens(dst, ids, self.vocab_size)
+
+    def __getstate__(self) -> dict:
+        # what a spawned worker receives: the caches stay behind (they refill as it encodes)
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        state["_rank_table"] = None
+        return state
 
     # ------------------------------------------------------------------------------------------
     # decode
@@ -459,15 +496,38 @@ def render_token(token: bytes) -> str:
     return "".join(c if c.isprintable() or c == " " else f"\\u{ord(c):04x}" for c in text)
 
 
+def _check_workers(workers: int) -> int:
+    if workers < 0:
+        raise ConfigError(f"workers must be >= 0 (0: all cores), got {workers}")
+    return workers or os.cpu_count() or 1
+
+
+def _shards(texts: Sequence[str], total_chars: int, workers: int) -> Iterator[list[str]]:
+    """Consecutive texts in groups of about ``total_chars / (4 * workers)`` characters
+    (64 K to 4 M): a few shards per worker, so none waits long for the last one."""
+    size = max(1 << 16, min(1 << 22, total_chars // (4 * workers)))
+    shard: list[str] = []
+    chars = 0
+    for text in texts:
+        shard.append(text)
+        chars += len(text)
+        if chars >= size:
+            yield shard
+            shard, chars = [], 0
+    if shard:
+        yield shard
+
+
 _worker_tok: tuple[Tokenizer, dict] | None = None
 
 
-def _init_encoder(state) -> None:
+def _init_encoder(tok: Tokenizer, kwargs: dict) -> None:
     global _worker_tok
-    merges, pattern, specials, ids, kwargs = state
-    _worker_tok = (Tokenizer(merges, pattern, specials, ids), kwargs)
+    _worker_tok = (tok, kwargs)
 
 
-def _encode_in_worker(text: str) -> list[int]:
+def _encode_shard(texts: list[str]) -> tuple[np.ndarray, list[int]]:
     tok, kwargs = _worker_tok
-    return tok.encode(text, **kwargs)
+    encoded = [tok.encode(text, **kwargs) for text in texts]
+    ids = np.fromiter(chain.from_iterable(encoded), dtype=np.uint32)
+    return ids, [len(e) for e in encoded]
