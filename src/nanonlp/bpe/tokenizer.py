@@ -3,7 +3,9 @@
 Ids 0-255 are the bytes, 256.. are merges in the order they were learned (a merge's id is its
 rank), and special tokens come last. Encoding splits text at allowed special tokens, cuts the
 rest into chunks with the split regex, and applies the merges to each chunk's UTF-8 bytes,
-lowest rank first (GPT-2's ``bpe()``, minbpe's ``encode``); chunk -> ids results are cached.
+lowest rank first (GPT-2's ``bpe()``, minbpe's ``encode``); chunk -> ids results are cached,
+and the chunks a long text adds to the cache are merged in one call of the numba loop in
+:mod:`nanonlp.bpe.fastmerge`, which gives the ids of :meth:`Tokenizer._encode_chunk` (tested).
 A tokenizer read from another library's files (:meth:`Tokenizer.from_hf`: GPT-2's
 ``vocab.json`` numbers the bytes in its own order, HF's trainer puts special tokens first)
 keeps that library's ids: ``ids`` maps each token of the rank order to its id, while
@@ -305,8 +307,9 @@ class Tokenizer:
         kwargs = {"allowed_special": allowed_special, "disallowed_special": disallowed_special}
         workers = _check_workers(workers)
         size = os.path.getsize(src) if os.path.isfile(src) else PIECE_CHARS
-        # a few pieces per worker, so that workers share a small file too
-        piece_chars = max(1 << 16, min(PIECE_CHARS, size // (4 * workers) + 1))
+        piece_chars = PIECE_CHARS
+        if workers > 1:  # a few pieces per worker, so that workers share a small file too
+            piece_chars = max(1 << 16, min(PIECE_CHARS, size // (4 * workers) + 1))
         pieces = iter_pieces(src, specials=self.special_tokens, piece_chars=piece_chars)
         if not self.pattern:  # one chunk: a cut anywhere could change the merges
             pieces = iter(["".join(pieces)])
