@@ -47,8 +47,8 @@ from nanonlp.fileio import atomic_write
 FORMAT = "nanonlp-bpe"
 FORMAT_VERSION = 2  # 2 added the optional "ids" section; a file without one is still version 1
 CACHE_SIZE = 1 << 17  # distinct chunks remembered by encode; cleared when full
-# new chunks in one text from which the compiled merge loop is used: below this the pure-Python
-# loop takes under ~10 ms, less than numba needs to load its cached code once per process
+# new chunks in one text from which a tokenizer starts to use the compiled merge loop: below
+# this the pure-Python loop takes under ~10 ms, less than numba needs to load its cached code
 FAST_MIN_CHUNKS = 1000
 FAST_MIN_CHARS = 1 << 16  # parallel encoding of this much text loads the compiled loop first
 MAX_ID = 1 << 32  # token files store ids as uint32 at most (see tokenfile.token_dtype)
@@ -191,11 +191,12 @@ class Tokenizer:
         return out
 
     def _encode_chunks(self, chunks: list[str]) -> list[list[int]]:
-        """The ids of each chunk: :meth:`_encode_chunk` on each, or for a batch big enough to
-        repay one call into compiled code, :func:`~nanonlp.bpe.fastmerge.merge_chunks`
-        on all of them at once (the same ids; the compiler runs once per install)."""
+        """The ids of each chunk: :meth:`_encode_chunk` on each, or once a batch was big enough
+        to repay loading compiled code, :func:`~nanonlp.bpe.fastmerge.merge_chunks` on all of
+        them at once (the same ids; the compiler runs once per install)."""
         data = [chunk.encode("utf-8") for chunk in chunks]
-        if len(data) >= FAST_MIN_CHUNKS:
+        # once loaded, the compiled loop is faster even for one chunk (8 us against 12)
+        if self._rank_table is not None or len(data) >= FAST_MIN_CHUNKS:
             from nanonlp.bpe.fastmerge import merge_chunks  # numba: imported when it pays
 
             encoded = merge_chunks(data, self._fast_table())
