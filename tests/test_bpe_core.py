@@ -141,6 +141,15 @@ def test_encode_takes_the_compiled_path_for_big_batches(tok, monkeypatch):
     assert fast_tok.encode_ordinary(text) == slow  # again, from the cache
 
 
+def test_a_full_chunk_cache_is_cleared_without_changing_ids(tok, monkeypatch):
+    expected = Tokenizer(tok.merges, tok.pattern).encode_ordinary(CORPUS)
+    monkeypatch.setattr(tokenizer_module, "CACHE_SIZE", 8)  # far fewer than CORPUS's chunks
+    small = Tokenizer(tok.merges, tok.pattern)
+    small.encode_ordinary("the quick brown fox")  # some chunks cached before the big text
+    assert small.encode_ordinary(CORPUS) == expected
+    assert small.encode_ordinary(CORPUS) == expected
+
+
 def test_merges_shrink_and_cache_is_consistent(tok):
     text = "the quick brown fox jumps over the lazy dog"
     first = tok.encode(text)
