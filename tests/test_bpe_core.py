@@ -128,7 +128,8 @@ def test_compiled_merges_equal_the_reference_loop(tok, texts):
     chunks = [c.encode("utf-8") for t in texts for c in split_chunks(t, tok.pattern)]
     chunks += [t.encode("utf-8") for t in texts]  # whole texts too: long chunks (pattern none)
     table = fastmerge.rank_table(tok.ranks)
-    assert fastmerge.merge_chunks(chunks, table) == [tok._encode_chunk(c) for c in chunks]
+    ranks = list(range(len(tok.vocab)))
+    assert fastmerge.merge_chunks(chunks, table, ranks) == [tok._encode_chunk(c) for c in chunks]
 
 
 def test_encode_takes_the_compiled_path_for_big_batches(tok, monkeypatch):

@@ -108,6 +108,7 @@ class Tokenizer:
         self._split = compile_pattern(self.pattern) if self.pattern else None
         self._cache: dict[str, list[int]] = {}
         self._rank_table = None  # the ranks as fastmerge reads them, built on first use
+        self._rank_ids: list[int] = []  # range(len(vocab)) as a list, built with it
 
     def _set_ids(self, ids: Sequence[int]) -> None:
         ids = [int(i) for i in ids]
@@ -199,9 +200,9 @@ class Tokenizer:
         if self._rank_table is not None or len(data) >= FAST_MIN_CHUNKS:
             from nanonlp.bpe.fastmerge import merge_chunks  # numba: imported when it pays
 
-            encoded = merge_chunks(data, self._fast_table())
-        else:
-            encoded = [self._encode_chunk(b) for b in data]
+            table = self._fast_table()
+            return merge_chunks(data, table, self.ids or self._rank_ids)
+        encoded = [self._encode_chunk(b) for b in data]
         if self.ids is not None:  # rank order -> this tokenizer's ids
             ids = self.ids
             encoded = [[ids[k] for k in e] for e in encoded]
@@ -261,8 +262,9 @@ class Tokenizer:
         if self._rank_table is None:
             from nanonlp.bpe import fastmerge
 
+            self._rank_ids = list(range(len(self.vocab)))  # one int object per id
             self._rank_table = fastmerge.rank_table(self.ranks)
-            fastmerge.merge_chunks([b"ab"], self._rank_table)  # load the compiled code now
+            fastmerge.merge_chunks([b"ab"], self._rank_table, self._rank_ids)  # load it now
         return self._rank_table
 
     def encode_batch(self, texts: Sequence[str], *, workers: int = 1,
