@@ -140,6 +140,12 @@ def test_encode_takes_the_compiled_path_for_big_batches(tok, monkeypatch):
     assert fast_tok.encode_ordinary(text) == slow
     assert fast_tok._rank_table is not None  # the compiled path ran
     assert fast_tok.encode_ordinary(text) == slow  # again, from the cache
+    # a tokenizer with its own ids (as from_hf makes them): the fast path maps them too
+    ids = list(range(len(tok.vocab)))[::-1]
+    monkeypatch.setattr(tokenizer_module, "FAST_MIN_CHUNKS", 10**9)
+    slow = Tokenizer(tok.merges, tok.pattern, ids=ids).encode_ordinary(text)
+    monkeypatch.setattr(tokenizer_module, "FAST_MIN_CHUNKS", 1)
+    assert Tokenizer(tok.merges, tok.pattern, ids=ids).encode_ordinary(text) == slow
 
 
 def test_a_full_chunk_cache_is_cleared_without_changing_ids(tok, monkeypatch):
