@@ -138,7 +138,7 @@ def test_encode_takes_the_compiled_path_for_big_batches(tok, monkeypatch):
     monkeypatch.setattr(tokenizer_module, "FAST_MIN_CHUNKS", 1)
     fast_tok = Tokenizer(tok.merges, tok.pattern)
     assert fast_tok.encode_ordinary(text) == slow
-    assert fast_tok._rank_table is not None  # the compiled path ran
+    assert fast_tok._fast is not None  # the compiled path ran
     assert fast_tok.encode_ordinary(text) == slow  # again, from the cache
     # a tokenizer with its own ids (as from_hf makes them): the fast path maps them too
     ids = list(range(len(tok.vocab)))[::-1]

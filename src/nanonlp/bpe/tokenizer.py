@@ -107,8 +107,8 @@ class Tokenizer:
             raise DataError(f"two special tokens share an id: {self.special_tokens}")
         self._split = compile_pattern(self.pattern) if self.pattern else None
         self._cache: dict[str, list[int]] = {}
-        self._rank_table = None  # the ranks as fastmerge reads them, built on first use
-        self._rank_ids: list[int] = []  # range(len(vocab)) as a list, built with it
+        # (rank table, id of each token) as fastmerge reads them, built on first use
+        self._fast: tuple[tuple, list[int]] | None = None
 
     def _set_ids(self, ids: Sequence[int]) -> None:
         ids = [int(i) for i in ids]
@@ -197,11 +197,10 @@ class Tokenizer:
         them at once (the same ids; the compiler runs once per install)."""
         data = [chunk.encode("utf-8") for chunk in chunks]
         # once loaded, the compiled loop is faster even for one chunk (8 us against 12)
-        if self._rank_table is not None or len(data) >= FAST_MIN_CHUNKS:
+        if self._fast is not None or len(data) >= FAST_MIN_CHUNKS:
             from nanonlp.bpe.fastmerge import merge_chunks  # numba: imported when it pays
 
-            table = self._fast_table()
-            return merge_chunks(data, table, self.ids or self._rank_ids)
+            return merge_chunks(data, *self._fast_path())
         encoded = [self._encode_chunk(b) for b in data]
         if self.ids is not None:  # rank order -> this tokenizer's ids
             ids = self.ids
@@ -257,15 +256,17 @@ class Tokenizer:
             ids = out
         return ids
 
-    def _fast_table(self) -> tuple:
-        """The ranks as ``fastmerge`` reads them, built (and numba's code loaded) once."""
-        if self._rank_table is None:
+    def _fast_path(self) -> tuple[tuple, list[int]]:
+        """What ``fastmerge.merge_chunks`` needs besides the chunks: the rank table and the
+        id of each token (one int object per id); built, and numba's code loaded, once."""
+        if self._fast is None:
             from nanonlp.bpe import fastmerge
 
-            self._rank_ids = list(range(len(self.vocab)))  # one int object per id
-            self._rank_table = fastmerge.rank_table(self.ranks)
-            fastmerge.merge_chunks([b"ab"], self._rank_table, self._rank_ids)  # load it now
-        return self._rank_table
+            table = fastmerge.rank_table(self.ranks)
+            ids = self.ids or list(range(len(self.vocab)))
+            fastmerge.merge_chunks([b"ab"], table, ids)  # load the compiled code now
+            self._fast = (table, ids)
+        return self._fast
 
     def encode_batch(self, texts: Sequence[str], *, workers: int = 1,
                      allowed_special: SpecialSet = (),
@@ -294,7 +295,7 @@ class Tokenizer:
         start with this tokenizer's chunk cache and compiled merge loop.
         """
         if total_chars >= FAST_MIN_CHARS:  # load the compiled code once, before the fork
-            self._fast_table()
+            self._fast_path()
         with process_pool(workers, _init_encoder, (self, kwargs)) as pool:
             yield from pool.imap(_encode_shard, shards)
 
@@ -330,7 +331,7 @@ class Tokenizer:
         # what a spawned worker receives: the caches stay behind (they refill as it encodes)
         state = dict(self.__dict__)
         state["_cache"] = {}
-        state["_rank_table"] = None
+        state["_fast"] = None
         return state
 
     # ------------------------------------------------------------------------------------------
