@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from itertools import accumulate, chain, pairwise
+from itertools import chain, pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -280,9 +280,7 @@ class Tokenizer:
         out: list[list[int]] = []
         for ids, lengths in self._encode_shards(_shards(texts, total, workers), workers, kwargs,
                                                 total):
-            ids = ids.tolist()
-            bounds = [0, *accumulate(lengths)]
-            out += [ids[a:b] for a, b in pairwise(bounds)]
+            out += [part.tolist() for part in np.split(ids, np.cumsum(lengths)[:-1])]
         return out
 
     def _encode_shards(self, shards: Iterable[list[str]], workers: int, kwargs: dict,
