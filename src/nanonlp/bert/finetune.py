@@ -73,7 +73,7 @@ class FinetuneConfig:
     (SimCSE sentence vectors) read ``train`` and, if given, ``dev`` and ``test``. With no
     task, a ``train`` file means ``sequence``, and no file means ``sst2``."""
 
-    task: str | None = None  # a named set, or sequence/token/contrastive (None: see --help)
+    task: str | None = None  # named, or sequence/token/contrastive (None: sequence if --train)
     train: str | None = None  # your training file (TSV, CSV, JSONL; CoNLL columns for token)
     dev: str | None = None  # your dev file (None: hold out dev_fraction of --train)
     test: str | None = None  # your test file, scored in the report at the end

@@ -5,6 +5,8 @@ writes, and the table it prints from the same numbers.
   and support per class, and the confusion table (rows: the gold label, columns: the
   predicted one, scikit-learn's layout). A class never predicted has precision 0 (and F1 0),
   as scikit-learn's ``zero_division=0``;
+* a sentence encoder (``task contrastive``): recall@k and MRR of anchors ranking the
+  positives (:func:`nanonlp.bert.embed.pair_retrieval`);
 * a tagger (:func:`span_scores`): entity spans of the BIO tags matched exactly (type, first
   and last word: CoNLL's score, which seqeval computes), micro-averaged and per type, and the
   word-level tag accuracy.
@@ -117,6 +119,11 @@ def format_table(report: dict[str, dict[str, Any]]) -> str:
     """
     out = []
     for split, s in report.items():
+        if "mrr" in s:  # retrieval (contrastive): no per-class rows
+            out.append(f"{split}: {s['queries']:,} anchors each ranking all positives: "
+                       + ", ".join(f"{k} {100 * v:.2f}%" for k, v in s.items()
+                                   if k.startswith("recall@")) + f", MRR {s['mrr']:.4f}")
+            continue
         if "per_class" in s:
             out.append(f"{split}: {s['examples']:,} examples, accuracy "
                        f"{100 * s['accuracy']:.2f}%, macro F1 {100 * s['macro_f1']:.2f}%")
