@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 
 import numpy as np
 import pytest
@@ -283,3 +284,108 @@ def test_contrastive_training_raises_recall_at_1(ckpt, tmp_path, capsys, torch_o
         "mean"
     assert pair_retrieval(model, tok, test)["recall@1"] == after["recall@1"]
     assert (tmp_path / "cl" / "last" / TOKENIZER_FILE).exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# bad input: one line naming the file, the line and the value; nothing written
+
+TSV = "a good film\tpos\nan awful film\tneg\n"
+BAD = [  # id, files, command (after `nanonlp bert`), stdin, the error
+    ("missing column", {"train.csv": "text,label\na,pos\nb,neg\n"},
+     "finetune {ckpt} --train {tmp}/train.csv --label_column mood",
+     None, r"train\.csv:1: no label column 'mood'; the header has \['text', 'label'\]"),
+    ("empty column", {"train.tsv": "a\tpos\n \tneg\n"}, "finetune {ckpt} --train {tmp}/train.tsv",
+     None, r"train\.tsv:2: empty text \(column 0\)"),
+    ("label only in dev", {"train.tsv": TSV, "dev.tsv": "c\tpos\nd\tmeh\n"},
+     "finetune {ckpt} --train {tmp}/train.tsv --dev {tmp}/dev.tsv", None,
+     r"dev\.tsv:2: label 'meh' is not among the training labels \['neg', 'pos'\]"),
+    ("single class", {"train.tsv": "a\tpos\nb\tpos\nc\tpos\n"},
+     "finetune {ckpt} --train {tmp}/train.tsv --dev {tmp}/train.tsv", None,
+     r"train\.tsv: every example has label 'pos'; a classifier needs two or more labels"),
+    ("empty file", {"train.tsv": ""}, "finetune {ckpt} --train {tmp}/train.tsv", None,
+     r"train\.tsv: no examples \(an empty file\)"),
+    ("header only", {"train.tsv": "sentence\tlabel\n"}, "finetune {ckpt} --train {tmp}/train.tsv",
+     None, r"train\.tsv:1: a header row and no examples"),
+    ("invalid UTF-8", {"train.tsv": b"ok\tpos\nb\xffd\tneg\n"},
+     "finetune {ckpt} --train {tmp}/train.tsv", None,
+     r"train\.tsv:2: not valid UTF-8 \(byte 0xff at column 2\)"),
+    ("ragged row", {"train.tsv": TSV + "c\tneg\textra\n"},
+     "finetune {ckpt} --train {tmp}/train.tsv", None,
+     r"train\.tsv:3: 3 columns, expected 2 like line 1"),
+    ("bad JSON line", {"train.jsonl": '{"text": "a", "label": "x"}\n{"text": \n'},
+     "finetune {ckpt} --train {tmp}/train.jsonl", None, r"train\.jsonl:2: not JSON \("),
+    ("pairs in train only", {"train.jsonl": '{"text": "a", "text_pair": "b", "label": "x"}\n'
+                             '{"text": "c", "text_pair": "d", "label": "y"}\n',
+                             "dev.jsonl": '{"text": "a", "label": "x"}\n'},
+     "finetune {ckpt} --train {tmp}/train.jsonl --dev {tmp}/dev.jsonl", None,
+     r"dev\.jsonl: the training file has a second text \(text_pair\) column"),
+    ("tag type only in dev", {"train.conll": "Ada B-PER\nran O\n",
+                              "dev.conll": "in O\nParis B-LOC\n"},
+     "finetune {ckpt} --task token --train {tmp}/train.conll --dev {tmp}/dev.conll", None,
+     r"dev\.conll:2: tag 'B-LOC' \(word 'Paris'\) is of a type the training file lacks"),
+    ("tag breaks its scheme", {"train.conll": "the O\nAda I-PER\n"},
+     "finetune {ckpt} --task token --train {tmp}/train.conll", None,
+     r"train\.conll:2: BIO tag 'I-PER' at token 2 follows 'O'"),
+    ("no entities", {"train.conll": "the O\ncat O\n\nsat O\n"},
+     "finetune {ckpt} --task token --train {tmp}/train.conll --dev {tmp}/train.conll", None,
+     r"train\.conll: every tag is 'O'; a tagger needs at least one entity type"),
+    ("mixed pairs and sentences", {"pairs.tsv": "a\tb\nc\n"},
+     "finetune {ckpt} --task contrastive --train {tmp}/pairs.tsv", None,
+     r"pairs\.tsv:2: 1 column, expected 2 like line 1"),
+    ("named task with a file", {"train.tsv": TSV}, "finetune {ckpt} --task sst2 --train x.tsv",
+     None, r"task sst2 reads its own data set; --train is for --task sequence, token"),
+    ("finetune a GPT checkpoint", {"train.tsv": TSV},
+     "finetune {gpt} --train {tmp}/train.tsv --dev {tmp}/train.tsv", None,
+     r"gpt: a 'gpt' checkpoint, not a BERT one"),
+    ("pair classifier given one text", {}, "predict {pairclf}", "just one text\n",
+     r"<stdin>:1: this classifier reads sentence pairs: write text<TAB>text_pair"),
+    ("embed with a GPT checkpoint", {"lines.txt": "a\n"},
+     "embed {gpt} {tmp}/lines.txt --out {tmp}/vecs.npy", None, r"a 'gpt' checkpoint"),
+    ("embed an empty file", {"lines.txt": ""}, "embed {ckpt} {tmp}/lines.txt --out {tmp}/vecs.npy",
+     None, r"lines\.txt: no lines \(an empty file\)"),
+    ("search an index of another model", {"lines.txt": "a cat\n"},
+     "search {pairclf} {index} cat", None, r"vecs\.npy: was embedded by another model"),
+    ("search a matrix without its lines", {"bare.npy": b""}, "search {ckpt} {tmp}/bare.npy cat",
+     None, r"bare\.npy: no bare\.npy\.json beside it"),
+]
+
+
+@pytest.fixture(scope="module")
+def others(ckpt, tmp_path_factory):
+    """A GPT-kind checkpoint folder, a sentence-pair classifier, and an index built by ckpt."""
+    import shutil
+
+    from nanonlp.bert.embed import embed_file
+    from nanonlp.bert.model import BertClassifier
+
+    tmp = tmp_path_factory.mktemp("others")
+    gpt = tmp / "gpt"
+    shutil.copytree(ckpt, gpt)
+    meta = json.loads((gpt / "config.json").read_text())
+    (gpt / "config.json").write_text(json.dumps({**meta, "kind": "gpt"}))
+    pairclf = tmp / "pairclf"
+    save_bert(BertClassifier(load_bert(ckpt).config, ["no", "yes"]), pairclf,
+              ckpt / TOKENIZER_FILE)
+    (pairclf / "finetune.json").write_text(json.dumps({"text_pair": True}))
+    (tmp / "lines.txt").write_text("a cat\na dog\n")
+    embed_file(ckpt, tmp / "lines.txt", tmp / "index" / "vecs.npy", progress=False)
+    return {"gpt": gpt, "pairclf": pairclf, "index": tmp / "index" / "vecs.npy"}
+
+
+@pytest.mark.parametrize("name, files, command, stdin, error", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_one_line_and_writes_nothing(ckpt, others, tmp_path, capsys, monkeypatch,
+                                                  name, files, command, stdin, error):
+    for fname, body in files.items():
+        (tmp_path / fname).write_bytes(body if isinstance(body, bytes) else body.encode())
+    argv = command.format(ckpt=ckpt, tmp=tmp_path, **others).split()
+    if argv[0] == "finetune":
+        argv += ["--report", str(tmp_path / "r.json"), "--train.out", str(tmp_path / "ft")]
+    if stdin is not None:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    before = {p.name for p in tmp_path.iterdir()}
+    rc, out, err = run(["bert", *argv], capsys)
+    assert rc == 2, (out, err)
+    assert err.startswith("nanonlp: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert re.search(error, err), err
+    assert {p.name for p in tmp_path.iterdir()} == before  # no run folder, report or index

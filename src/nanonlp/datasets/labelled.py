@@ -187,6 +187,8 @@ def _read_table(path: PathLike, fmt: str, text_spec: str | None, pair_spec: str 
                 raise DataError(f"{name}:{lineno}: empty {what} (column {col})")
             value[what] = cells[i]
         out.append(_example(value, f"{name}:{lineno}"))
+    if not out:
+        raise DataError(f"{where}: a header row and no examples")
     return out
 
 
