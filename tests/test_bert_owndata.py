@@ -389,3 +389,26 @@ def test_bad_input_is_one_line_and_writes_nothing(ckpt, others, tmp_path, capsys
     assert "Traceback" not in err
     assert re.search(error, err), err
     assert {p.name for p in tmp_path.iterdir()} == before  # no run folder, report or index
+
+
+@pytest.mark.data
+def test_sst2_from_a_tsv_file_equals_the_named_task(real_data, ckpt, tmp_path, torch_one_thread):
+    """SST-2 written out as headerless TSV and read back gives the named task's records, and
+    fine-tuning on either takes exactly the same steps."""
+    from nanonlp.bert import finetune as ft
+
+    named = ft.load_records(ft.FinetuneConfig(task="sst2"))
+    for split, name in (("train", "train"), ("val", "dev")):
+        rows = named[split][:300] if split == "train" else named[split]
+        (tmp_path / f"{name}.tsv").write_text("".join(f"{r.text}\t{r.label}\n" for r in rows),
+                                              encoding="utf-8")
+    cfg = ft.FinetuneConfig(train=str(tmp_path / "train.tsv"), dev=str(tmp_path / "dev.tsv"))
+    mine = ft.load_records(cfg)
+    assert [(r.text, r.label) for r in mine["val"]] == [(r.text, r.label) for r in named["val"]]
+    train = dict(max_steps=4, eval_interval=4, eval_steps=1, device="cpu", batch_size=8)
+    losses = []
+    for c, recs in ((ft.FinetuneConfig(task="sst2", max_train=300), named), (cfg, mine)):
+        t = ft.make_trainer(c, ckpt, train={**train, "out": str(tmp_path / c.task)},
+                            records=recs)
+        losses.append([r.loss for r in t.run() if r.loss is not None] + [t.best_val])
+    assert losses[0] == losses[1]
