@@ -5,8 +5,10 @@ column files, and sentence pairs for contrastive training. Pure readers, checked
   format) and CSV (RFC 4180 quoting) may start with a header row naming the columns; a
   headerless two-column file is ``text<TAB>label``. JSONL holds one object per line,
   ``{"text": ..., "label": ...}``, optionally with ``"text_pair"``. Columns are picked by name
-  or 0-based index. A row with a second text gives a :class:`PairExample`, else an
-  :class:`Example`; either carries ``id = "file:line"``, so later checks can name the line.
+  or 0-based index. A row with a second text gives a
+  :class:`~nanonlp.datasets.records.PairExample`, else an
+  :class:`~nanonlp.datasets.records.Example`; either carries ``id = "file:line"``, so later
+  checks can name the line.
 * :func:`read_tagged`: the NER part's column reader (:func:`nanonlp.ner.convert.read_columns`:
   BIO, IOB1 or BILOU, converted to BIO), refusing an empty file.
 * :func:`read_pairs`: ``anchor<TAB>positive`` per line, or one sentence per line (its own
