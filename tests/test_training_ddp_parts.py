@@ -126,3 +126,22 @@ def test_bert_finetune_two_processes_equal_one(corpus):
     launch([*common, "--train.out", "ft-one"], 1, corpus)
     launch([*common, "--train.out", "ft-two"], 2, corpus)
     same_run(corpus / "ft-one", corpus / "ft-two")
+
+
+def test_bert_finetune_on_a_file_of_pairs_two_processes_equal_one(corpus):
+    """Your own file of sentence pairs: ids and token types are both split over the ranks."""
+    if not (corpus / "one" / "last").exists():
+        test_bert_pretrain_two_processes_equal_one(corpus)
+    rng = random.Random(0)
+    rows = [(" ".join(rng.choices(TEXT, k=rng.randint(1, 2))), rng.choice(TEXT),
+             rng.choice(["same", "other"])) for _ in range(60)]
+    (corpus / "pairs.tsv").write_text("text\ttext_pair\tlabel\n" +
+                                      "".join(f"{a}\t{b}\t{y}\n" for a, b, y in rows))
+    common = ["bert", "finetune", str(corpus / "one" / "last"), "--train", "pairs.tsv",
+              "--dropout", "0", "--train.max_steps", "4", "--train.eval_interval", "2",
+              "--train.batch_size", "8", "--train.eval_steps", "1", "--train.log_interval", "1",
+              "--train.device", "cpu"]
+    launch([*common, "--train.out", "pairs-one"], 1, corpus)
+    proc = launch([*common, "--train.out", "pairs-two"], 2, corpus)
+    assert proc.stdout.count("dev: 6 examples") == 1  # rank 0 alone reports
+    same_run(corpus / "pairs-one", corpus / "pairs-two")
