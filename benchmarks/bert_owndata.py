@@ -311,11 +311,14 @@ def describe(pre: dict | None, ckpt: str, notes: dict, args) -> str:
     else:
         what = f"The BERT: {ckpt}."
     s = notes["scores"]
+    same = all(notes[f"{t} file"]["accuracy"] == notes[f"{t} named"]["accuracy"]
+               for t in ("sentence_polarity", "sst2"))
     return "\n".join([
         what,
         f"(a) Fine-tuning: {args.ft_steps} steps of 32, lr 1e-3, 10% warmup, cosine, dropout "
-        "0.1, [CLS] pooling; the file arm and the named arm read the same rows and give the "
-        "same accuracy to the last digit: " + "; ".join(
+        "0.1, [CLS] pooling; the file arm and the named arm read the same rows and give "
+        f"{'the same accuracy to the last digit' if same else 'DIFFERENT accuracies'}: "
+        + "; ".join(
             f"{k}: {100 * v['accuracy']:.2f}% ({v['seconds']} s)" for k, v in notes.items()
             if isinstance(v, dict) and "accuracy" in v) + ".",
         f"(b) SimCSE: {args.cl_steps} steps of 32 anchor/positive pairs (in-batch negatives, "
