@@ -116,7 +116,7 @@ def test_headerless_tsv_trains_reports_and_predicts(ckpt, tmp_path, capsys, monk
 def test_csv_with_header_and_named_columns_and_jsonl_pairs(ckpt, tmp_path, capsys,
                                                          monkeypatch, torch_one_thread):
     rng = random.Random(1)
-    rows = sentiment(200, rng)
+    rows = [*sentiment(199, rng), ("the cat was good" + " indeed" * 40, "pos")]  # too long
     (tmp_path / "train.csv").write_text(
         "id,mood,review\n" + "".join(f'{i},{y},"{t}"\n' for i, (t, y) in enumerate(rows)))
     rc, out, err = run(["bert", "finetune", str(ckpt), "--train", str(tmp_path / "train.csv"),
@@ -124,6 +124,8 @@ def test_csv_with_header_and_named_columns_and_jsonl_pairs(ckpt, tmp_path, capsy
                         "--train.out", str(tmp_path / "csv")], capsys)
     assert rc == 0, err
     assert "dev: 20 examples, accuracy 100.00%" in out  # 10% of train held out as dev
+    assert re.search(r"1 of (180 train|20 val) examples are longer than the position table "
+                     r"\(32 tokens\) and were cut to it", out)
 
     # pairs: the label is the sentiment of the second text; the first is a distraction
     def pair(k):
