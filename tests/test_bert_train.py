@@ -92,8 +92,8 @@ def test_finetune_learns_a_separable_task_and_reloads(pretrained, tmp_path):
     assert evaluate(trainer.model, tok, records["val"])["accuracy"] == 100.0
     again = load_bert(tmp_path / "ft" / "last")
     assert isinstance(again, BertClassifier) and again.labels == ["neg", "pos"]
-    assert predict_lines(tmp_path / "ft" / "last", ["the dog was awful .", "the cat was great ."]
-                         ) == ["neg", "pos"]
+    out = predict_lines(tmp_path / "ft" / "last", ["the dog was awful .", "the cat was great ."])
+    assert [line.split("\t")[0] for line in out] == ["neg", "pos"]  # LABEL<TAB>probability
 
 
 def test_finetune_token_task_and_random_init(pretrained, tmp_path):
@@ -124,7 +124,7 @@ def test_finetune_token_task_and_random_init(pretrained, tmp_path):
     scores = evaluate(trainer.model, tok, records["val"])
     assert scores["f1"] > 85.0
     out = predict_lines(tmp_path / "ner" / "last", ["the big Zorbo sat"])
-    assert out == ["the/O big/B-ORG Zorbo/I-ORG sat/O"]
+    assert out == ["big Zorbo (ORG)"]  # the entities of the line
 
 
 def test_finetune_dev_label_outside_train_labels(pretrained, tmp_path):
@@ -190,8 +190,8 @@ def test_uncased_model_lowercases_corpus_prediction_and_finetuning(pretrained, t
     list(ft.run())
     shouted = [Example(r.text.upper(), r.label) for r in records["val"]]
     assert evaluate(ft.model, tok, shouted)["accuracy"] == 100.0
-    assert predict_lines(tmp_path / "ft" / "last", ["THE DOG WAS AWFUL .", "the cat was great ."]
-                         ) == ["neg", "pos"]
+    out = predict_lines(tmp_path / "ft" / "last", ["THE DOG WAS AWFUL .", "the cat was great ."])
+    assert [line.split("\t")[0] for line in out] == ["neg", "pos"]
 
 
 def test_prepared_corpus_is_repacked_when_the_tokenizer_file_changes(tmp_path):

@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not torch.distributed.is_available(),
                                  reason="torch without distributed")]
 
+SRC = str(Path(__file__).resolve().parent.parent / "src")  # this checkout, whatever the cwd
 SPECIALS = ("[CLS]", "[SEP]", "[MASK]", "[PAD]")
 TEXT = ["the cat sat on the mat .", "a dog ran in the park today .", "birds sing .",
         "the quick brown fox jumps over the lazy dog ."] * 5
@@ -45,7 +46,7 @@ def launch(args: list[str], procs: int, cwd: Path) -> subprocess.CompletedProces
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(procs),
         "--master_addr", "127.0.0.1", "--master_port", str(free_port()), "-m", "nanonlp"]
     proc = subprocess.run([*head, *args], capture_output=True, text=True, timeout=300, cwd=cwd,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": SRC})
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -126,3 +127,22 @@ def test_bert_finetune_two_processes_equal_one(corpus):
     launch([*common, "--train.out", "ft-one"], 1, corpus)
     launch([*common, "--train.out", "ft-two"], 2, corpus)
     same_run(corpus / "ft-one", corpus / "ft-two")
+
+
+def test_bert_finetune_on_a_file_of_pairs_two_processes_equal_one(corpus):
+    """Your own file of sentence pairs: ids and token types are both split over the ranks."""
+    if not (corpus / "one" / "last").exists():
+        test_bert_pretrain_two_processes_equal_one(corpus)
+    rng = random.Random(0)
+    rows = [(" ".join(rng.choices(TEXT, k=rng.randint(1, 2))), rng.choice(TEXT),
+             rng.choice(["same", "other"])) for _ in range(60)]
+    (corpus / "pairs.tsv").write_text("text\ttext_pair\tlabel\n" +
+                                      "".join(f"{a}\t{b}\t{y}\n" for a, b, y in rows))
+    common = ["bert", "finetune", str(corpus / "one" / "last"), "--train", "pairs.tsv",
+              "--dropout", "0", "--train.max_steps", "4", "--train.eval_interval", "2",
+              "--train.batch_size", "8", "--train.eval_steps", "1", "--train.log_interval", "1",
+              "--train.device", "cpu"]
+    launch([*common, "--train.out", "pairs-one"], 1, corpus)
+    proc = launch([*common, "--train.out", "pairs-two"], 2, corpus)
+    assert proc.stdout.count("dev: 6 examples") == 1  # rank 0 alone reports
+    same_run(corpus / "pairs-one", corpus / "pairs-two")

@@ -4,8 +4,10 @@ classification and NER.
 :mod:`~nanonlp.bert.config` (model config, presets), :mod:`~nanonlp.bert.model` (encoder, MLM
 and classifier heads, load/save), :mod:`~nanonlp.bert.data` (special tokens, packing, dynamic
 masking), :mod:`~nanonlp.bert.pretrain` (corpus, trainer set-up, time budgets, masked-token
-accuracy), :mod:`~nanonlp.bert.finetune` (SST-2, sentence polarity, CoNLL-2003),
-:mod:`~nanonlp.bert.predict` (fill-mask, labels, tags), :mod:`~nanonlp.bert.export` (HF
+accuracy), :mod:`~nanonlp.bert.finetune` (SST-2, sentence polarity, CoNLL-2003, or your own files),
+:mod:`~nanonlp.bert.report` (accuracy, per-class and span scores), :mod:`~nanonlp.bert.predict`
+(fill-mask, labels, entities), :mod:`~nanonlp.bert.contrastive` (SimCSE sentence vectors),
+:mod:`~nanonlp.bert.embed` (embeddings, index, search), :mod:`~nanonlp.bert.export` (HF
 ``BertForMaskedLM`` folder).
 """
 

@@ -2,19 +2,27 @@
 classifier) or tag each word (a token classifier).
 
 :func:`predict_lines` is what ``nanonlp bert predict`` calls: it loads the checkpoint and its
-tokenizer and returns one output line per input line.
+tokenizer and returns one output line per input line: the label and its probability, the
+entities of a line, or the fillers of each [MASK]; plain text or JSON lines.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 
 import torch
 
 from nanonlp.bert.data import special_ids
-from nanonlp.bert.finetune import checkpoint_tokenizer, predict_labels, predict_tags
+from nanonlp.bert.finetune import (
+    checkpoint_task,
+    checkpoint_tokenizer,
+    predict_proba,
+    predict_tags,
+)
 from nanonlp.bert.model import BertForMaskedLM, load_bert
+from nanonlp.datasets.tags import bio_spans
 from nanonlp.errors import DataError
 
 
@@ -48,21 +56,93 @@ def fill_mask(model: BertForMaskedLM, tok, text: str, top_k: int = 5
     return out
 
 
+def word_offsets(line: str, words: Sequence[str]) -> list[tuple[int, int]]:
+    """The character span of each whitespace-split word in ``line``.
+
+    >>> word_offsets("Ada  met Bob", ["Ada", "met", "Bob"])
+    [(0, 3), (5, 8), (9, 12)]
+    """
+    out, at = [], 0
+    for w in words:
+        at = line.index(w, at)
+        out.append((at, at + len(w)))
+        at += len(w)
+    return out
+
+
+def entities(line: str, tags: Sequence[str]) -> list[tuple[int, int, str, str]]:
+    """``(start_char, end_char, label, text)`` of the BIO entities of a line's words (the
+    shape of :func:`nanonlp.ner.tag.tag`'s entities).
+
+    >>> entities("Angela Merkel met Macron", ["B-PER", "I-PER", "O", "B-PER"])
+    [(0, 13, 'PER', 'Angela Merkel'), (18, 24, 'PER', 'Macron')]
+    """
+    spans = word_offsets(line, line.split())
+    out = []
+    for s, e, label in bio_spans(list(tags)):
+        a, b = spans[s][0], spans[e - 1][1]
+        out.append((a, b, label, line[a:b]))
+    return out
+
+
 def predict_lines(checkpoint: str | os.PathLike, lines: Sequence[str], top_k: int = 5,
-                  device: str | torch.device = "cpu") -> list[str]:
-    """One output line per input line: ``LABEL``, ``word/TAG word/TAG ...`` or, for an MLM
-    checkpoint, the top predictions for each [MASK] (``tok (p) | tok (p) ...``)."""
+                  device: str | torch.device = "cpu", *, as_json: bool = False,
+                  where: str = "<input>") -> list[str]:
+    """One output line per non-blank input line.
+
+    * a classifier: ``LABEL<TAB>probability``; a classifier of sentence pairs reads
+      ``text<TAB>text_pair`` lines;
+    * a tagger: its entities, ``Angela Merkel (PER); Paris (LOC)`` (empty if none);
+    * an MLM: the top predictions for each [MASK], ``'tok' (p) | 'tok' (p) ...``.
+
+    ``as_json`` gives JSON lines instead: ``{"text", "label", "probability", "probabilities"}``
+    for a classifier, ``{"text", "entities": [[start, end, label], ...]}`` (the JSONL that
+    ``nanonlp ner convert`` reads) for a tagger. ``where`` names the input in errors.
+    """
     model = load_bert(checkpoint, device)
     tok = checkpoint_tokenizer(checkpoint)
+    numbered = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
+    texts = [line for _, line in numbered]
     if isinstance(model, BertForMaskedLM):
         out = []
-        for line in lines:
+        for line in texts:
             fills = fill_mask(model, tok, line, top_k)
-            out.append(" ; ".join(" | ".join(f"{t!r} ({p:.2f})" for t, p in f) for f in fills))
+            if as_json:
+                out.append(json.dumps({"text": line, "masks": [
+                    [{"token": t, "probability": p} for t, p in f] for f in fills]},
+                    ensure_ascii=False))
+            else:
+                out.append(" ; ".join(" | ".join(f"{t!r} ({p:.2f})" for t, p in f)
+                                      for f in fills))
         return out
     if model.task == "sequence":
-        return predict_labels(model, tok, list(lines))
-    words = [line.split() for line in lines]
-    tags = predict_tags(model, tok, words)
-    return [" ".join(f"{w}/{t}" for w, t in zip(ws, ts, strict=True))
-            for ws, ts in zip(words, tags, strict=True)]
+        pairs = None
+        if checkpoint_task(checkpoint).get("text_pair"):
+            split = []
+            for i, line in numbered:
+                parts = line.split("\t")
+                if len(parts) != 2 or not all(p.strip() for p in parts):
+                    raise DataError(f"{where}:{i}: this classifier reads sentence pairs: "
+                                    f"write text<TAB>text_pair, got {line[:60]!r}")
+                split.append((parts[0].strip(), parts[1].strip()))
+            texts, pairs = [a for a, _ in split], [b for _, b in split]
+        probs = predict_proba(model, tok, texts, pairs)
+        out = []
+        for k, row in enumerate(probs.tolist()):
+            best = max(range(len(row)), key=row.__getitem__)
+            if as_json:
+                rec = {"text": texts[k], **({"text_pair": pairs[k]} if pairs else {}),
+                       "label": model.labels[best], "probability": row[best],
+                       "probabilities": dict(zip(model.labels, row, strict=True))}
+                out.append(json.dumps(rec, ensure_ascii=False))
+            else:
+                out.append(f"{model.labels[best]}\t{row[best]:.4f}")
+        return out
+    tags = predict_tags(model, tok, [line.split() for line in texts])
+    out = []
+    for line, ts in zip(texts, tags, strict=True):
+        ents = entities(line, ts)
+        out.append(json.dumps({"text": line, "entities": [[a, b, lab] for a, b, lab, _ in ents]},
+                              ensure_ascii=False) if as_json else
+                   "; ".join(f"{t} ({lab})" for _, _, lab, t in ents))
+    return out

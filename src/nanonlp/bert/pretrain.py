@@ -41,7 +41,7 @@ from nanonlp.training.config import (
     overrides,
     resume_configs,
 )
-from nanonlp.training.distributed import DistInfo
+from nanonlp.training.distributed import DistInfo, main_first
 
 KIND = "bert"  # the checkpoint kind of a pretrained (MLM) BERT
 OUT = "runs/bert"  # where a run goes unless --train.out says otherwise
@@ -190,7 +190,8 @@ def make_trainer(data: PretrainConfig, preset: str = "mini",
         check_writable(TrainConfig(**{"out": OUT, **p["train"], **overrides(train)}).out)
         mcfg = tcfg = None
     block = mcfg.block_size if mcfg else int({**p["model"], **(model or {})}["block_size"])
-    meta = prepare_corpus(data, block)
+    with main_first(dist or DistInfo()):  # rank 0 packs the corpus; the others reuse it
+        meta = prepare_corpus(data, block)
     if mcfg is None:
         mcfg, tcfg = configs(meta, preset, model, train)
     elif mcfg.vocab_size != int(meta["vocab_size"]):

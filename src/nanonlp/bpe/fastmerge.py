@@ -1,6 +1,6 @@
 """The fast path of BPE encoding: merges for many chunks in one numba call.
 
-:meth:`Tokenizer._encode_chunk <nanonlp.bpe.tokenizer.Tokenizer._encode_chunk>` is the readable
+``Tokenizer._encode_chunk`` is the readable
 reference; :func:`merge_chunks` does the same thing (lowest-ranked pair first, every occurrence
 of it left to right) on all the chunks of a text that are not in the chunk cache yet, with
 their UTF-8 bytes concatenated so the whole batch crosses into compiled code once. Tests check

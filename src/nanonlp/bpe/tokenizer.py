@@ -5,7 +5,7 @@ rank), and special tokens come last. Encoding splits text at allowed special tok
 rest into chunks with the split regex, and applies the merges to each chunk's UTF-8 bytes,
 lowest rank first (GPT-2's ``bpe()``, minbpe's ``encode``); chunk -> ids results are cached,
 and the chunks a long text adds to the cache are merged in one call of the numba loop in
-:mod:`nanonlp.bpe.fastmerge`, which gives the ids of :meth:`Tokenizer._encode_chunk` (tested).
+:mod:`nanonlp.bpe.fastmerge`, which gives the ids of ``Tokenizer._encode_chunk`` (tested).
 A tokenizer read from another library's files (:meth:`Tokenizer.from_hf`: GPT-2's
 ``vocab.json`` numbers the bytes in its own order, HF's trainer puts special tokens first)
 keeps that library's ids: ``ids`` maps each token of the rank order to its id, while
@@ -192,7 +192,7 @@ class Tokenizer:
         return out
 
     def _encode_chunks(self, chunks: list[str]) -> list[list[int]]:
-        """The ids of each chunk: :meth:`_encode_chunk` on each, or once a batch was big enough
+        """The ids of each chunk: ``_encode_chunk`` on each, or once a batch was big enough
         to repay loading compiled code, :func:`~nanonlp.bpe.fastmerge.merge_chunks` on all of
         them at once (the same ids; the compiler runs once per install)."""
         data = [chunk.encode("utf-8") for chunk in chunks]

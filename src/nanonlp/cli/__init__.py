@@ -15,7 +15,7 @@ import argparse
 import sys
 
 from nanonlp import __version__
-from nanonlp.cli import bert, bpe, data, gpt, ner, tour, translate, word2vec
+from nanonlp.cli import bert, bert_embed, bpe, data, gpt, ner, tour, translate, word2vec
 from nanonlp.cli.common import Command, Parser
 from nanonlp.errors import NanonlpError
 from nanonlp.training.driver import Interrupted
@@ -28,12 +28,13 @@ GROUPS: dict[str, str] = {
     "gpt": "decoder-only transformer (GPT): prepare data, train, sample, evaluate, export",
     "translate": "machine translation with a GRU encoder-decoder and attention: train, "
                  "evaluate, translate",
-    "bert": "encoder-only transformer (BERT): pretrain, fine-tune, predict, export",
+    "bert": "encoder-only transformer (BERT): pretrain, fine-tune, predict, export, embed, "
+            "search",
 }
 
 COMMANDS: list[Command] = [*tour.COMMANDS, *data.COMMANDS, *bpe.COMMANDS, *ner.COMMANDS,
                            *word2vec.COMMANDS, *gpt.COMMANDS, *translate.COMMANDS,
-                           *bert.COMMANDS]
+                           *bert.COMMANDS, *bert_embed.COMMANDS]
 
 __all__ = ["COMMANDS", "GROUPS", "Command", "build_parser", "main"]
 

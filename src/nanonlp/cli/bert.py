@@ -1,10 +1,11 @@
-"""``nanonlp bert pretrain|finetune|predict|export``: the encoder-only transformer."""
+"""``nanonlp bert pretrain|finetune|predict|export``: the encoder-only transformer
+(``embed`` and ``search`` are in :mod:`nanonlp.cli.bert_embed`)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+from pathlib import Path
 
 from nanonlp.bert import finetune as ft
 from nanonlp.bert import pretrain as bp
@@ -27,6 +28,7 @@ from nanonlp.cli.common import (
 from nanonlp.cliargs import add_config_args, config_from_args
 from nanonlp.training import TrainConfig
 from nanonlp.training.checkpoint import read_meta
+from nanonlp.training.config import check_writable
 from nanonlp.training.distributed import session
 from nanonlp.training.driver import fit
 
@@ -63,41 +65,68 @@ def _bert_finetune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget_min", type=float, metavar="MIN",
                    help="train for this many minutes of wall clock instead of max_steps "
                         "(the schedule is fitted to the budget as the run goes)")
+    p.add_argument("--report", metavar="FILE", help="write the dev and test scores as JSON: "
+                   "accuracy, macro F1, per-class P/R/F1 and confusion (labels), span F1 per "
+                   "type (tags), recall@k and MRR (contrastive)")
     add_config_args(p, FinetuneConfig)
     add_config_args(p, TrainConfig, prefix="train", defaults={"out": "runs/bert-finetune"},
                     note="the fine-tuning recipe sets some of these; a flag given here wins")
 
 
 def _bert_finetune(args: argparse.Namespace) -> None:
+    from nanonlp.bert.embed import pair_retrieval
+    from nanonlp.bert.report import format_table, score_splits, write_report
+
     cfg = config_from_args(args, FinetuneConfig)
     train = prefixed(args, "train")
+    if args.report:
+        check_writable(Path(args.report).parent)
+    records = ft.load_records(cfg)
     with session(train.get("device", "auto")) as dist:
-        trainer = ft.make_trainer(cfg, args.checkpoint, train=train, dist=dist)
-        title = f"bert finetune {cfg.task} ({cfg.init} init, labels {trainer.model.labels})"
+        trainer = ft.make_trainer(cfg, args.checkpoint, train=train, records=records, dist=dist)
+        labels = getattr(trainer.model, "labels", None)
+        title = f"bert finetune {cfg.task} ({cfg.init} init" + \
+            (f", labels {labels})" if labels else f", {cfg.pooling} pooling)")
+        if dist.is_main:
+            for split, n in trainer.data.truncated.items():
+                if n:
+                    say(f"{n:,} of {len(trainer.data.splits[split]):,} {split} examples are "
+                        f"longer than the position table ({trainer.model.config.block_size} "
+                        "tokens) and were cut to it")
         result = fit(trainer, title, budget_min=args.budget_min,
                      info={"checkpoint": args.checkpoint, "task": dataclasses.asdict(cfg)})
         if not dist.is_main:
             return
         tok = ft.checkpoint_tokenizer(args.checkpoint)
-        scores = {split: ft.evaluate(trainer.model, tok,
-                                     ft.load_task(cfg.task, split, cfg.dev_fraction))
-                  for split in ft.TASKS[cfg.task][2] if split != "train"}
-        say(json.dumps({"task": cfg.task, "init": cfg.init, "steps": result.steps,
-                        "checkpoint": str(result.out / "last"), **scores}))
+        if cfg.kind != "contrastive":
+            report = score_splits(trainer.model, tok, records)
+        elif any(a != b for a, b in records["val"]):
+            report = {"dev": pair_retrieval(trainer.model, tok, records["val"], cfg.pooling)}
+        else:  # single sentences: nothing to retrieve
+            report = {}
+        if report:
+            say(format_table(report))
+        if args.report:
+            say(f"report: {write_report(args.report, report)}")
+        say(f"{cfg.task} ({cfg.init} init), {result.steps} steps; {result.summary()}")
 
 
 def _bert_predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="a BERT checkpoint: pretrained (fills [MASK]) or "
-                   "fine-tuned (labels sentences or tags words)")
+                   "fine-tuned (labels sentences, or sentence pairs as text<TAB>text_pair; "
+                   "or tags words and prints the entities)")
     p.add_argument("--input", help="text file, one input per line (default: stdin)")
     p.add_argument("--top_k", type=at_least(1), default=5,
                    help="predictions per [MASK] (default: 5)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line: label and "
+                   "probabilities, or entities as `ner convert` reads them")
 
 
 def _bert_predict(args: argparse.Namespace) -> None:
     read_meta(args.checkpoint)  # a wrong folder fails before stdin is read
-    lines = [line for line in input_lines(args.input) if line.strip()]
-    for line in predict_lines(args.checkpoint, lines, args.top_k):
+    where = args.input if args.input not in (None, "-") else "<stdin>"
+    for line in predict_lines(args.checkpoint, input_lines(args.input), args.top_k,
+                              as_json=args.json, where=where):
         print(line)
 
 
@@ -139,12 +168,20 @@ COMMANDS: list[Command] = [
             "OUT/best and OUT/last checkpoints carry the tokenizer; --budget_min trains for a "
             "wall-clock budget instead of max_steps. Multi-process: "
             "torchrun --nproc_per_node N -m nanonlp bert pretrain ..."),
-    Command(("bert", "finetune"), "fine-tune a BERT for SST-2, sentence polarity or CoNLL NER",
-            _bert_finetune, _bert_finetune_args,
-            "Sequence classification on [CLS] (sst2, sentence_polarity) or token classification "
-            "with first-sub-word labels (conll2003); prints dev (and test) accuracy or span F1. "
-            "Writes what every trainer writes (OUT/best, OUT/last, metrics.jsonl, loss.png); "
-            "multi-process: torchrun --nproc_per_node N -m nanonlp bert finetune ..."),
+    Command(("bert", "finetune"), "fine-tune a BERT on your labelled files, SST-2, sentence "
+            "polarity or CoNLL NER, or for retrieval", _bert_finetune, _bert_finetune_args,
+            "Your files: --train FILE [--dev FILE] [--test FILE]. --task sequence (the default "
+            "with --train): a label per text, from TSV or CSV (a header row optional; a "
+            "headerless two-column file is text<TAB>label) or JSONL {\"text\", \"label\"[, "
+            "\"text_pair\"]}; a second text makes [CLS] a [SEP] b [SEP] pairs. --task token: "
+            "CoNLL-style column files (--scheme bio, iob1 or bilou), first-sub-word labels. "
+            "--task contrastive: SimCSE on anchor<TAB>positive lines (or single sentences, with "
+            "dropout noise), for `bert embed` and `bert search`. The label set is the training "
+            "file's and is saved in the checkpoint. Named sets: --task sst2 (the default without "
+            "--train), sentence_polarity, conll2003. Prints dev (and test) scores as a table; "
+            "--report writes them as JSON. Writes what every trainer writes (OUT/best, "
+            "OUT/last, metrics.jsonl, loss.png); multi-process: "
+            "torchrun --nproc_per_node N -m nanonlp bert finetune ..."),
     Command(("bert", "predict"), "fill [MASK], label sentences or tag words with a checkpoint",
             _bert_predict, _bert_predict_args),
     Command(("bert", "export"), "export a pretrained checkpoint to a transformers "

@@ -36,6 +36,15 @@ class Example(NamedTuple):
     id: str = ""
 
 
+class PairExample(NamedTuple):
+    """Two texts with one label (paraphrase, entailment); ``id`` names its origin."""
+
+    text: str
+    text_pair: str
+    label: str | None
+    id: str = ""
+
+
 class ScoredPair(NamedTuple):
     """A word pair with a human similarity/relatedness score (scales differ per set)."""
 

@@ -76,6 +76,22 @@ def broadcast_from_main(value: float, info: DistInfo, device: torch.device) -> f
     return float(t.item())
 
 
+@contextlib.contextmanager
+def main_first(info: DistInfo) -> Iterator[None]:
+    """Run the body on rank 0 first, then on the others: for work that writes a shared cache
+    (a packed corpus), which the other ranks then find ready and only read.
+
+    >>> with main_first(DistInfo()):  # one process: just the body
+    ...     print("packed")
+    packed
+    """
+    if info.enabled and not info.is_main:
+        dist.barrier()  # wait until rank 0 has built it
+    yield
+    if info.enabled and info.is_main:
+        dist.barrier()
+
+
 def teardown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
