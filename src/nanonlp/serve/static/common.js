@@ -30,12 +30,20 @@ const NN = {
   async api(path, body) {
     const init = body === undefined ? {} : {
       method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)};
-    const r = await fetch(path, init);
-    let data;
-    try { data = await r.json(); } catch (e) { data = {error: `HTTP ${r.status}`}; }
-    if (!r.ok) throw new Error(data.error || `HTTP ${r.status}`);
-    return data;
+    this.busy++;
+    try {
+      const r = await fetch(path, init);
+      let data;
+      try { data = await r.json(); } catch (e) { data = {error: `HTTP ${r.status}`}; }
+      if (!r.ok) throw new Error(data.error || `HTTP ${r.status}`);
+      return data;
+    } finally {
+      this.busy--;
+    }
   },
+
+  // requests in flight plus renders scheduled: 0 once the page shows its latest answer
+  busy: 0,
 
   // the page's frame: navigation, health, the model select of `kind` filled in
   async init(kind, selectId) {
@@ -166,6 +174,10 @@ const NN = {
 
   debounce(fn, ms) {
     let timer = null;
-    return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+    return (...args) => {
+      if (timer === null) this.busy++;
+      clearTimeout(timer);
+      timer = setTimeout(() => { timer = null; this.busy--; fn(...args); }, ms);
+    };
   },
 };

@@ -13,7 +13,7 @@ function tip(t) {
 }
 
 function addToken(t, prompt) {
-  const s = NN.el("span", {class: prompt ? "tok prompt" : "tok gen"},
+  const s = NN.el("span", {class: prompt ? "tok prompt" : "tok gen", "data-id": String(t.id)},
                   NN.visible(prompt ? t.text : t.token));
   if (!prompt) {
     // lighter = less likely under the model
