@@ -161,11 +161,16 @@ def test_nanonlp_serve_prints_the_url_and_serves(runs, tmp_path):
         health = json.loads(conn.getresponse().read())
         names = {m["name"] for m in health["models"]}
         assert {"gpt/best", "bpe/chars.model", str(runs / "bpe" / "chars.model")} <= names
+        conn.request("POST", "/api/gpt/generate", '{"prompt": "a", "max_new_tokens": -3}')
+        r = conn.getresponse()
+        assert r.status == 400 and b"max_new_tokens" in r.read()
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode in (0, 130), err
     assert "Traceback" not in err
+    # the refusal is logged on the server with the request
+    assert "POST /api/gpt/generate -> 400: 'max_new_tokens' must be in 0..512, got -3" in err
 
 
 def test_nanonlp_serve_with_nothing_to_serve(tmp_path, capsys):

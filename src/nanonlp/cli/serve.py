@@ -57,9 +57,20 @@ def _serve(args: argparse.Namespace) -> None:
     server = uvicorn.Server(uvicorn.Config(create_app(models, config), host=config.host,
                                            port=config.port, log_level="info",
                                            timeout_graceful_shutdown=2))
-    logging.getLogger("nanonlp.serve").setLevel(logging.INFO)
+    _log_like_uvicorn(logging.getLogger("nanonlp.serve"))
     _announce(server, config)
     server.run()
+
+
+def _log_like_uvicorn(log: logging.Logger) -> None:
+    """The server's refusals and errors on stderr, in uvicorn's format beside its own lines."""
+    from uvicorn.logging import DefaultFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(DefaultFormatter("%(levelprefix)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
 
 
 def _announce(server, config) -> None:
