@@ -93,6 +93,14 @@ def test_discovery_prefers_best_and_skips_data_folders(tmp_path):
     found = [(k, p.relative_to(tmp_path).as_posix()) for k, p in discover(tmp_path)]
     assert found == [("gpt", "run/best"), ("gpt", "solo/last"), ("bpe", "tok.model"),
                      ("vectors", "vecs.txt")]
+    for i in range(9):  # more than a runs folder gives of one kind
+        (tmp_path / "many" / f"v{i}.vec").parent.mkdir(exist_ok=True)
+        (tmp_path / "many" / f"v{i}.vec").write_text("1 2\na 1 0\n")
+    warnings = []
+    models = load_all({}, tmp_path, warn=warnings.append)
+    assert len(models.by_kind["vectors"]) == 8
+    assert warnings == [f"2 more model(s) below {tmp_path} not loaded (vectors: at most 8 of a "
+                        "kind from a runs folder); name them with --vectors to serve them"]
 
 
 def test_pages_and_static_files(client):

@@ -174,7 +174,14 @@ def load_all(paths: dict[str, list[str | os.PathLike]], runs: str | os.PathLike 
     """
     models = Models()
     if runs is not None:
-        for kind, path in discover(runs):
+        left: list[tuple[str, Path]] = []
+        found = discover(runs, left)
+        if left and warn is not None:
+            kinds = sorted({k for k, _ in left})
+            warn(f"{len(left)} more model(s) below {runs} not loaded ({', '.join(kinds)}: at "
+                 f"most {MAX_PER_KIND} of a kind from a runs folder); name them with "
+                 f"--{kinds[0]} to serve them")
+        for kind, path in found:
             try:
                 models.add(load(kind, path, Path(path).relative_to(runs).as_posix()))
             except NanonlpError as e:
@@ -190,12 +197,13 @@ def load_all(paths: dict[str, list[str | os.PathLike]], runs: str | os.PathLike 
 # discovery in a runs folder
 
 
-def discover(runs: str | os.PathLike) -> list[tuple[str, Path]]:
+def discover(runs: str | os.PathLike, left: list | None = None) -> list[tuple[str, Path]]:
     """``(kind, path)`` of each model below ``runs``, in path order, at most
     :data:`MAX_PER_KIND` of a kind: checkpoint folders (``best/`` when a run has both ``best/``
     and ``last/``), spaCy pipelines (``model-best/`` of a training folder), nanonlp tokenizer
     files outside prepared data folders, and word-vector files with a word2vec header.
-    Hidden folders and symbolic links are not followed.
+    Hidden folders and symbolic links are not followed. Models past the limit are appended
+    to ``left`` when it is given.
     """
     root = Path(runs)
     if not root.is_dir():
@@ -219,6 +227,8 @@ def discover(runs: str | os.PathLike) -> list[tuple[str, Path]]:
         counts[kind] = counts.get(kind, 0) + 1
         if counts[kind] <= MAX_PER_KIND:
             kept.append((kind, path))
+        elif left is not None:
+            left.append((kind, path))
     return kept
 
 
