@@ -10,13 +10,14 @@ token). Clients are threads with keep-alive connections; nothing leaves 127.0.0.
 * tokenize: 20 clients send 500 requests between them (Lee corpus lines of up to 1,000
   characters, round robin); latency per request, p50/p95, and requests/s. Every answer is
   checked: its ids must equal ``Tokenizer.encode`` of the same text.
-* generate: 20 streams at once (64 new tokens each, temperature 0.8, top-k 40, seed = stream
-  number); time to first token and to the end of the stream, p50/p95. Every stream must
+* generate: 20 streams at once (up to 64 new tokens each, temperature 0.8, top-k 40, seed =
+  stream number, ending early at ``<|endoftext|>`` as ``gpt sample`` does); time to first
+  token and to the end of the stream, p50/p95. Every stream must
   equal ``generate()`` in-process with its seed (no state shared between streams).
 
 The anchor is the same work in-process, one call at a time: ``Tokenizer.encode`` per text and
-``generate()`` per stream. Any failed request, status other than 200, or answer that differs
-makes the script exit with status 1 (nothing is recorded).
+``generate()`` per stream (best of three). Any failed request, status other than 200, or
+answer that differs makes the script exit with status 1 (nothing is recorded).
 
     python benchmarks/serve.py [--quick] [--record]
 """
@@ -132,8 +133,9 @@ def main():
 
     from nanonlp.gpt.data import load_tokenizer
     from nanonlp.gpt.model import load_gpt
-    from nanonlp.gpt.sample import generate
+    from nanonlp.gpt.sample import generate, stop_ids_for
 
+    torch.set_num_threads(1)  # as the server runs each request (ServeConfig.torch_threads)
     n_requests = 100 if args.quick else 500
     n_streams = 4 if args.quick else 20
     n_new = 16 if args.quick else 64
@@ -143,6 +145,7 @@ def main():
     texts = [texts[i % len(texts)] for i in range(n_requests)]
     want_ids = [tok.encode(t, allowed_special="all") for t in texts]
     settings = dict(temperature=0.8, top_k=40)
+    stop = stop_ids_for(tok, "<|endoftext|>")  # the server stops there too
     prompt = "The government said"
     prompt_ids = tok.encode(prompt, allowed_special="all")
 
@@ -152,13 +155,17 @@ def main():
         with Timer() as tm:
             tok.encode(t, allowed_special="all")
         encode_ms.append(1000 * tm.seconds)
-    list(generate(gpt, prompt_ids, n_new, **settings))  # warm up, as the server is below
+    list(generate(gpt, prompt_ids, n_new, **settings, stop_ids=stop))  # warm up, as the server
     gen_s, want_streams = [], []
     for s in range(n_streams):
-        with Timer() as tm:
-            want_streams.append(list(generate(gpt, prompt_ids, n_new, **settings,
-                                              generator=torch.Generator().manual_seed(s))))
-        gen_s.append(tm.seconds)
+        best = float("inf")
+        for _ in range(3):  # best of three: other jobs on a shared machine only add time
+            with Timer() as tm:
+                ids = list(generate(gpt, prompt_ids, n_new, **settings, stop_ids=stop,
+                                    generator=torch.Generator().manual_seed(s)))
+            best = min(best, tm.seconds)
+        want_streams.append(ids)
+        gen_s.append(best)
 
     proc, url = start_server(tmp, n_new)
     try:
@@ -219,16 +226,18 @@ def main():
     rows.append(result(NAME, case, "tokenize p95 ms", pct(lat, 95), pct(encode_ms, 95), ANCHOR))
     rows.append(result(NAME, case, "tokenize requests/s", n_requests / wall.seconds,
                        1000 * len(encode_ms) / sum(encode_ms), ANCHOR, better="higher"))
-    case = f"{n_streams} streams at once, {n_new} tokens each"
+    case = f"{n_streams} streams at once, up to {n_new} tokens each"
+    per_token = [t / max(1, len(w)) for t, w in zip(gen_s, want_streams)]
     rows.append(result(NAME, case, "first token p50 s", statistics.median(firsts),
-                       statistics.median(gen_s) / n_new, ANCHOR))
-    rows.append(result(NAME, case, "first token p95 s", pct(firsts, 95),
-                       pct(gen_s, 95) / n_new, ANCHOR))
+                       statistics.median(per_token), ANCHOR))
+    rows.append(result(NAME, case, "first token p95 s", pct(firsts, 95), pct(per_token, 95),
+                       ANCHOR))
     rows.append(result(NAME, case, "stream p50 s", statistics.median(ends),
                        statistics.median(gen_s), ANCHOR))
     rows.append(result(NAME, case, "stream p95 s", pct(ends, 95), pct(gen_s, 95), ANCHOR))
-    rows.append(result(NAME, case, "tokens/s, all streams", n_streams * n_new / max(ends),
-                       n_new * n_streams / sum(gen_s), ANCHOR, better="higher"))
+    n_tokens = sum(len(w) for w in want_streams)  # a stream that samples <|endoftext|> ends
+    rows.append(result(NAME, case, "tokens/s, all streams", n_tokens / max(ends),
+                       n_tokens / sum(gen_s), ANCHOR, better="higher"))
     print(json.dumps({"errors": 0, "checked": n_requests + len(alone) + n_streams}))
     if args.record:
         record(NAME, rows, notes=(
@@ -243,7 +252,7 @@ def main():
             "JSON and sharing two cores among the concurrent requests cost. Latencies are "
             "client-side wall clock; a stream's time runs from the moment all streams were "
             "started to its last token; the anchor's first token is its mean time per "
-            "token."))
+            "token; each anchor time is the best of three runs, the served figures are one run."))
 
 
 if __name__ == "__main__":

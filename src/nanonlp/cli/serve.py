@@ -45,6 +45,12 @@ def _serve(args: argparse.Namespace) -> None:
     from nanonlp.serve import ServeConfig, create_app, load_all
 
     config = config_from_args(args, ServeConfig, open=args.open)
+    # the process is the server's: each request's model calls run on torch_threads threads, as
+    # requests run at once (two intra-op threads per call on a busy 2-core machine measured
+    # 5-50x slower per generation than one, with other jobs running)
+    import torch
+
+    torch.set_num_threads(config.torch_threads)
     paths = {flag: getattr(args, flag) or [] for flag, _, _ in FLAGS}
     models = load_all(paths, args.runs, warn=warn)
     if not len(models):

@@ -21,6 +21,7 @@ class ServeConfig:
     max_beam: int = 16  # widest beam a translation may ask for
     request_timeout_s: float = 30.0  # wall clock per request; a stream stops when it is spent
     max_streams: int = 32  # generation streams at once; one more is refused (503)
+    torch_threads: int = 1  # torch threads per model call: concurrent requests run side by side
     open: bool = False  # start a web browser on the playground's address
 
     def __post_init__(self):
@@ -29,7 +30,7 @@ class ServeConfig:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port must be in 0..65535, got {self.port}")
         for name in ("max_body_bytes", "max_text_chars", "max_new_tokens", "max_top_k",
-                     "max_beam", "max_streams"):
+                     "max_beam", "max_streams", "torch_threads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not (math.isfinite(self.request_timeout_s) and self.request_timeout_s > 0):
