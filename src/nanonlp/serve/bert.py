@@ -3,8 +3,8 @@ sentence with every label's probability (a fine-tuned sequence classifier) or th
 each word (a token classifier).
 
 Fill-mask is :func:`nanonlp.bert.predict.fill_mask`. A classifier's label is the argmax of
-the probabilities computed here from the same encoding :func:`~nanonlp.bert.finetune.
-predict_labels` uses (the test checks the two agree); tags are
+the probabilities computed here from the same encoding that
+:func:`~nanonlp.bert.finetune.predict_labels` uses (the test checks the two agree); tags are
 :func:`~nanonlp.bert.finetune.predict_tags`.
 
 Extension point: search over a file by sentence embeddings belongs here once the library has

@@ -1,5 +1,6 @@
 """Tokenizer endpoints: text -> tokens (ids, the bytes of each, special tokens marked), and
-ids -> text, for every tokenizer the server holds (see :meth:`Models.tokenizers`).
+ids -> text, for every tokenizer the server holds
+(see :meth:`~nanonlp.serve.models.Models.tokenizers`).
 
 The ids are ``Tokenizer.encode``'s (``CharTokenizer.encode``'s for a character vocabulary);
 the bytes of a token are ``decode_bytes([id])``, so a token that ends inside a UTF-8 character

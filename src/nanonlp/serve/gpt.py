@@ -49,8 +49,8 @@ N_ALTERNATIVES = 5  # the most likely tokens shown beside each generated one
 
 
 class Probe:
-    """Stands in for a :class:`GPT` inside ``generate``: forwards each call, keeps the logits
-    of the last position (V,) that the next token is picked from."""
+    """Stands in for a :class:`~nanonlp.gpt.model.GPT` inside ``generate``: forwards each
+    call, keeps the logits of the last position (V,) that the next token is picked from."""
 
     def __init__(self, model: GPT):
         self.model, self.config = model, model.config

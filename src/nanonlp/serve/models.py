@@ -199,7 +199,7 @@ def load_all(paths: dict[str, list[str | os.PathLike]], runs: str | os.PathLike 
 
 def discover(runs: str | os.PathLike, left: list | None = None) -> list[tuple[str, Path]]:
     """``(kind, path)`` of each model below ``runs``, in path order, at most
-    :data:`MAX_PER_KIND` of a kind: checkpoint folders (``best/`` when a run has both ``best/``
+    ``MAX_PER_KIND`` of a kind: checkpoint folders (``best/`` when a run has both ``best/``
     and ``last/``), spaCy pipelines (``model-best/`` of a training folder), nanonlp tokenizer
     files outside prepared data folders, and word-vector files with a word2vec header.
     Hidden folders and symbolic links are not followed. Models past the limit are appended

@@ -1,9 +1,9 @@
 """Translation endpoint: the beam's hypotheses with their scores, best first, each with its
 attention over the source (the page draws the chosen one as a heatmap).
 
-The hypotheses are :meth:`Translator.translate_nbest`'s; the first is what
-``Translator.translate`` (and ``nanonlp translate run``) answers with the same beam. ``beam``
-1 is greedy search: one hypothesis.
+The hypotheses are those of :meth:`~nanonlp.seq2seq.translate.Translator.translate_nbest`;
+the first is what ``Translator.translate`` (and ``nanonlp translate run``) answers with the
+same beam. ``beam`` 1 is greedy search: one hypothesis.
 """
 
 from __future__ import annotations

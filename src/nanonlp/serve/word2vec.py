@@ -1,9 +1,10 @@
 """Word-vector endpoints: nearest neighbours, analogies, and a 2-D projection of chosen words.
 
-Neighbours are :meth:`WordVectors.most_similar` (positive and negative words: 3CosAdd),
-analogies :meth:`WordVectors.analogy` (3CosAdd or 3CosMul), and the projection is
-:func:`nanonlp.word2vec.plot.pca_2d` of the words' unit vectors, the numbers ``word2vec plot``
-draws. A word the vectors lack is a 400 whose message names it.
+Neighbours are :meth:`~nanonlp.word2vec.vectors.WordVectors.most_similar` (positive and
+negative words: 3CosAdd), analogies :meth:`~nanonlp.word2vec.vectors.WordVectors.analogy`
+(3CosAdd or 3CosMul), and the projection is :func:`nanonlp.word2vec.plot.pca_2d` of the
+words' unit vectors, the numbers ``word2vec plot`` draws. A word the vectors lack is a 400
+whose message names it.
 """
 
 from __future__ import annotations
