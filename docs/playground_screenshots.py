@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "src"))
 STEPS = {
     "home": ("/", {}, None, ".card.part"),
     "tokenizer": ("/bpe", {"text": "ROMEO: To be, or not to be, that is the question.\n"
-                                   "Whether 'tis nobler in the mind to suffer 🙂"},
+                                   "Whether 'tis nobler in the mind to suffer"},
                   None, "#tokens-1 .tok"),
     "vectors": ("/vectors", {}, ["similar-go", "analogy-go", "project-go"],
                 "#project-out circle"),

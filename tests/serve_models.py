@@ -35,7 +35,7 @@ def build(root: Path, ner: bool = True) -> dict[str, Path]:
     paths: dict[str, Path] = {}
     tok = Tokenizer.train(TEXT, BPEConfig(vocab_size=300, special=(SPECIAL,), workers=1))
     paths["bpe"] = tok.save(root / "bpe" / "shakespeare")
-    paths["chars"] = CharTokenizer.train("".join(TEXT)).save(root / "bpe" / "chars")
+    paths["chars"] = CharTokenizer.train("\n".join(TEXT)).save(root / "bpe" / "chars")
 
     g = torch.Generator().manual_seed(0)
     gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=32, n_layer=2, n_head=2,

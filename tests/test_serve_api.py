@@ -207,10 +207,22 @@ def test_stream_text_equals_gpt_sample_cli(client, runs, capsys):
     assert cli == "the king" + text + "\n"
 
 
-def test_stream_stops_at_the_time_limit(runs, models):
-    client = TestClient(create_app(models, ServeConfig(request_timeout_s=1e-3)), base_url=BASE)
-    events = stream(client, prompt="To be", max_new_tokens=30, temperature=0)
-    assert events[-1] == ("done", {"reason": "time", "n_tokens": 1, "tail": ""})
+def test_stream_stops_at_the_time_limit(models, monkeypatch):
+    import time
+
+    import nanonlp.serve.gpt as serve_gpt
+
+    entry = models.get("gpt", "gpt/best")
+    events = list(serve_gpt.stream_events(entry.obj, entry.tokenizer, "To be", 30,
+                                          temperature=0, top_k=None, top_p=None, seed=0,
+                                          deadline=time.monotonic()))
+    assert [e["event"] for e in events] == ["prompt", "token", "done"]
+    assert events[-1]["reason"] == "time" and events[-1]["n_tokens"] == 1
+    real = serve_gpt.token_event
+    monkeypatch.setattr(serve_gpt, "token_event", lambda *a: (time.sleep(0.05), real(*a))[1])
+    client = TestClient(create_app(models, ServeConfig(request_timeout_s=0.3)), base_url=BASE)
+    done = stream(client, prompt="To be", max_new_tokens=60, temperature=0)[-1][1]
+    assert done["reason"] == "time" and 1 <= done["n_tokens"] < 60
 
 
 def test_attention_weights_give_the_layers_output(runs, client):
