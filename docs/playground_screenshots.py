@@ -80,6 +80,7 @@ def main():
     try:
         for name in args.pages.split(","):
             path, typed, clicks, ready = STEPS[name]
+            driver.set_window_size(1180, 860)
             driver.get(url + path)
             wait = WebDriverWait(driver, 120)
             wait.until(lambda d: d.execute_script("return NN.health !== null && NN.busy === 0"))
@@ -94,6 +95,12 @@ def main():
             wait.until(lambda d: d.execute_script("return NN.busy === 0"))
             hover = driver.find_elements(By.CSS_SELECTOR, HOVER.get(name, "#none-such"))
             if hover:  # show a tooltip: what hovering a token tells
+                ActionChains(driver).move_to_element(hover[min(12, len(hover) - 1)]).perform()
+            # the whole page, up to 1,600 px: grow the window to it, back at the top
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.set_window_size(1180, min(max(height, 860), 1600))
+            driver.execute_script("window.scrollTo(0, 0)")
+            if hover:
                 ActionChains(driver).move_to_element(hover[min(12, len(hover) - 1)]).perform()
             time.sleep(0.5)
             png = args.out / f"{name}.png"

@@ -138,7 +138,7 @@ const NN = {
     return b;
   },
 
-  // a heatmap as SVG: rows x cols weights in [0, 1], labels on the left and on top
+  // a heatmap as SVG: rows x cols weights >= 0, labels on the left and on top
   heatmap(container, rowLabels, colLabels, weights, cell = 22) {
     const ns = "http://www.w3.org/2000/svg";
     const left = 8 + 7 * Math.max(4, ...rowLabels.map(s => s.length));
@@ -156,11 +156,15 @@ const NN = {
     };
     rowLabels.forEach((s, i) => text(left - 4, top + cell * i + cell * 0.65, s, false));
     colLabels.forEach((s, j) => text(left + cell * j + cell * 0.6, top - 4, s, true));
+    // each row's strongest cell gets the full colour (a long causal row spreads thin, and
+    // the first row of one is always 1); the titles keep the true weights
+    const peaks = weights.map(row => Math.max(1e-9, ...row));
     weights.forEach((row, i) => row.forEach((w, j) => {
+      const peak = peaks[i];
       const r = document.createElementNS(ns, "rect");
       r.setAttribute("x", left + cell * j); r.setAttribute("y", top + cell * i);
       r.setAttribute("width", cell - 1); r.setAttribute("height", cell - 1);
-      const shade = Math.round(255 * (1 - Math.max(0, Math.min(1, w))));
+      const shade = Math.round(255 * (1 - Math.max(0, Math.min(1, w / peak))));
       r.setAttribute("fill", `rgb(${shade},${shade},255)`);
       r.setAttribute("class", "cell");
       const title = document.createElementNS(ns, "title");

@@ -111,17 +111,18 @@ async function attention() {
   strip.replaceChildren(...spans);
   shade(r, spans, selected === null || selected >= spans.length ? spans.length - 1 : selected);
   const labels = r.tokens.map(t => JSON.stringify(t.text).slice(1, -1).slice(0, 8));
-  const last = Math.min(labels.length, 48);  // the map of the first 48 tokens stays readable
-  NN.heatmap(NN.$("attn-map"), labels.slice(0, last), labels.slice(0, last),
-             r.weights.slice(0, last).map(row => row.slice(0, last)), 16);
+  const from = Math.max(0, labels.length - 48);  // the map of the last 48 tokens stays readable
+  NN.heatmap(NN.$("attn-map"), labels.slice(from), labels.slice(from),
+             r.weights.slice(from).map(row => row.slice(from)), 16);
 }
 
 function shade(r, spans, i) {
   selected = i;
   const row = r.weights[i];
+  const top = Math.max(1e-9, ...row);  // the most attended token in full colour
   spans.forEach((s, j) => {
     s.classList.toggle("selected", j === i);
-    s.style.background = `rgba(214, 69, 65, ${(j <= i ? row[j] : 0).toFixed(3)})`;
+    s.style.background = `rgba(214, 69, 65, ${(j <= i ? row[j] / top : 0).toFixed(3)})`;
     NN.setTip(s, j <= i ? `attention from token ${i}: ${row[j].toFixed(4)}` : "after the token");
   });
 }
