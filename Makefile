@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine (see README):
 #   make tour   -> virtualenv, install, run `nanonlp tour`
 #   make test   -> virtualenv, install with the test extras, lint, run the test suite
+#   make serve  -> the playground (nanonlp serve) over what `make tour` wrote into runs/
 #
 # TORCH picks the PyTorch build. The default is the CPU build this project is developed on;
 # on a CUDA machine use e.g. `make test TORCH=torch` (PyPI's Linux wheels are CUDA builds) or
@@ -12,7 +13,7 @@ TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install tour test lint docs docs-fast clean
+.PHONY: install tour serve test lint docs docs-fast clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,13 @@ install: $(STAMP)
 
 tour: $(STAMP)
 	$(BIN)/nanonlp tour
+
+# The playground over the models the tour keeps (runs/tour/*) and any a train command wrote
+# under runs/; it needs the serve extra (in dev, which $(STAMP) installs). PORT=... to move it.
+PORT ?= 8765
+serve: $(STAMP)
+	@test -d runs || { echo "no runs/ folder: run 'make tour' first"; exit 2; }
+	$(BIN)/nanonlp serve runs --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -62,7 +62,8 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(torch|np|numpy|numba|spacy|thinc|gensim|matplotlib|argparse|collections"
                r"|typing|os|pathlib|dataclasses|regex|re|io|json|random|threading|queue"
                r"|multiprocessing|tiktoken|tokenizers|transformers|safetensors|sacrebleu"
-               r"|seqeval|datetime|enum|abc|types|itertools|contextlib|tempfile|nn|F)\b.*"),
+               r"|seqeval|datetime|enum|abc|types|itertools|contextlib|tempfile|nn|F"
+               r"|starlette|uvicorn|anyio)\b.*"),
     (r"py:.*", r"(Path|PathLike|Callable|Iterable|Iterator|Sequence|Mapping|Collection|Any"
                r"|Literal|Generator|ndarray|Tensor|Module|Namespace|ArgumentParser|Counter"
                r"|Random|Doc|Language|Vocab|KeyedVectors|TextIO|BinaryIO|IO|Self|Protocol"

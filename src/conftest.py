@@ -7,14 +7,20 @@ so none can write into the working directory or ``~/.cache``. The examples of ``
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 # module prefix -> the optional package (an extra of pyproject.toml) its examples need
-NEEDS = {"nanonlp.ner": "spacy"}
+NEEDS = {"nanonlp.ner": "spacy", "nanonlp.serve": "starlette"}
 
 # --doctest-modules would import this file again as a module of examples, under the name
 # "conftest" that tests/conftest.py has too; it holds no examples.
 collect_ignore = ["conftest.py"]
+# the playground's modules import starlette (the `serve` extra) when they are imported, as
+# collecting their examples does: without it they are not collected at all
+if importlib.util.find_spec("starlette") is None:
+    collect_ignore_glob = ["nanonlp/serve/*.py"]
 
 
 @pytest.fixture(autouse=True)

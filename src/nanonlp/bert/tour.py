@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nanonlp import datasets as D
 from nanonlp.bert.data import load_tokenizer
+from nanonlp.bert.model import save_bert
 from nanonlp.bert.predict import fill_mask
 from nanonlp.bert.pretrain import PretrainConfig, load_corpus, make_trainer, mlm_accuracy
 from nanonlp.tour import Figure, PartReport, TourContext
@@ -39,6 +40,8 @@ def run(ctx: TourContext) -> PartReport:
             device="cpu", out=str(tmp / "run")))
         records = [r.to_json() for r in trainer.run()]
         bert = trainer.model.eval()
+        # weights and tokenizer, kept for `nanonlp serve` (make serve)
+        save_bert(bert, ctx.path("bert") / "model", tmp / "data" / "tokenizer.model")
         acc = mlm_accuracy(bert, load_corpus(cfg.data), batches=2 if quick else 10,
                            batch_size=16, seed=ctx.seed)
         tok = load_tokenizer(tmp / "data" / "tokenizer.model")

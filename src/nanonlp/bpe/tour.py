@@ -28,6 +28,7 @@ def run(ctx: TourContext) -> PartReport:
         train, held_out = train[:100_000], held_out[:20_000]
     vocab = 1024 if ctx.quick else 4096
     tok = Tokenizer.train(train, BPEConfig(vocab_size=vocab, pattern="gpt4"))
+    tok.save(ctx.path("bpe") / "tokenizer")  # kept for `nanonlp serve` (make serve)
 
     sizes = [s for s in (256, 384, 512, 768, 1024, 1536, 2048, 3072) if s < len(tok.vocab)]
     sizes.append(len(tok.vocab))  # all merges (special tokens aside)

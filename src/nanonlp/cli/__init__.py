@@ -15,7 +15,18 @@ import argparse
 import sys
 
 from nanonlp import __version__
-from nanonlp.cli import bert, bert_embed, bpe, data, gpt, ner, tour, translate, word2vec
+from nanonlp.cli import (
+    bert,
+    bert_embed,
+    bpe,
+    data,
+    gpt,
+    ner,
+    serve,
+    tour,
+    translate,
+    word2vec,
+)
 from nanonlp.cli.common import Command, Parser
 from nanonlp.errors import NanonlpError
 from nanonlp.training.driver import Interrupted
@@ -34,7 +45,7 @@ GROUPS: dict[str, str] = {
 
 COMMANDS: list[Command] = [*tour.COMMANDS, *data.COMMANDS, *bpe.COMMANDS, *ner.COMMANDS,
                            *word2vec.COMMANDS, *gpt.COMMANDS, *translate.COMMANDS,
-                           *bert.COMMANDS, *bert_embed.COMMANDS]
+                           *bert.COMMANDS, *bert_embed.COMMANDS, *serve.COMMANDS]
 
 __all__ = ["COMMANDS", "GROUPS", "Command", "build_parser", "main"]
 

@@ -15,6 +15,7 @@ import torch
 
 from nanonlp import datasets as D
 from nanonlp.gpt.data import PrepareConfig, load_tokenizer, prepare
+from nanonlp.gpt.model import save_gpt
 from nanonlp.gpt.sample import generate, stream_text
 from nanonlp.gpt.train import make_trainer
 from nanonlp.tour import Figure, PartReport, TourContext
@@ -36,6 +37,8 @@ def run(ctx: TourContext) -> PartReport:
         records = [r.to_json() for r in trainer.run()]
         tok = load_tokenizer(tmp / "data" / "tokenizer.model")
         model = trainer.model.eval()
+        # weights and tokenizer, kept for `nanonlp serve` (make serve)
+        save_gpt(model, ctx.path("gpt") / "model", tmp / "data" / "tokenizer.model")
         prompt = tok.encode("\n")
         gen = torch.Generator().manual_seed(ctx.seed)
         ids = generate(model, prompt, 120 if ctx.quick else 300, temperature=0.8, top_k=40,

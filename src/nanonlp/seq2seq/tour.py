@@ -15,10 +15,12 @@ from pathlib import Path
 
 from nanonlp import datasets as D
 from nanonlp.seq2seq.data import reversal_pairs
+from nanonlp.seq2seq.model import KIND
 from nanonlp.seq2seq.plot import plot_attention
 from nanonlp.seq2seq.train import evaluate, make_trainer
 from nanonlp.seq2seq.translate import Translator
 from nanonlp.tour import Figure, PartReport, TourContext
+from nanonlp.training.checkpoint import save_checkpoint
 from nanonlp.training.metrics import plot_losses
 
 EXAMPLES = ["je suis tres fatigue .", "elle est plus grande que moi .", "nous sommes en retard ."]
@@ -48,6 +50,9 @@ def run(ctx: TourContext) -> PartReport:
         prep = trainer.data
         records = [r.to_json() for r in trainer.run(budget_min=budget)]
         tr = Translator.load(tmp / "run" / "best")
+        # the weights and vocabularies, kept for `nanonlp serve` (make serve)
+        save_checkpoint(ctx.path("translate") / "model", tr.model, kind=KIND,
+                        model_config=tr.model.config.to_dict(), extra_files=trainer.extra_files)
         rep = evaluate(tr, prep.pairs["test"], "test", beam=5,
                        max_sentences=100 if ctx.quick else None)
         shown = tr.translate(examples, beam=5)

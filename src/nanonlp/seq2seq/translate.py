@@ -83,6 +83,15 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, beam: int = 5, alpha: float =
                 max_len: int | None = None) -> list[Hypothesis]:
     """The best of ``beam`` hypotheses for each sentence of src (B, S), by length-normalised
     score (see the module docstring)."""
+    return [ranked[0][1] for ranked in beam_search_nbest(model, src, beam, alpha, max_len)]
+
+
+@torch.no_grad()
+def beam_search_nbest(model: Seq2Seq, src: torch.Tensor, beam: int = 5, alpha: float = 1.0,
+                      max_len: int | None = None) -> list[list[tuple[float, Hypothesis]]]:
+    """Every finished hypothesis of the beam for each sentence of src (B, S), as
+    ``(length-normalised score, hypothesis)`` pairs, best first (at most ``beam`` of them);
+    the first is :func:`beam_search`'s answer."""
     if beam < 1:
         raise ConfigError(f"beam must be >= 1, got {beam}")
     model.eval()
@@ -148,9 +157,11 @@ def beam_search(model: Seq2Seq, src: torch.Tensor, beam: int = 5, alpha: float =
     out = []
     for b in range(B):
         S = int(enc.mask[b * K].sum())
-        best = max(finished[b], key=lambda x: x[0])[1]
-        best.attention = best.attention[:, :S]
-        out.append(best)
+        # stable sort: among equal scores the hypothesis found first stays first, as max() keeps
+        ranked = sorted(finished[b], key=lambda x: -x[0])
+        for _, hyp in ranked:
+            hyp.attention = hyp.attention[:, :S]
+        out.append(ranked)
     return out
 
 
@@ -162,6 +173,7 @@ class Translation:
     target_pieces: list[str]  # output tokens (<eos> last if it ended)
     attention: torch.Tensor  # (len(target_pieces), len(source_pieces))
     score: float  # log probability of the output
+    norm_score: float | None = None  # the length-normalised score beam search ranked by
 
 
 class Translator:
@@ -217,10 +229,24 @@ class Translator:
             hyps = greedy(self.model, src, max_len) if beam == 1 else \
                 beam_search(self.model, src, beam, alpha, max_len)
             for i, hyp in zip(chunk, hyps):
-                ended = hyp.attention.size(0) > len(hyp.tokens)
-                results[i] = Translation(
-                    source=sentences[i], text=self.tgt_vocab.decode(hyp.tokens),
-                    source_pieces=self.src_vocab.pieces(encoded[i]),
-                    target_pieces=self.tgt_vocab.pieces(hyp.tokens + ([EOS] if ended else [])),
-                    attention=hyp.attention, score=hyp.score)
+                results[i] = self._translation(sentences[i], encoded[i], hyp)
         return results  # type: ignore[return-value]
+
+    @torch.no_grad()
+    def translate_nbest(self, sentence: str, beam: int = 5, alpha: float = 1.0,
+                        max_len: int | None = None) -> list[Translation]:
+        """All the finished beam hypotheses for one sentence, best first, each with its
+        ``norm_score``; the first equals ``translate([sentence], beam, alpha)[0]``."""
+        ids = self.encode_source(sentence)
+        src = torch.tensor([ids], device=next(self.model.parameters()).device)
+        ranked = beam_search_nbest(self.model, src, beam, alpha, max_len)[0]
+        return [self._translation(sentence, ids, hyp, norm) for norm, hyp in ranked]
+
+    def _translation(self, sentence: str, ids: list[int], hyp: Hypothesis,
+                     norm_score: float | None = None) -> Translation:
+        ended = hyp.attention.size(0) > len(hyp.tokens)
+        return Translation(
+            source=sentence, text=self.tgt_vocab.decode(hyp.tokens),
+            source_pieces=self.src_vocab.pieces(ids),
+            target_pieces=self.tgt_vocab.pieces(hyp.tokens + ([EOS] if ended else [])),
+            attention=hyp.attention, score=hyp.score, norm_score=norm_score)

@@ -40,6 +40,7 @@ def run(ctx: TourContext) -> PartReport:
     trainer = make_trainer(config)
     records = list(trainer.train(sentences))
     wv = trainer.vectors()
+    wv.save(ctx.path("word2vec") / "vectors.bin")  # kept for `nanonlp serve` (make serve)
     report = evaluate(wv, "words", ("wordsim353", "simlex999"))
     analogy, sims = report["analogy"], report["similarity"]
 
