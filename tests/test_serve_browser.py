@@ -17,14 +17,21 @@ pytest.importorskip("selenium")
 
 import torch
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import WebDriverWait as _WebDriverWait
 from serve_models import build, running
 
 from nanonlp.serve import ServeConfig, create_app, load_all
+
+
+def WebDriverWait(driver, timeout):
+    """selenium's wait that looks again when the page re-rendered an element under it (a
+    stale element mid-check means "not yet", not a failure)."""
+    return _WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
