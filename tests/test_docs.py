@@ -1,5 +1,6 @@
 """The docs site: it builds offline with warnings as errors and no broken cross-reference
-(``sphinx-build -n -W``), the gallery has one card per tutorial in course order and each card
+(``sphinx-build -n -W``), no page loads a script or stylesheet from the network (MathJax is
+served with the site), the gallery has one card per tutorial in course order and each card
 links to a page that exists, the CLI and API references are complete, and the front page,
 rendered by headless Chromium, shows the cards.
 
@@ -56,6 +57,37 @@ class Cards(HTMLParser):
             self.cards[-1]["text"] += data
 
 
+class Assets(HTMLParser):
+    """The scripts (``<script src>``) and stylesheets (``<link rel=stylesheet href>``) a page
+    loads."""
+
+    def __init__(self):
+        super().__init__()
+        self.scripts: list[str] = []
+        self.stylesheets: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "script" and attrs.get("src"):
+            self.scripts.append(attrs["src"])
+        elif tag == "link" and "stylesheet" in (attrs.get("rel") or "").split() \
+                and attrs.get("href"):
+            self.stylesheets.append(attrs["href"])
+
+
+def assets_of(html: str) -> Assets:
+    parser = Assets()
+    parser.feed(html)
+    return parser
+
+
+def local_file(page: Path, url: str) -> Path:
+    """The built file a relative URL of ``page`` names (query and fragment dropped)."""
+    from urllib.parse import unquote, urlsplit
+
+    return (page.parent / unquote(urlsplit(url).path)).resolve()
+
+
 def cards_of(html: str) -> list[dict]:
     parser = Cards()
     parser.feed(html)
@@ -76,6 +108,41 @@ def test_docs_build_without_warnings(built):
     warnings = [line for line in built.log.splitlines() if "WARNING:" in line or "ERROR:" in line]
     assert built.returncode == 0, "\n".join(warnings) or built.log[-3000:]
     assert not warnings
+
+
+def test_asset_parser_on_a_known_page():
+    page = ('<link rel="stylesheet" href="_static/a.css?v=1"><link rel="icon" href="i.png">'
+            '<script src="https://cdn.example/x.js" defer></script><script>var a;</script>')
+    assets = assets_of(page)
+    assert assets.scripts == ["https://cdn.example/x.js"]
+    assert assets.stylesheets == ["_static/a.css?v=1"]
+    assert local_file(Path("/s/t/p.html"), "../_static/a.css?v=1") == Path("/s/_static/a.css")
+
+
+@pytest.mark.slow
+def test_pages_load_no_script_or_stylesheet_from_the_network(built):
+    """Every script and stylesheet is a file of the build (no CDN): the site works offline,
+    equations included, since MathJax is served from ``_static/mathjax``."""
+    html = Path(built.html)
+    pages = sorted(html.rglob("*.html"))
+    assert len(pages) > len(TUTORIALS)
+    mathjax_pages = []
+    for page in pages:
+        assets = assets_of(page.read_text(encoding="utf-8"))
+        for url in assets.scripts + assets.stylesheets:
+            assert not url.startswith(("http:", "https:", "//")), (page, url)
+            assert local_file(page, url).is_file(), (page, url)
+        mathjax = [u for u in assets.scripts if "mathjax" in u.lower()]
+        if mathjax:
+            mathjax_pages.append(page.name)
+            target = local_file(page, mathjax[0])
+            assert target.name == "tex-chtml.js" and target.stat().st_size > 100_000, target
+    # the tutorials with equations load it (pages without math do not need it)
+    assert "word2vec-from-scratch.html" in mathjax_pages, mathjax_pages
+    # what MathJax loads at run time lies beside it: fonts and the TeX extensions
+    mathjax_dir = html / "_static" / "mathjax"
+    assert list((mathjax_dir / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+    assert (mathjax_dir / "input" / "tex" / "extensions" / "ams.js").is_file()
 
 
 @pytest.mark.slow
@@ -140,16 +207,37 @@ def test_api_reference_has_every_module(built):
     assert 'id="nanonlp.bpe.tokenizer.Tokenizer.encode"' in page  # members, not just modules
 
 
-@pytest.mark.slow
-def test_front_page_in_headless_chromium_shows_the_cards(built, tmp_path):
+def chromium_flags(tmp_path: Path) -> list[str]:
+    """Headless Chromium at 1280 x 1600 with no network of its own, or skip."""
     if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
         pytest.skip("chromium is not installed (CI installs it: apt-get install chromium)")
     exe = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
+    return [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1600"]
+
+
+@pytest.mark.slow
+def test_equations_render_offline_in_headless_chromium(built, tmp_path):
+    """MathJax, loaded from the build, typesets every equation of a tutorial (no network:
+    the page is a file and Chromium's own network use is off)."""
+    page = Path(built.html) / "tutorials" / "word2vec-from-scratch.html"
+    source = page.read_text(encoding="utf-8")
+    n_math = source.count('class="math')  # MyST's inline and display math, before MathJax
+    assert n_math > 0
+    dom = subprocess.run([*chromium_flags(tmp_path), "--virtual-time-budget=20000",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                         timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count("<mjx-container") == n_math
+    assert "<mjx-merror" not in dom.stdout  # a TeX error MathJax shows in place
+
+
+@pytest.mark.slow
+def test_front_page_in_headless_chromium_shows_the_cards(built, tmp_path):
     index = Path(built.html) / "index.html"
-    flags = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
-             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1600"]
+    flags = chromium_flags(tmp_path)
     dom = subprocess.run([*flags, "--dump-dom", index.as_uri()], capture_output=True,
                          text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
