@@ -2,7 +2,7 @@
 (``sphinx-build -n -W``), no page loads a script or stylesheet from the network (MathJax is
 served with the site), the gallery has one card per tutorial in course order and each card
 links to a page that exists, the CLI and API references are complete, and the front page,
-rendered by headless Chromium, shows the cards.
+rendered by headless Chromium, shows the cards, each with a figure its notebook drew.
 
 The build (which also executes the notebooks, in fast mode) runs once per test session and is
 shared with ``tests/test_notebooks.py``.
@@ -11,6 +11,7 @@ shared with ``tests/test_notebooks.py``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -30,7 +31,8 @@ def built(tmp_path_factory):
 
 
 class Cards(HTMLParser):
-    """Collects the gallery cards (elements with class ``tutorial-card``): links and text."""
+    """Collects the gallery cards (elements with class ``tutorial-card``): links, images and
+    text."""
 
     def __init__(self):
         super().__init__()
@@ -44,8 +46,10 @@ class Cards(HTMLParser):
                 self._depth += 1
             if tag == "a" and attrs.get("href"):
                 self.cards[-1]["links"].append(attrs["href"])
+            if tag == "img" and attrs.get("src"):
+                self.cards[-1]["images"].append(attrs["src"])
         elif "tutorial-card" in (attrs.get("class") or "").split():
-            self.cards.append({"links": [], "text": ""})
+            self.cards.append({"links": [], "images": [], "text": ""})
             self._depth = 1
 
     def handle_endtag(self, tag):
@@ -100,6 +104,7 @@ def test_card_parser_on_a_known_page():
             '<div class="tutorial-card"><a href="tutorials/b.html"></a></div>')
     cards = cards_of(page)
     assert [c["links"] for c in cards] == [["tutorials/a.html"], ["tutorials/b.html"]]
+    assert [c["images"] for c in cards] == [["x"], []]
     assert "A title" in cards[0]["text"] and "after" not in cards[0]["text"]
 
 
@@ -156,6 +161,25 @@ def test_gallery_has_a_card_per_tutorial_linking_to_its_page(built):
         page = html / card["links"][0]
         assert page.is_file(), page
         assert tutorial["title"] in page.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_each_card_shows_the_first_figure_of_its_notebook(built):
+    """The card's image is a file of the build, and the same file as the first figure the
+    executed notebook shows on its page."""
+    html = Path(built.html)
+    index = html / "index.html"
+    cards = cards_of(index.read_text(encoding="utf-8"))
+    assert len(cards) == len(TUTORIALS)
+    for card, tutorial in zip(cards, TUTORIALS):
+        assert len(card["images"]) == 1, (tutorial["stem"], card["images"])
+        image = local_file(index, card["images"][0])
+        assert image.is_file() and image.parent == (html / "_images").resolve(), image
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
+        page = html / card["links"][0]
+        figures = [local_file(page, src) for src in
+                   re.findall(r'<img[^>]*\bsrc="([^"]+)"', page.read_text(encoding="utf-8"))]
+        assert figures and figures[0] == image, (tutorial["stem"], figures[:1], image)
 
 
 @pytest.mark.slow
@@ -243,7 +267,7 @@ def test_front_page_in_headless_chromium_shows_the_cards(built, tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     cards = cards_of(dom.stdout)
     assert len(cards) == len(TUTORIALS)
-    assert all(c["links"] for c in cards)
+    assert all(c["links"] and c["images"] for c in cards)
 
     png = tmp_path / "front.png"
     shot = subprocess.run([*flags, f"--screenshot={png}", index.as_uri()], capture_output=True,
