@@ -1,8 +1,10 @@
 """The docs site: it builds offline with warnings as errors and no broken cross-reference
 (``sphinx-build -n -W``), no page loads a script or stylesheet from the network (MathJax is
 served with the site), the gallery has one card per tutorial in course order and each card
-links to a page that exists, the CLI and API references are complete, and the front page,
-rendered by headless Chromium, shows the cards, each with a figure its notebook drew.
+links to a page that exists, the CLI and API references are complete, and, rendered by
+headless Chromium, the front page shows the cards, each with a figure its notebook drew,
+equations are typeset offline, and a tutorial's code cells fit a 1280 px window without
+scrolling sideways.
 
 The build (which also executes the notebooks, in fast mode) runs once per test session and is
 shared with ``tests/test_notebooks.py``.
@@ -256,6 +258,45 @@ def test_equations_render_offline_in_headless_chromium(built, tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert dom.stdout.count("<mjx-container") == n_math
     assert "<mjx-merror" not in dom.stdout  # a TeX error MathJax shows in place
+
+
+MEASURE_CELLS = """<script>window.addEventListener("load", function () {
+  var cells = [];
+  document.querySelectorAll("div.cell pre").forEach(function (pre) {
+    cells.push({input: pre.closest("div.cell_input") !== null, scroll: pre.scrollWidth,
+                client: pre.clientWidth, wrap: getComputedStyle(pre).whiteSpace,
+                start: pre.textContent.slice(0, 60)});
+  });
+  document.body.setAttribute("data-cells", JSON.stringify(cells));
+});</script>"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", STEMS)
+def test_code_cells_fit_a_1280_px_window_without_scrolling(built, tmp_path, stem):
+    """In headless Chromium at 1280 px, no cell's ``<pre>`` is wider than its box: the code
+    keeps its lines (``white-space: pre``) and still fits; outputs may wrap. The page is
+    measured as built, through a copy that adds a script and a ``<base>`` pointing at the
+    build."""
+    import html as html_lib
+    import json
+
+    page = Path(built.html) / "tutorials" / f"{stem}.html"
+    source = page.read_text(encoding="utf-8")
+    source = source.replace("<head>", f'<head><base href="{page.parent.as_uri()}/">', 1)
+    copy = tmp_path / page.name
+    copy.write_text(source.replace("</body>", MEASURE_CELLS + "</body>", 1), encoding="utf-8")
+    dom = subprocess.run([*chromium_flags(tmp_path), "--virtual-time-budget=10000",
+                          "--dump-dom", copy.as_uri()], capture_output=True, text=True,
+                         timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    found = re.search(r'data-cells="([^"]*)"', dom.stdout)
+    assert found, "the measuring script did not run"
+    cells = json.loads(html_lib.unescape(found.group(1)))
+    assert any(c["input"] for c in cells) and any(not c["input"] for c in cells)
+    assert all(c["wrap"] == "pre" for c in cells if c["input"])  # fits, not wrapped
+    wide = [c for c in cells if c["scroll"] > c["client"]]
+    assert not wide, wide
 
 
 @pytest.mark.slow
