@@ -1,7 +1,8 @@
 """Sphinx configuration of the nanonlp docs (build with ``make docs`` or ``docs/build.py``).
 
 Pages: ``index.rst`` (the tutorial gallery), ``tutorials/`` (the notebooks, which
-``docs/build.py`` stages here from ``notebooks/`` and MyST-NB executes), ``cli.rst`` (generated
+``docs/build.py`` stages here from ``notebooks/`` and MyST-NB executes), ``playground.rst``
+(``nanonlp serve`` and a screenshot of each page), ``cli.rst`` (generated
 from the command table) and ``api.rst`` (autodoc). The build and the built site are offline: no
 intersphinx, no remote images, no CDN (MathJax is served from the build's ``_static/mathjax``,
 copied from the ``sphinx-mathjax-offline`` package); references to other projects' objects

@@ -1,10 +1,10 @@
 """The docs site: it builds offline with warnings as errors and no broken cross-reference
 (``sphinx-build -n -W``), no page loads a script or stylesheet from the network (MathJax is
 served with the site), the gallery has one card per tutorial in course order and each card
-links to a page that exists, the CLI and API references are complete, and, rendered by
-headless Chromium, the front page shows the cards, each with a figure its notebook drew,
-equations are typeset offline, and a tutorial's code cells fit a 1280 px window without
-scrolling sideways.
+links to a page that exists, the playground page shows every screenshot, the CLI and API
+references are complete, and, rendered by headless Chromium, the front page shows the cards,
+each with a figure its notebook drew, equations are typeset offline, and a tutorial's code
+cells fit a 1280 px window without scrolling sideways.
 
 The build (which also executes the notebooks, in fast mode) runs once per test session and is
 shared with ``tests/test_notebooks.py``.
@@ -190,6 +190,27 @@ def test_tutorial_page_shows_executed_outputs(built, stem):
     page = (Path(built.html) / "tutorials" / f"{stem}.html").read_text(encoding="utf-8")
     assert "cell_output" in page
     assert "<img" in page  # a figure the notebook drew
+
+
+@pytest.mark.slow
+def test_playground_page_shows_every_screenshot(built):
+    """``playground.html`` (linked from the front page) describes ``nanonlp serve`` and shows
+    each screenshot of ``docs/_static/playground/``, as the same bytes."""
+    html = Path(built.html)
+    shots = sorted((Path(__file__).resolve().parents[1] / "docs" / "_static" / "playground")
+                   .glob("*.png"))
+    assert {s.stem for s in shots} >= {"home", "tokenizer", "vectors", "ner", "translate",
+                                        "gpt", "bert"}
+    assert 'href="playground.html"' in (html / "index.html").read_text(encoding="utf-8")
+    page = html / "playground.html"
+    text = page.read_text(encoding="utf-8")
+    words = " ".join(re.sub(r"<[^>]+>", "", text).split())  # highlighting splits the code
+    assert "nanonlp serve runs/ --open" in words and "make serve" in words
+    images = [local_file(page, src) for src in re.findall(r'<img[^>]*\bsrc="([^"]+)"', text)]
+    assert all(image.is_file() for image in images), images
+    shown = {image.read_bytes() for image in images}
+    for shot in shots:
+        assert shot.read_bytes() in shown, shot.name
 
 
 @pytest.mark.slow
