@@ -1,13 +1,17 @@
 """Sphinx configuration of the nanonlp docs (build with ``make docs`` or ``docs/build.py``).
 
 Pages: ``index.rst`` (the tutorial gallery), ``tutorials/`` (the notebooks, which
-``docs/build.py`` stages here from ``notebooks/`` and MyST-NB executes), ``cli.rst`` (generated
-from the command table) and ``api.rst`` (autodoc). The build is offline: no intersphinx, no
-remote images; references to other projects' objects are not checked (see ``nitpick_ignore``).
+``docs/build.py`` stages here from ``notebooks/`` and MyST-NB executes), ``playground.rst``
+(``nanonlp serve`` and a screenshot of each page), ``cli.rst`` (generated
+from the command table) and ``api.rst`` (autodoc). The build and the built site are offline: no
+intersphinx, no remote images, no CDN (MathJax is served from the build's ``_static/mathjax``,
+copied from the ``sphinx-mathjax-offline`` package); references to other projects' objects
+are not checked (see ``nitpick_ignore``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -29,7 +33,16 @@ extensions = [
 ]
 exclude_patterns = ["_build", "**/.ipynb_checkpoints", "tutorials/tutorials.json"]
 html_theme = "alabaster"
-html_static_path = ["_static"]
+# MathJax 3 (Apache-2.0) as shipped by the sphinx-mathjax-offline package (the docs extra): its
+# static folder is added to ours, so pages load _static/mathjax/tex-chtml.js and fetch fonts and
+# TeX extensions beside it. Not loaded as an extension: it does not declare itself parallel-safe
+# (a warning under -j N), and copies its files only after a build without errors.
+_mathjax_pkg = importlib.util.find_spec("sphinx-mathjax-offline")
+if _mathjax_pkg is None or not _mathjax_pkg.submodule_search_locations:
+    raise ImportError("the docs need sphinx-mathjax-offline (pip install 'nanonlp[docs]')")
+html_static_path = ["_static",
+                    str(Path(_mathjax_pkg.submodule_search_locations[0]) / "static")]
+mathjax_path = "mathjax/tex-chtml.js"
 html_css_files = ["nanonlp.css"]
 html_title = f"nanonlp {version}"
 html_theme_options = {"description": "Deep learning for NLP, built from scratch",

@@ -259,3 +259,25 @@ def test_resume_of_the_wrong_kind_fails_before_the_corpus_is_packed(pretrained, 
     with pytest.raises(DataError, match="bert-classifier"):
         make_trainer(cfg, "tiny", resume=tmp_path / "ft" / "last")
     assert not (tmp_path / "data").exists()
+
+
+def test_finetune_resume_equals_uninterrupted(pretrained, tmp_path):
+    """bert finetune --resume, as every trainer has it: 3 steps, then on to 6, is 6 steps."""
+    tmp, _, _ = pretrained
+    rng = random.Random(1)
+    records = {"train": _sentiment(60, rng), "val": _sentiment(10, rng)}
+    cfg = FinetuneConfig(task="sst2", dropout=0.1)
+    common = dict(lr=3e-3, warmup_steps=2, eval_interval=3, eval_steps=1, device="cpu",
+                  log_interval=1, batch_size=8)
+
+    def run(out, steps, resume=None):
+        t = finetune.make_trainer(cfg, tmp / "run" / "last", records=records, resume=resume,
+                                  train=dict(common, max_steps=steps, out=str(out)))
+        return [r.loss for r in t.run()]
+
+    full = run(tmp_path / "a", 6)
+    assert run(tmp_path / "b", 3) == full[:3]
+    assert run(tmp_path / "b", 6, resume=tmp_path / "b" / "last") == full[3:]
+    with pytest.raises(DataError, match="a 'bert' checkpoint, not a 'bert-classifier' one"):
+        finetune.make_trainer(cfg, tmp / "run" / "last", records=records,
+                              resume=tmp / "run" / "last")

@@ -202,7 +202,15 @@ def test_training_stops_when_pairs_run_out():
     assert tok.special_tokens == {"<s>": 257} and tok.vocab_size == 258
 
 
-def test_encode_batch_in_processes(tok):
+@pytest.fixture
+def parallel_for_small_inputs(monkeypatch):
+    """Let a few hundred KB go to worker processes (the default keeps under 4 MB in one)."""
+    from nanonlp.bpe import tokenizer
+
+    monkeypatch.setattr(tokenizer, "MIN_PARALLEL_CHARS", 0)
+
+
+def test_encode_batch_in_processes(tok, parallel_for_small_inputs):
     texts = EDGE_CASES * 3
     assert tok.encode_batch(texts, workers=2) == [tok.encode(t) for t in texts]
     # enough text for several shards (64 K characters at least each), cut between texts
@@ -211,7 +219,7 @@ def test_encode_batch_in_processes(tok):
     assert tok.encode_batch(texts, workers=2) == [tok.encode(t) for t in texts]
 
 
-def test_encode_file_in_processes_equals_encode(tok, tmp_path):
+def test_encode_file_in_processes_equals_encode(tok, tmp_path, parallel_for_small_inputs):
     text = (CORPUS + "<|endoftext|>") * 120  # several pieces of 64 K characters
     src = tmp_path / "in.txt"
     src.write_text(text, encoding="utf-8")
@@ -379,3 +387,19 @@ def test_read_tokens_rejects_non_integer_arrays(tmp_path):
         read_tokens(tmp_path / "o.npy")
     (tmp_path / "e.bin").write_bytes(b"")
     assert read_tokens(tmp_path / "e.bin", 300).tolist() == []
+
+
+def test_small_inputs_stay_in_one_process(tok, tmp_path, monkeypatch):
+    """`workers` is a cap: under MIN_PARALLEL_CHARS no pool starts (it would cost more)."""
+    from nanonlp.bpe import tokenizer
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a process pool was started for a small input")
+
+    monkeypatch.setattr(tokenizer, "process_pool", no_pool)
+    texts = [CORPUS] * 3
+    assert tok.encode_batch(texts, workers=2) == [tok.encode(t) for t in texts]
+    src = tmp_path / "in.txt"
+    src.write_text(CORPUS, encoding="utf-8")
+    tok.encode_file(src, tmp_path / "out.npy", workers=2)
+    assert read_tokens(tmp_path / "out.npy").tolist() == tok.encode(CORPUS, allowed_special="all")

@@ -38,6 +38,7 @@ def shared_build(tmp_path_factory):
     pytest.importorskip("sphinx")
     pytest.importorskip("myst_nb")
     pytest.importorskip("sphinx_design")
+    pytest.importorskip("sphinx-mathjax-offline")  # MathJax served with the site (conf.py)
     pytest.importorskip("jupytext")
     pytest.importorskip("ipykernel")
     base = tmp_path_factory.getbasetemp()

@@ -3,6 +3,8 @@
 ``tutorial-gallery``
     One card per tutorial of ``tutorials/tutorials.json`` (staged from ``notebooks/`` by
     ``docs/build.py``), in course order, plus the hidden toctree that puts them in the sidebar.
+    Each card shows the first figure its notebook drew when the build ran it (see
+    :func:`fill_thumbnails`).
 ``nanonlp-cli``
     The command-line reference: one section per row of ``nanonlp.cli.COMMANDS``, with the
     usage line and every flag of the parser ``nanonlp.cli.build_parser()`` really builds.
@@ -54,6 +56,59 @@ class _Generated(SphinxDirective):
         return container.children
 
 
+class tutorial_thumbnail(nodes.General, nodes.Element):  # docutils names nodes so
+    """Where a gallery card shows its tutorial's first figure: a placeholder, because the
+    notebooks run while their own pages are read, after the front page; ``fill_thumbnails``
+    replaces it once every page has been read."""
+
+
+class TutorialThumbnail(SphinxDirective):
+    """``.. tutorial-thumbnail:: tutorials/<stem>``: the placeholder, inside a card (``:alt:``
+    the image's text)."""
+
+    required_arguments = 1
+    option_spec: ClassVar[dict] = {"alt": str}
+
+    def run(self) -> list[nodes.Node]:
+        docname = self.arguments[0]
+        # the front page is read again when a notebook changes: its figure may have too
+        self.env.note_dependency(str(Path(self.env.srcdir) / f"{docname}.ipynb"))
+        return [tutorial_thumbnail(docname=docname, alt=self.options.get("alt", ""))]
+
+
+def first_figure(env, docname: str) -> nodes.image | None:
+    """The first image a code cell of page ``docname`` output (an executed notebook's first
+    figure, which MyST-NB saved as a file the builder copies to ``_images``), or None."""
+    if docname not in env.all_docs:
+        return None
+    doctree = env.get_doctree(docname)
+    for image in doctree.findall(nodes.image):
+        if image["uri"] not in env.images:  # a remote or missing file
+            continue
+        parent = image.parent
+        while parent is not None and "cell_output" not in parent.get("classes", ()):
+            parent = parent.parent
+        if parent is not None:
+            return image
+    return None
+
+
+def fill_thumbnails(app, doctree, docname: str) -> None:
+    """Replace each card's placeholder by a copy of its tutorial's first figure (the same
+    file, so the builder copies it once), or drop it when the notebook drew none."""
+    for node in list(doctree.findall(tutorial_thumbnail)):
+        image = first_figure(app.env, node["docname"])
+        if image is None:
+            node.parent.remove(node)
+            continue
+        thumb = image.deepcopy()
+        thumb["alt"] = node["alt"] or "a figure from this tutorial"
+        thumb["classes"] = ["tutorial-thumbnail"]
+        for option in ("width", "height", "scale", "align"):
+            thumb.attributes.pop(option, None)
+        node.replace_self(thumb)
+
+
 class TutorialGallery(_Generated):
     """The front page's cards: title, one-line summary and the part of the library each uses."""
 
@@ -69,6 +124,8 @@ class TutorialGallery(_Generated):
             lines += [f"   .. grid-item-card:: {n}. {rst_escape(e['title'])}",
                       f"      :link: tutorials/{e['stem']}", "      :link-type: doc",
                       "      :class-card: tutorial-card", "      :shadow: md", "",
+                      f"      .. tutorial-thumbnail:: tutorials/{e['stem']}",
+                      f"         :alt: a figure from {e['title']}", "",
                       f"      {rst_escape(e['summary'])}", ""]
             if e.get("library"):  # the part of nanonlp it teaches (a plain last line: the
                 # card footer syntax differs between sphinx-design versions)
@@ -240,7 +297,10 @@ def resolve_short_names(app, env, node, contnode):
 def setup(app):
     app.connect("autodoc-process-docstring", fix_possessives)
     app.connect("missing-reference", resolve_short_names)
+    app.add_node(tutorial_thumbnail)
+    app.connect("doctree-resolved", fill_thumbnails)
     app.add_directive("tutorial-gallery", TutorialGallery)
+    app.add_directive("tutorial-thumbnail", TutorialThumbnail)
     app.add_directive("nanonlp-cli", CliReference)
     app.add_directive("nanonlp-api", ApiReference)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -42,7 +42,7 @@ from nanonlp.bert.model import (
 from nanonlp.datasets.records import PairExample
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.training import TrainConfig, Trainer
-from nanonlp.training.config import overrides
+from nanonlp.training.config import overrides, resume_configs
 from nanonlp.training.distributed import DistInfo
 
 KIND = "bert-classifier"  # the checkpoint kind of a fine-tuned BERT
@@ -384,9 +384,12 @@ def make_trainer(data: FinetuneConfig, checkpoint: str | os.PathLike,
                  model: dict[str, Any] | None = None,
                  train: dict[str, Any] | TrainConfig | None = None, *,
                  records: dict[str, list] | None = None,
+                 resume: str | os.PathLike | None = None,
                  dist: DistInfo | None = None) -> Trainer:
     """A :class:`Trainer` fine-tuning the encoder of ``checkpoint`` on the task ``data``
-    names (the checkpoint plays the part a preset plays in the other parts).
+    names (the checkpoint plays the part a preset plays in the other parts). ``resume``
+    continues an interrupted fine-tuning from its ``last/`` (its training config, the
+    ``train`` overrides on top; the same task and data).
 
     ``model`` overrides fields of the checkpoint's model config that leave the weights'
     shapes alone (usually empty). ``records`` ({"train": [...], "val": [...]}, as
@@ -397,8 +400,13 @@ def make_trainer(data: FinetuneConfig, checkpoint: str | os.PathLike,
     """
     cfg = data
     if cfg.kind == "contrastive":
+        if resume is not None:
+            raise ConfigError("--resume is not supported for --task contrastive; start it again")
         return _contrastive_trainer(cfg, checkpoint, model, train, records, dist)
-    tcfg = TrainConfig(**{**FINETUNE_TRAIN, **overrides(train)})
+    if resume is not None:  # the interrupted run's recipe, not the defaults
+        _, tcfg = resume_configs(resume, KIND, overrides(train))
+    else:
+        tcfg = TrainConfig(**{**FINETUNE_TRAIN, **overrides(train)})
     base = load_bert(checkpoint)
     tok = checkpoint_tokenizer(checkpoint)
     ids = special_ids(tok, str(Path(checkpoint) / TOKENIZER_FILE))
@@ -426,7 +434,7 @@ def make_trainer(data: FinetuneConfig, checkpoint: str | os.PathLike,
     files = {TOKENIZER_FILE: (Path(checkpoint) / TOKENIZER_FILE).read_bytes(),
              FINETUNE_FILE: json.dumps(info, indent=1).encode()}
     return Trainer(net, batches, tcfg, kind=KIND, model_config=classifier_config(net),
-                   extra_files=files, dist=dist)
+                   extra_files=files, resume_from=resume, dist=dist)
 
 
 def _contrastive_trainer(cfg: FinetuneConfig, checkpoint: str | os.PathLike,

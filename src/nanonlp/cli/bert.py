@@ -62,9 +62,7 @@ def _bert_pretrain(args: argparse.Namespace) -> None:
 def _bert_finetune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="pretrained checkpoint (OUT/last of `bert pretrain`); "
                    "gives the shape and the tokenizer even with --init random")
-    p.add_argument("--budget_min", type=float, metavar="MIN",
-                   help="train for this many minutes of wall clock instead of max_steps "
-                        "(the schedule is fitted to the budget as the run goes)")
+    add_train_flags(p, "bert finetune")
     p.add_argument("--report", metavar="FILE", help="write the dev and test scores as JSON: "
                    "accuracy, macro F1, per-class P/R/F1 and confusion (labels), span F1 per "
                    "type (tags), recall@k and MRR (contrastive)")
@@ -83,7 +81,8 @@ def _bert_finetune(args: argparse.Namespace) -> None:
         check_writable(Path(args.report).parent)
     records = ft.load_records(cfg)
     with session(train.get("device", "auto")) as dist:
-        trainer = ft.make_trainer(cfg, args.checkpoint, train=train, records=records, dist=dist)
+        trainer = ft.make_trainer(cfg, args.checkpoint, train=train, records=records,
+                                  resume=args.resume, dist=dist)
         labels = getattr(trainer.model, "labels", None)
         title = f"bert finetune {cfg.task} ({cfg.init} init" + \
             (f", labels {labels})" if labels else f", {cfg.pooling} pooling)")
