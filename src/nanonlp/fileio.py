@@ -292,6 +292,35 @@ def _reason(e: BaseException) -> str:
     return text or type(e).__name__
 
 
+def read_versioned(path: str | os.PathLike, fmt: str, version: int, what: str) -> list[str]:
+    """The lines of a text file nanonlp wrote with the header ``FMT VERSION`` (tokenizer and
+    vocabulary files), the header checked: a missing file, bytes that are not UTF-8, another
+    header or a newer version is a :class:`DataError` naming the file.
+
+    >>> _ = Path("t.model").write_text("nanonlp-x 1\\nab\\n")
+    >>> read_versioned("t.model", "nanonlp-x", 1, "x model")
+    ['nanonlp-x 1', 'ab', '']
+    >>> read_versioned("t.model", "nanonlp-y", 1, "y model")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    nanonlp.errors.DataError: t.model:1: not a nanonlp y model (expected 'nanonlp-y 1', ...)
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such tokenizer file") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a nanonlp {what} (not UTF-8 text)") from None
+    head = lines[0].split(" ")
+    if len(head) != 2 or head[0] != fmt or not head[1].isdigit():
+        raise DataError(f"{path}:1: not a nanonlp {what} (expected '{fmt} {version}', got "
+                        f"{lines[0][:40]!r})")
+    if int(head[1]) > version:
+        raise DataError(f"{path}: {what} format version {head[1]} is newer than this "
+                        f"nanonlp reads ({version}); upgrade nanonlp")
+    return lines
+
+
 def iter_lines(path: str | os.PathLike, *, keepends: bool = False) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line)`` from a UTF-8 text file, 1-based, streaming.
 

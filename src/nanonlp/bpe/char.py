@@ -16,7 +16,7 @@ from nanonlp.bpe.patterns import special_splitter
 from nanonlp.bpe.stream import iter_pieces
 from nanonlp.bpe.tokenfile import write_tokens
 from nanonlp.errors import DataError
-from nanonlp.fileio import atomic_write
+from nanonlp.fileio import atomic_write, read_versioned
 
 FORMAT = "nanonlp-char"
 FORMAT_VERSION = 1
@@ -107,18 +107,7 @@ class CharTokenizer:
     def load(cls, path: str | os.PathLike) -> CharTokenizer:
         """Read a file written by :meth:`save`; a bad line is a :class:`DataError` naming it."""
         path = Path(path)
-        try:
-            lines = path.read_text(encoding="utf-8").split("\n")
-        except FileNotFoundError:
-            raise DataError(f"{path}: no such tokenizer file") from None
-        except UnicodeDecodeError:
-            raise DataError(f"{path}: not a nanonlp char model (not UTF-8 text)") from None
-        head = lines[0].split(" ")
-        if head[0] != FORMAT or len(head) != 2 or not head[1].isdigit():
-            raise DataError(f"{path}:1: not a nanonlp char model (got {lines[0][:40]!r})")
-        if int(head[1]) > FORMAT_VERSION:
-            raise DataError(f"{path}: char model format version {head[1]} is newer than "
-                            f"this nanonlp reads ({FORMAT_VERSION})")
+        lines = read_versioned(path, FORMAT, FORMAT_VERSION, "char model")
         lineno = 1
 
         def strings(prefix: str, single: bool) -> list[str]:

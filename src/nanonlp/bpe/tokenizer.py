@@ -42,7 +42,7 @@ from nanonlp.bpe.stream import PIECE_CHARS, iter_pieces
 from nanonlp.bpe.tokenfile import write_tokens
 from nanonlp.bpe.train import MergeStep, count_chunks, learn_merges
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.fileio import atomic_write
+from nanonlp.fileio import atomic_write, read_versioned
 
 FORMAT = "nanonlp-bpe"
 FORMAT_VERSION = 2  # 2 added the optional "ids" section; a file without one is still version 1
@@ -414,19 +414,8 @@ class Tokenizer:
         path = Path(path)
         if not path.exists() and path.with_name(path.name + ".model").exists():
             path = path.with_name(path.name + ".model")
-        try:
-            lines = path.read_text(encoding="utf-8").split("\n")
-        except FileNotFoundError:
-            raise DataError(f"{path}: no such tokenizer file") from None
-        except UnicodeDecodeError:
-            raise DataError(f"{path}: not a nanonlp BPE model (not UTF-8 text)") from None
+        lines = read_versioned(path, FORMAT, FORMAT_VERSION, "BPE model")
         head = lines[0].split(" ")
-        if len(head) != 2 or head[0] != FORMAT or not head[1].isdigit():
-            raise DataError(f"{path}:1: not a nanonlp BPE model (expected '{FORMAT} "
-                            f"{FORMAT_VERSION}', got {lines[0][:40]!r})")
-        if int(head[1]) > FORMAT_VERSION:
-            raise DataError(f"{path}: model format version {head[1]} is newer than this nanonlp "
-                            f"reads ({FORMAT_VERSION}); upgrade nanonlp")
         lineno = 1
 
         def take(prefix: str) -> str:

@@ -41,7 +41,7 @@ import regex
 
 from nanonlp.bpe.patterns import allowed_specials, special_splitter
 from nanonlp.errors import DataError
-from nanonlp.fileio import atomic_write
+from nanonlp.fileio import atomic_write, read_versioned
 
 FORMAT = "nanonlp-wordpiece"
 FORMAT_VERSION = 1
@@ -270,19 +270,7 @@ class WordPiece:
     def load(cls, path: str | os.PathLike) -> WordPiece:
         """Read a ``.model`` file :meth:`save` wrote (a bad or newer one is a DataError)."""
         path = Path(path)
-        try:
-            lines = path.read_text(encoding="utf-8").split("\n")
-        except FileNotFoundError:
-            raise DataError(f"{path}: no such tokenizer file") from None
-        except UnicodeDecodeError:
-            raise DataError(f"{path}: not a nanonlp WordPiece model (not UTF-8)") from None
-        head = lines[0].split(" ")
-        if len(head) != 2 or head[0] != FORMAT or not head[1].isdigit():
-            raise DataError(f"{path}:1: not a nanonlp WordPiece model (expected '{FORMAT} "
-                            f"{FORMAT_VERSION}')")
-        if int(head[1]) > FORMAT_VERSION:
-            raise DataError(f"{path}: WordPiece format version {head[1]} is newer than this "
-                            f"nanonlp reads ({FORMAT_VERSION})")
+        lines = read_versioned(path, FORMAT, FORMAT_VERSION, "WordPiece model")
         try:
             key, _, options = lines[1].partition(" ")
             key2, _, special = lines[2].partition(" ")
