@@ -315,7 +315,7 @@ BAD = [  # id, files, command (after `nanonlp bert`), stdin, the error
      "finetune {ckpt} --train {tmp}/train.tsv", None,
      r"train\.tsv:3: 3 columns, expected 2 like line 1"),
     ("bad JSON line", {"train.jsonl": '{"text": "a", "label": "x"}\n{"text": \n'},
-     "finetune {ckpt} --train {tmp}/train.jsonl", None, r"train\.jsonl:2: not JSON \("),
+     "finetune {ckpt} --train {tmp}/train.jsonl", None, r"train\.jsonl:2: not valid JSON \("),
     ("pairs in train only", {"train.jsonl": '{"text": "a", "text_pair": "b", "label": "x"}\n'
                              '{"text": "c", "text_pair": "d", "label": "y"}\n',
                              "dev.jsonl": '{"text": "a", "label": "x"}\n'},

@@ -16,6 +16,7 @@ import bz2
 import contextlib
 import gzip
 import io
+import json
 import lzma
 import os
 import shutil
@@ -24,7 +25,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from nanonlp.errors import DataError
 
@@ -319,6 +320,25 @@ def read_versioned(path: str | os.PathLike, fmt: str, version: int, what: str) -
         raise DataError(f"{path}: {what} format version {head[1]} is newer than this "
                         f"nanonlp reads ({version}); upgrade nanonlp")
     return lines
+
+
+def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[str, Any]]:
+    """``(file:line, value)`` for each non-blank line of a JSON-lines file; a line that is not
+    JSON is a :class:`DataError` naming it (what each value must be is the caller's check).
+
+    >>> _ = Path("r.jsonl").write_text('{"a": 1}\\n\\n[2]\\n')
+    >>> list(iter_json_lines("r.jsonl"))
+    [('r.jsonl:1', {'a': 1}), ('r.jsonl:3', [2])]
+    """
+    name = os.fspath(path)
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            continue
+        where = f"{name}:{lineno}"
+        try:
+            yield where, json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
 
 
 def iter_lines(path: str | os.PathLike, *, keepends: bool = False) -> Iterator[tuple[int, str]]:

@@ -40,7 +40,7 @@ from nanonlp.bpe.patterns import (
 from nanonlp.bpe.pool import process_pool
 from nanonlp.bpe.stream import PIECE_CHARS, iter_pieces
 from nanonlp.bpe.tokenfile import write_tokens
-from nanonlp.bpe.train import MergeStep, count_chunks, learn_merges
+from nanonlp.bpe.train import MergeStep, batch_texts, count_chunks, learn_merges
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.fileio import atomic_write, read_versioned
 
@@ -282,8 +282,8 @@ class Tokenizer:
         if workers == 1 or total < MIN_PARALLEL_CHARS:  # workers is a cap, not an order
             return [self.encode(text, **kwargs) for text in texts]
         out: list[list[int]] = []
-        for ids, lengths in self._encode_shards(_shards(texts, total, workers), workers, kwargs,
-                                                total):
+        shards = batch_texts(texts, _shard_chars(total, workers))
+        for ids, lengths in self._encode_shards(shards, workers, kwargs, total):
             out += [part.tolist() for part in np.split(ids, np.cumsum(lengths)[:-1])]
         return out
 
@@ -522,21 +522,6 @@ def _check_workers(workers: int) -> int:
     return workers or os.cpu_count() or 1
 
 
-def _shards(texts: Sequence[str], total_chars: int, workers: int) -> Iterator[list[str]]:
-    """Consecutive texts in groups of about ``total_chars / (4 * workers)`` characters
-    (64 K to 4 M): a few shards per worker, so none waits long for the last one."""
-    size = max(1 << 16, min(1 << 22, total_chars // (4 * workers)))
-    shard: list[str] = []
-    chars = 0
-    for text in texts:
-        shard.append(text)
-        chars += len(text)
-        if chars >= size:
-            yield shard
-            shard, chars = [], 0
-    if shard:
-        yield shard
-
 
 _worker_tok: tuple[Tokenizer, dict] | None = None
 
@@ -551,3 +536,13 @@ def _encode_shard(texts: list[str]) -> tuple[np.ndarray, list[int]]:
     encoded = [tok.encode(text, **kwargs) for text in texts]
     ids = np.fromiter(chain.from_iterable(encoded), dtype=np.uint32)
     return ids, [len(e) for e in encoded]
+
+
+def _shard_chars(total_chars: int, workers: int) -> int:
+    """Characters per shard of parallel encoding: a few shards per worker, so none waits long
+    for the last one (64 K to 4 M).
+
+    >>> _shard_chars(10 ** 8, 2)
+    4194304
+    """
+    return max(1 << 16, min(1 << 22, total_chars // (4 * workers)))

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from nanonlp.datasets.records import Example, PairExample, TaggedSentence
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.fileio import iter_lines, read_text
+from nanonlp.fileio import iter_json_lines, iter_lines, read_text
 
 #: header names taken for each column when no flag names it (the first one present wins)
 TEXT_NAMES = ("text", "sentence", "sentence1")
@@ -209,16 +209,9 @@ def _read_jsonl(path: PathLike, text_spec: str | None, pair_spec: str | None,
             raise ConfigError(f"{name}: JSONL fields have names, not places: --{flag} {spec}")
     keys = {"text": text_spec or "text", "label": label_spec or "label"}
     out: list[Example | PairExample] = []
-    for lineno, line in iter_lines(path):
-        if not line.strip():
-            continue
-        where = f"{name}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{where}: not JSON ({e.msg} at column {e.colno})") from None
+    for where, obj in iter_json_lines(path):
         if not isinstance(obj, dict):
-            raise DataError(f"{where}: expected a JSON object, got {line[:40]!r}")
+            raise DataError(f"{where}: expected a JSON object, got {json.dumps(obj)[:40]}")
         # the first record decides whether the file holds pairs
         if not out and (pair_spec is not None or "text_pair" in obj):
             keys["text_pair"] = pair_spec or "text_pair"

@@ -20,7 +20,6 @@ What is left out: nested or overlapping entities (spaCy's ``ner`` cannot represe
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -41,7 +40,7 @@ from nanonlp.datasets.tags import (  # noqa: F401  (re-exports the scheme functi
     to_bio,
 )
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.fileio import atomic_write, iter_lines
+from nanonlp.fileio import atomic_write, iter_json_lines, iter_lines
 
 # ---------------------------------------------------------------------------------------------
 # Readers
@@ -170,17 +169,9 @@ def read_jsonl(path: str | os.PathLike, nlp, *, misaligned: str = "error",
     """
     if misaligned not in ("error", "expand", "contract"):
         raise ConfigError(f"misaligned must be error, expand or contract, got {misaligned!r}")
-    name = os.fspath(path)
     report = report if report is not None else ConvertReport()
     problems: list[str] = []
-    for lineno, line in iter_lines(path):
-        if not line.strip():
-            continue
-        where = f"{name}:{lineno}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+    for where, record in iter_json_lines(path):
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise DataError(f'{where}: expected an object with a "text" string')
         text = record["text"]
