@@ -266,3 +266,85 @@ print({s: round(r, 2) for s, r in zip(sizes, ratio)})
 #
 # The trained tokenizer saves to a text file (`tok.save(prefix)`) and exports to tiktoken and to
 # HF `tokenizers` (`nanonlp.bpe.export`); from the shell, `nanonlp bpe train` does all of this.
+
+# %% [markdown]
+# ## WordPiece: BERT's tokenizer
+#
+# BERT does not use BPE. Its tokenizer, **WordPiece** (Wu et al. 2016; Devlin et al. 2019),
+# first cuts the text into words: it cleans it, lower-cases it and strips accents for an
+# uncased model, and splits at spaces and around punctuation. Then each word is cut into
+# pieces from a fixed vocabulary, **greedily, longest match first**. The first piece is the
+# longest vocabulary entry that starts the word. Every later piece carries a `##` prefix,
+# which marks it as the continuation of a word. A word that no sequence of pieces spells out
+# becomes `[UNK]` whole.
+#
+# There are no merges to replay here: the vocabulary alone decides the cut, so a BERT
+# `vocab.txt` (one token per line, the line number is the id) is the whole model. The
+# algorithm fits in a few lines:
+
+# %%
+def wordpiece_by_hand(word, vocab, max_chars=100):
+    """'unaffable' -> ['un', '##aff', '##able'] given those pieces; ['[UNK]'] if none fit."""
+    if len(word) > max_chars:
+        return ["[UNK]"]
+    pieces, start = [], 0
+    while start < len(word):
+        # try the longest candidate first, then shorten it from the right
+        for end in range(len(word), start, -1):
+            piece = ("##" if start else "") + word[start:end]
+            if piece in vocab:
+                pieces.append(piece)
+                start = end
+                break
+        else:
+            return ["[UNK]"]  # nothing in the vocabulary starts this part of the word
+    return pieces
+
+
+toy = {"un", "##aff", "##able", "##a", "a", "aff"}
+print(wordpiece_by_hand("unaffable", toy), wordpiece_by_hand("unable", toy),
+      wordpiece_by_hand("unzip", toy))
+print(wordpiece_by_hand("unable", toy | {"una"}))  # the longest first piece is a dead end
+
+# %% [markdown]
+# Greedy never looks back. `unable` comes out as `un ##able`; add `una` to the vocabulary and
+# the longest first piece leaves `ble`, which no `##` piece spells, so the whole word becomes
+# `[UNK]` although `un ##able` still exists. BERT accepts that for speed: one pass per word,
+# no search.
+#
+# `nanonlp` does not train WordPiece vocabularies (its BERT reads the `vocab.txt` of a
+# checkpoint you bring), so we let HF `tokenizers` learn one on the same training text. The
+# library's `WordPiece` reads the folder, and on the held-out text three things must agree:
+# our hand-written function, the library, and HF's own tokenizer.
+
+# %%
+import tempfile
+from pathlib import Path
+
+import tokenizers
+
+from nanonlp.bpe.wordpiece import WordPiece, normalize, split_words
+
+wp_dir = Path(tempfile.mkdtemp(prefix="wordpiece-"))
+trainer = tokenizers.BertWordPieceTokenizer(lowercase=True)
+trainer.train_from_iterator(train_text.splitlines(), vocab_size=vocab_size, show_progress=False)
+trainer.save_model(str(wp_dir))  # writes vocab.txt
+wp = WordPiece.from_hf(wp_dir)
+print(wp)
+
+words = split_words(normalize(held_out, lowercase=True))
+by_hand = [wp.ids[p] for w in words for p in wordpiece_by_hand(w, wp.ids)]
+assert by_hand == wp.encode(held_out)
+assert wp.encode(held_out) == trainer.encode(held_out, add_special_tokens=False).ids
+line = next(x for x in held_out.splitlines() if len(x) > 40)[:200]
+print(" ".join(wp.vocab[i] for i in wp.encode(line)))
+n_unk = sum(i == wp.unk_id for i in by_hand)
+print(f"held out: {len(words):,} words -> {len(by_hand):,} pieces "
+      f"({len(by_hand) / len(words):.2f} per word), {n_unk} [UNK]")
+
+# %% [markdown]
+# Two differences from byte-level BPE show in that line. WordPiece throws away information:
+# case, accents and the exact spaces are gone, so `decode` gives back a normalized text, not
+# the original (which is fine for an encoder that classifies, and not for a model that must
+# write text). And a character outside the vocabulary makes its whole word `[UNK]`, where
+# byte-level BPE can always fall back to single bytes.

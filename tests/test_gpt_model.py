@@ -131,3 +131,28 @@ def test_bidirectional_attention_with_padding_ignores_pads():
     x3 = x.clone()
     x3[0, 3] = torch.randn(16)
     assert not torch.allclose(block(x3, pad_mask=pad)[0][0, 0], y[0, 0])
+
+
+def test_decoding_layout_changes_strides_only(tmp_path):
+    """generate() re-lays the Linear weights out for one-row products (see decoding_layout_):
+    logits, saved checkpoints and the HF export must be the same as before it ran."""
+    from nanonlp.gpt.export import export_hf
+    from nanonlp.gpt.model import load_gpt, save_gpt
+
+    model = tiny(seed=4)
+    x = torch.randint(0, 50, (2, 16), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        before = model(x)[0]
+    before_state = {k: v.clone() for k, v in model.state_dict().items()}
+    list(generate(model, [1, 2, 3], 5, temperature=0))
+    assert model.lm_head.weight.stride() == (1, 50)  # (in, out) in memory, shape (50, 32)
+    assert model.lm_head.weight is model.transformer.wte.weight  # still tied
+    with torch.no_grad():
+        assert torch.allclose(model(x)[0], before, atol=1e-6, rtol=0)
+    save_gpt(model, tmp_path / "ckpt")
+    reloaded = load_gpt(tmp_path / "ckpt")
+    assert all(torch.equal(v, before_state[k]) for k, v in reloaded.state_dict().items())
+    pytest.importorskip("transformers")
+    from nanonlp.bpe import CharTokenizer
+    export_hf(model, tmp_path / "hf", CharTokenizer.train("abc"))
+    assert (tmp_path / "hf" / "model.safetensors").exists()

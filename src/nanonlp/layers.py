@@ -123,6 +123,8 @@ class SelfAttention(nn.Module):
         is_causal = False
         if self.causal and pad_mask is None and S == T:
             is_causal = True  # the fused kernel's own triangle: the common training case
+        elif self.causal and pad_mask is None and T == 1:
+            pass  # one new position after a cache (decoding) sees every key: no mask at all
         elif self.causal or pad_mask is not None:
             # query t (absolute position S - T + t) sees keys 0..S-T+t; pad keys are hidden
             mask = torch.ones(T, S, dtype=torch.bool, device=x.device)  # (T, S)
