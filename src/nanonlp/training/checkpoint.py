@@ -235,8 +235,13 @@ def load_training_state(path: str | os.PathLike, meta: dict[str, Any],
     if "optimizer_groups" not in meta:
         raise DataError(f"{path}: holds weights only (no optimizer state) and cannot be resumed")
     tensors = read_tensors(path / "optimizer.safetensors")
+    # how the step runs (fused kernel or not) belongs to this run's device, not the saved one's
+    how = [{k: g[k] for k in ("fused", "foreach") if k in g} for g in optimizer.param_groups]
+    groups = meta["optimizer_groups"]
+    if isinstance(groups, list) and len(groups) == len(how):  # else load_state_dict refuses
+        groups = [{**g, **h} for g, h in zip(groups, how)]
     try:
-        optimizer.load_state_dict(optimizer_state(tensors, meta["optimizer_groups"]))
+        optimizer.load_state_dict(optimizer_state(tensors, groups))
     except (ValueError, KeyError, RuntimeError) as e:
         raise DataError(f"{path}: optimizer state does not fit this model ({e})") from None
     restore_rng(read_tensors(path / "rng.safetensors"), generator)
