@@ -9,13 +9,12 @@ import pytest
 import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_bpe_core import CORPUS, EDGE_CASES
 
 from nanonlp.bpe import BPEConfig, Tokenizer
 from nanonlp.bpe import tokenizer as tokenizer_module
 from nanonlp.bpe.fastsplit import LETTER, NEWLINE, OTHER, SPACE, classify, split_gpt4
 from nanonlp.bpe.patterns import GPT4_PATTERN
-
-from test_bpe_core import CORPUS, EDGE_CASES
 
 SPLIT = regex.compile(GPT4_PATTERN)
 # the characters each rule of the pattern turns on, many times over, so random strings meet
@@ -24,7 +23,7 @@ TRICKY = ("'''   \n\n\r\r\t\x0b\x0c\x85\xa0\u2028\u3000 sdmtlvreSDMTLVRE\u017f\u
           "\u0301\u00e9\u4e2d\u0663\u00bd\U0001F600\ud800\x00\x1c.,!?-_09az")
 
 
-@pytest.mark.parametrize("text", EDGE_CASES + [CORPUS, "", "\x00", "'", "'s", "'LL", "a'"])
+@pytest.mark.parametrize("text", [*EDGE_CASES, CORPUS, "", "\x00", "'", "'s", "'LL", "a'"])
 def test_edge_cases(text):
     assert split_gpt4(text) == SPLIT.findall(text)
 

@@ -51,7 +51,10 @@ def hf_state_dict(model: GPT) -> dict[str, torch.Tensor]:
     ours = model.state_dict()
     out: dict[str, torch.Tensor] = {}
     for name, t in ours.items():
-        out[name] = t.t().contiguous() if name.endswith(CONV1D) else t.clone(memory_format=torch.contiguous_format)
+        if name.endswith(CONV1D):
+            out[name] = t.t().contiguous()
+        else:  # a copy in row-major order, whatever layout generate() left (decoding_layout_)
+            out[name] = t.clone(memory_format=torch.contiguous_format)
     if not model.config.bias:
         c = model.config
         for i in range(c.n_layer):
