@@ -6,7 +6,8 @@ rest into chunks with the split regex (for GPT-4's pattern, on long texts, the c
 scanner of :mod:`nanonlp.bpe.fastsplit`, which gives the same chunks), and applies the merges
 to each chunk's UTF-8 bytes, lowest rank first (GPT-2's ``bpe()``, minbpe's ``encode``);
 chunk -> ids results are cached, and the chunks a long text adds to the cache are merged in
-one call of the numba loop in :mod:`nanonlp.bpe.fastmerge`, which gives the ids of ``Tokenizer._encode_chunk`` (tested).
+one call of the numba loop in :mod:`nanonlp.bpe.fastmerge`, which gives the ids of
+``Tokenizer._encode_chunk`` (tested).
 A tokenizer read from another library's files (:meth:`Tokenizer.from_hf`: GPT-2's
 ``vocab.json`` numbers the bytes in its own order, HF's trainer puts special tokens first)
 keeps that library's ids: ``ids`` maps each token of the rank order to its id, while
