@@ -200,12 +200,15 @@ def learn_merges(chunk_counts: dict[bytes, int], num_merges: int,
     new_id = first_id
     rank = 0
     while rank < num_merges and heap:
-        neg, pair = heapq.heappop(heap)
+        neg, pair = heap[0]
         count = counts.get(pair, 0)
         if count != -neg:  # stale: the pair lost occurrences since this entry was pushed
             if count > 0:
-                heapq.heappush(heap, (-count, pair))
+                heapq.heapreplace(heap, (-count, pair))  # (pop and push in one go)
+            else:
+                heapq.heappop(heap)
             continue
+        heapq.heappop(heap)
         a, b = pair
         new = chr(new_id)
         # Only the pairs next to a merged occurrence change: its left pair (x, a) becomes
