@@ -55,15 +55,17 @@ def test_merge_is_left_to_right_replacement(ids, a, b):
     assert (len(merge(ids, (a, b), 4)) == len(ids)) == ((a, b) not in set(pairwise(ids)))
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["python", "numba"])
 @pytest.mark.parametrize("pattern", ["gpt2", "gpt4", "none"])
-def test_fast_trainer_equals_reference(pattern):
+def test_fast_trainer_equals_reference(pattern, compiled):
     regex = resolve_pattern(pattern)
     text = CORPUS if pattern != "none" else CORPUS[:400]
     chunks = [c.encode() for c in split_chunks(text, regex)]
     ref = train_reference(chunks, 150)
     counts = count_chunks([text], regex)
-    fast = [s.pair for s in learn_merges({k.encode(): v for k, v in counts.items()}, 150)]
-    assert fast == ref
+    steps = list(learn_merges({k.encode(): v for k, v in counts.items()}, 150, fast=compiled))
+    assert [s.pair for s in steps] == ref
+    assert [s.new_id for s in steps] == list(range(256, 256 + len(ref)))
     assert len(ref) == 150 or pattern == "none"
 
 
@@ -73,22 +75,49 @@ def test_fast_trainer_equals_reference_property(texts, n):
     # a tiny alphabet makes long runs and many ties: the cases where tie-breaks matter
     chunks = [c.encode() for t in texts for c in split_chunks(t, GPT4_PATTERN)]
     counts = count_chunks(texts, GPT4_PATTERN)
-    fast = [s.pair for s in learn_merges({k.encode(): v for k, v in counts.items()}, n)]
-    assert fast == train_reference(chunks, n)
+    chunk_counts = {k.encode(): v for k, v in counts.items()}
+    python = list(learn_merges(chunk_counts, n, fast=False))
+    assert [s.pair for s in python] == train_reference(chunks, n)
+    assert list(learn_merges(chunk_counts, n, fast=True)) == python  # counts too
 
 
-def test_parallel_counting_equals_serial():
+def test_compiled_merging_is_chosen_by_size(monkeypatch):
+    from nanonlp.bpe import fasttrain
+    from nanonlp.bpe import train as T
+
+    calls = []
+    real = fasttrain.learn_merges_numba
+    monkeypatch.setattr(fasttrain, "learn_merges_numba", lambda *a: calls.append(1) or real(*a))
+    chunk_counts = {b"abcabc": 3, b"ab": 1}
+    assert list(learn_merges(chunk_counts, 5)) == list(learn_merges(chunk_counts, 5, fast=False))
+    assert calls == []  # 8 bytes: the Python loop
+    monkeypatch.setattr(T, "NUMBA_MIN_BYTES", 8)
+    assert list(learn_merges(chunk_counts, 5)) == list(learn_merges(chunk_counts, 5, fast=False))
+    assert calls == [1]
+
+
+def test_parallel_counting_equals_serial(monkeypatch):
     texts = [CORPUS[i:i + 50] for i in range(0, len(CORPUS), 50)] * 40
     serial = count_chunks(texts, GPT4_PATTERN, workers=1)
     from nanonlp.bpe import train as T
 
-    old = T.BATCH_CHARS
-    T.BATCH_CHARS = 3000  # several batches, so the process pool really runs
-    try:
-        parallel = count_chunks(iter(texts), GPT4_PATTERN, workers=2)
-    finally:
-        T.BATCH_CHARS = old
-    assert parallel == serial
+    started = []
+    real_pool = T.process_pool
+    monkeypatch.setattr(T, "BATCH_CHARS", 3000)  # several batches, and
+    monkeypatch.setattr(T, "MIN_PARALLEL_CHARS", 0)  # no size floor: the process pool runs
+    monkeypatch.setattr(T, "process_pool", lambda *a: started.append(a) or real_pool(*a))
+    parallel = count_chunks(iter(texts), GPT4_PATTERN, workers=2)
+    assert started and parallel == serial
+
+
+def test_small_corpus_is_counted_in_process(monkeypatch):
+    from nanonlp.bpe import train as T
+
+    monkeypatch.setattr(T, "BATCH_CHARS", 3000)  # several batches, but under 4 M characters
+    monkeypatch.setattr(T, "process_pool", lambda *a: pytest.fail("a pool started"))
+    texts = [CORPUS] * 10
+    assert count_chunks(texts, GPT4_PATTERN, workers=2) == count_chunks(texts, GPT4_PATTERN,
+                                                                         workers=1)
 
 
 @pytest.fixture(scope="module")

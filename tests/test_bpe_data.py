@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 import pytest
 
 from nanonlp.bpe import BPEConfig, Tokenizer
 from nanonlp.bpe.export import to_hf, to_tiktoken
+from nanonlp.bpe.patterns import GPT4_PATTERN
+from nanonlp.bpe.stream import iter_pieces
+from nanonlp.bpe.train import count_chunks, learn_merges
 
 pytestmark = pytest.mark.data
 
@@ -24,3 +30,21 @@ def test_tinyshakespeare_parity(real_data, tmp_path):
     # the streamed file encoding equals encoding the whole text at once
     n = tok.encode_file(path, tmp_path / "ids.npy")
     assert n == len(ids) and np.load(tmp_path / "ids.npy").tolist() == ids
+
+
+def test_tinyshakespeare_merges_python_numba_and_pinned(real_data):
+    # the Python merge loop and the numba one learn the same merges, with the same counts, on
+    # real text; and both the merges learned before either was rewritten (GPT-4 split,
+    # <|endoftext|>, all 21,705 merges the text allows: vocab 32,768 runs out of pairs)
+    path = real_data / "tinyshakespeare" / "input.txt"
+    specials = ["<|endoftext|>"]
+    counts = count_chunks(iter_pieces(path, specials=specials), GPT4_PATTERN, specials)
+    chunk_counts: dict[bytes, int] = {}
+    for chunk, n in counts.items():
+        b = chunk.encode("utf-8")
+        chunk_counts[b] = chunk_counts.get(b, 0) + n
+    python = list(learn_merges(chunk_counts, 32768 - 257, fast=False))
+    assert list(learn_merges(chunk_counts, 32768 - 257, fast=True)) == python
+    pairs = [list(s.pair) for s in python]
+    assert len(pairs) == 21705
+    assert hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:16] == "c6971a1ea2aa7841"

@@ -6,9 +6,10 @@
 True
 
 Modules: :mod:`~nanonlp.bpe.reference` (the plain trainer), :mod:`~nanonlp.bpe.train` (the fast
-one), :mod:`~nanonlp.bpe.tokenizer` (encode/decode/save/load), :mod:`~nanonlp.bpe.patterns`
-(split regexes), :mod:`~nanonlp.bpe.export` (HF ``tokenizer.json`` and tiktoken),
-:mod:`~nanonlp.bpe.char` (characters), :mod:`~nanonlp.bpe.tokenfile` (token arrays on disk).
+one; :mod:`~nanonlp.bpe.fasttrain`, its merge loop in numba), :mod:`~nanonlp.bpe.tokenizer`
+(encode/decode/save/load), :mod:`~nanonlp.bpe.patterns` (split regexes),
+:mod:`~nanonlp.bpe.export` (HF ``tokenizer.json`` and tiktoken), :mod:`~nanonlp.bpe.char`
+(characters), :mod:`~nanonlp.bpe.tokenfile` (token arrays on disk).
 """
 
 from nanonlp.bpe.char import CharTokenizer

@@ -137,9 +137,11 @@ class Tokenizer:
               progress: Callable[[MergeStep], None] | None = None) -> Tokenizer:
         """Learn a tokenizer from a text, an iterable of texts (documents), and/or files.
 
-        Texts stream: files are read a megabyte at a time and counted on all cores. Chunks
-        never cross a text, a special token, or (for pattern ``none``) a line of a file.
-        ``progress`` is called with each :class:`MergeStep`.
+        Texts stream: files are read a megabyte at a time, and big corpora are counted on all
+        cores. Chunks never cross a text, a special token, or (for pattern ``none``) a line of
+        a file.
+        ``progress`` is called with each :class:`MergeStep` (all at the end when merging
+        runs compiled: :func:`~nanonlp.bpe.train.learn_merges`).
         """
         config = config or BPEConfig()
         pattern = resolve_pattern(config.pattern)

@@ -4,14 +4,16 @@ Two stages, as in HF ``tokenizers``' ``BpeTrainer`` and the "word counts" trick 
 al. (2016):
 
 1. **Count chunks.** Split every text at special tokens, then with the split regex, and count
-   each distinct chunk. This is the only pass over the input; it runs on all cores
-   (``multiprocessing``, one ~1 MB piece per task) and streams, so the corpus is never one
-   Python string. English text has ~100x fewer distinct chunks than chunks.
+   each distinct chunk. This is the only pass over the input; it streams, so the corpus is
+   never one Python string, and from ``MIN_PARALLEL_CHARS`` characters on it runs on all cores
+   (``multiprocessing``, one ~1 MB piece per task). English text has ~100x fewer distinct
+   chunks than chunks.
 2. **Merge.** Each distinct chunk becomes a "word" of token ids with a frequency. We keep
    ``counts[pair]`` (occurrences weighted by word frequency), ``where[pair]`` (the words that
    contain it) and a heap of ``(-count, pair)``. A merge rewrites only the words in
-   ``where[pair]`` and patches the counts of the pairs around each occurrence, so its cost is
-   proportional to how often the pair occurs, not to the corpus size.
+   ``where[pair]`` and patches the counts of the pairs next to each occurrence: ``(x, a)``
+   becomes ``(x, new)`` and ``(b, y)`` becomes ``(new, y)``. Its cost is proportional to how
+   often the pair occurs, not to the corpus size.
 
 Lazy invalidation: when a pair's count falls we leave its old heap entry in place; when that
 entry surfaces we compare it with ``counts`` and push the true count back. Counts of existing
@@ -21,22 +23,33 @@ over-estimate and the first up-to-date entry popped is the true best pair.
 Tie-break (the same as :func:`nanonlp.bpe.reference.best_pair`): highest count first, then the
 lexicographically smallest ``(a, b)``. It is exactly the heap order of ``(-count, a, b)``, so
 training is deterministic and gives the same merges as the reference trainer.
+
+The merge loop below is Python; :mod:`nanonlp.bpe.fasttrain` is the same loop compiled with
+numba, which :func:`learn_merges` uses for big inputs (where it repays numba's start-up). Both
+pick, at every step, the pair with the highest exact count, so they learn the same merges
+(tested against each other and the reference trainer).
 """
 
 from __future__ import annotations
 
 import heapq
 import os
-from collections import Counter
+import sys
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, pairwise
+from itertools import chain
 
 from nanonlp.bpe.patterns import compile_pattern, special_splitter
 from nanonlp.bpe.pool import process_pool
-from nanonlp.bpe.reference import merge
 
 BATCH_CHARS = 1 << 20  # characters per counting task (one message to a worker process)
+# Below this many characters chunks are counted in this process: a pool costs more to start
+# and feed than it saves (tinyshakespeare, 1.1 M characters, counts in ~0.1 s in one process).
+MIN_PARALLEL_CHARS = 4 << 20
+# From this many bytes of distinct chunks on, merging runs compiled (nanonlp.bpe.fasttrain):
+# about where Python's merge loop takes as long as numba's start-up (~0.5 s).
+NUMBA_MIN_BYTES = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -108,23 +121,29 @@ def count_chunks(texts: Iterable[str], pattern: str, specials: Iterable[str] = (
                  workers: int = 0) -> Counter[str]:
     """:func:`count_chunks_in` over all cores (``workers=0``) or ``workers`` processes.
 
-    A corpus of a single batch is counted in this process: starting workers would cost more.
+    A corpus under ``MIN_PARALLEL_CHARS`` characters is counted in this process: starting
+    workers would cost more. Texts stream either way.
     """
     specials = tuple(specials)
     workers = workers or os.cpu_count() or 1
-    batches = batch_texts(texts)
-    first = next(batches, None)
-    if first is None:
-        return Counter()
-    second = next(batches, None)
-    if second is None or workers == 1:
-        total = count_chunks_in(first, pattern, specials)
-        for batch in chain([second] if second else [], batches):
+    batches = batch_texts(texts, BATCH_CHARS)  # (read at call time: tests shrink it)
+    # read batches until we know the corpus is big enough to repay a pool
+    head: list[list[str]] = []
+    size = 0
+    parallel = False
+    for batch in batches:
+        head.append(batch)
+        size += sum(map(len, batch))
+        if parallel := size >= MIN_PARALLEL_CHARS and len(head) >= 2:
+            break
+    if not parallel or workers == 1:
+        total = Counter()
+        for batch in chain(head, batches):
             total.update(count_chunks_in(batch, pattern, specials))
         return total
     total = Counter()
     with process_pool(workers, _init_counter, (pattern, specials)) as pool:
-        for counts in pool.imap_unordered(_count_batch, chain([first, second], batches)):
+        for counts in pool.imap_unordered(_count_batch, chain(head, batches)):
             total.update(counts)
     return total
 
@@ -134,61 +153,98 @@ def count_chunks(texts: Iterable[str], pattern: str, specials: Iterable[str] = (
 
 
 def learn_merges(chunk_counts: dict[bytes, int], num_merges: int,
-                 first_id: int = 256) -> Iterator[MergeStep]:
+                 first_id: int = 256, fast: bool | None = None) -> Iterator[MergeStep]:
     """Yield up to ``num_merges`` merges learned from ``{chunk bytes: frequency}``.
 
-    Stops early when no pair is left. Merge ``i`` creates id ``first_id + i``.
+    Stops early when no pair is left. Merge ``i`` creates id ``first_id + i``. ``fast``: run
+    the same loop compiled (:mod:`nanonlp.bpe.fasttrain`, the same merges); by default only
+    when the chunks hold ``NUMBA_MIN_BYTES`` bytes or more, where it repays numba's start-up
+    (compiled, the steps are all learned before the first is yielded).
 
     >>> [s.pair for s in learn_merges({b"aaabdaaabac": 1}, 3)]
     [(97, 97), (97, 98), (256, 257)]
     """
-    # words[i]: the token ids of distinct chunk i; freqs[i]: how often it occurs.
-    words: list[list[int]] = []
-    freqs: list[int] = []
-    for chunk in sorted(chunk_counts):  # sorted: the same word order on every run
-        if len(chunk) > 1:  # a one-byte chunk has no pair to merge
-            words.append(list(chunk))
-            freqs.append(chunk_counts[chunk])
+    chunks = [c for c in sorted(chunk_counts) if len(c) > 1]  # sorted: the same order each run
+    freqs = [chunk_counts[c] for c in chunks]  # (a one-byte chunk has no pair to merge)
+    if fast is None:  # (the Python loop's tokens are characters: ids up to sys.maxunicode)
+        fast = (sum(map(len, chunks)) >= NUMBA_MIN_BYTES
+                or first_id + num_merges > sys.maxunicode + 1)
+    if fast:
+        from nanonlp.bpe.fasttrain import learn_merges_numba
 
-    counts: dict[tuple[int, int], int] = {}
-    where: dict[tuple[int, int], set[int]] = {}
-    for i, (word, f) in enumerate(zip(words, freqs)):
-        for pair in pairwise(word):
-            counts[pair] = counts.get(pair, 0) + f
-            where.setdefault(pair, set()).add(i)
+        pairs, counts = learn_merges_numba(chunks, freqs, num_merges, first_id)
+        for rank, (pair, count) in enumerate(zip(pairs, counts)):
+            yield MergeStep(rank, pair, first_id + rank, count)
+        return
+
+    # A word is a str whose characters are its token ids (chr(id)); latin-1 maps each byte to
+    # the character of the same number. Merging is then str.replace, which runs in C and scans
+    # left to right without overlaps: exactly reference.merge (tested). A pair is a
+    # 2-character str, and strings compare character by character, so the heap orders
+    # (-count, pair) exactly as (-count, a, b): the tie-break above.
+    words = [c.decode("latin-1") for c in chunks]
+    weight = freqs.__getitem__  # word index -> frequency
+    occurs: defaultdict[str, list[int]] = defaultdict(list)  # pair -> its words (per occurrence)
+    for i, word in enumerate(words):
+        for k in range(len(word) - 1):
+            occurs[word[k:k + 2]].append(i)
+    counts: dict[str, int] = {}  # pair -> occurrences, weighted by word frequency
+    where: dict[str, set[int]] = {}  # pair -> the words that may hold it
+    for pair, ws in occurs.items():
+        counts[pair] = sum(map(weight, ws))
+        where[pair] = set(ws)
+    del occurs
     heap = [(-c, pair) for pair, c in counts.items()]
     heapq.heapify(heap)
 
     new_id = first_id
     rank = 0
     while rank < num_merges and heap:
-        neg, pair = heapq.heappop(heap)
+        neg, pair = heap[0]
         count = counts.get(pair, 0)
         if count != -neg:  # stale: the pair lost occurrences since this entry was pushed
             if count > 0:
-                heapq.heappush(heap, (-count, pair))
+                heapq.heapreplace(heap, (-count, pair))  # (pop and push in one go)
+            else:
+                heapq.heappop(heap)
             continue
-        touched: set[tuple[int, int]] = set()  # pairs that contain new_id: their counts rose
+        heapq.heappop(heap)
+        a, b = pair
+        new = chr(new_id)
+        # Only the pairs next to a merged occurrence change: its left pair (x, a) becomes
+        # (x, new) and its right pair (b, y) becomes (new, y). Every `new` in a merged word is
+        # such an occurrence, so we collect the pairs around them: made[p] lists the words
+        # (once per occurrence) where this merge made pair p.
+        made: defaultdict[str, list[int]] = defaultdict(list)
         for i in where.pop(pair):
             word = words[i]
-            merged = merge(word, pair, new_id)
-            if len(merged) == len(word):  # `where` may list a word that no longer holds the pair
+            if pair not in word:  # `where` may list a word that no longer holds the pair
                 continue
-            f = freqs[i]
-            # Retract the word's old pairs and add its new ones: pairs away from the merge
-            # cancel out, which keeps overlapping runs like (a, a) in "aaaa" exact.
-            for p in pairwise(word):
-                counts[p] -= f
-            for p in pairwise(merged):
-                counts[p] = counts.get(p, 0) + f
-                if new_id in p:
-                    touched.add(p)
-                    where.setdefault(p, set()).add(i)
+            merged = word.replace(pair, new)
             words[i] = merged
+            k = merged.find(new)
+            while k >= 0:
+                # "a b a b" -> "new new": (b, a) became (new, new), the right pair of the first
+                # occurrence, so the second one's left pair is not counted again
+                if k > 0 and merged[k - 1] != new:
+                    made[merged[k - 1:k + 1]].append(i)
+                if k + 1 < len(merged):
+                    made[merged[k:k + 2]].append(i)
+                k = merged.find(new, k + 1)
+        for p, ws in made.items():
+            c = sum(map(weight, ws))
+            counts[p] = c  # p holds `new`, so it is a new pair: no earlier count to add to
+            where[p] = set(ws)
+            # the pair p replaced loses as many occurrences as p gained
+            x, y = p
+            if y != new:  # (new, y) replaced (b, y)
+                counts[b + y] -= c
+            elif x != new:  # (x, new) replaced (x, a)
+                counts[x + a] -= c
+            else:  # (new, new) replaced (b, a)
+                counts[b + a] -= c
+            heapq.heappush(heap, (-c, p))
         del counts[pair]  # every occurrence was merged, so its count is now 0
-        for p in touched:
-            heapq.heappush(heap, (-counts[p], p))
-        yield MergeStep(rank, pair, new_id, count)
+        yield MergeStep(rank, (ord(a), ord(b)), new_id, count)
         rank += 1
         new_id += 1
-
