@@ -62,3 +62,11 @@ def test_tokenizer_ids_do_not_depend_on_the_split(monkeypatch):
     slow_tok = Tokenizer(tok.merges, tok.pattern)
     assert slow_tok.encode_ordinary(text) == fast
     assert slow_tok._fast is None  # neither compiled path ran
+
+
+def test_counting_with_the_compiled_split():
+    from nanonlp.bpe.train import count_chunks_in
+
+    texts = [CORPUS * 300, "short text", CORPUS + "<|endoftext|>" + CORPUS * 200]
+    slow = count_chunks_in(texts, GPT4_PATTERN, ["<|endoftext|>"])
+    assert count_chunks_in(texts, GPT4_PATTERN, ["<|endoftext|>"], fast_split=True) == slow
