@@ -16,7 +16,7 @@ from nanonlp.word2vec.reference import (
     sgns_loss,
     sgns_step,
 )
-from nanonlp.word2vec.vocab import noise_table
+from nanonlp.word2vec.vocab import noise_buckets, noise_table
 
 
 def numeric_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -106,6 +106,25 @@ def test_noise_distribution_is_unigram_to_three_quarters():
     table = noise_table(np.array([81, 16, 1]), 0.75)  # weights 27, 8, 1 of 36
     np.testing.assert_allclose(np.diff(table, prepend=0) / table[-1], [27 / 36, 8 / 36, 1 / 36],
                                atol=1e-9)
+
+
+@pytest.mark.parametrize("vocab", [3, 300_000])  # one bucket per x; up to 17 words a bucket
+def test_fast_noise_draw_is_the_reference_search(vocab):
+    """The kernel searches only the bucket of its draw x; the word must be the one that a
+    search of the whole table (the reference's searchsorted) finds, edges included."""
+    from nanonlp.word2vec.fast import _noise
+
+    rng = np.random.default_rng(8)
+    counts = 5 + 10_000_000 // np.arange(1, vocab + 1)  # Zipf's law, min_count 5
+    table = noise_table(counts) if vocab > 3 else np.array([6, 8, 16])
+    buckets, shift = noise_buckets(table)
+    top = int(table[-1])
+    edges = (np.arange(len(buckets) - 1, dtype=np.int64) << shift)[:5000]
+    xs = np.concatenate([rng.integers(0, top, 20_000), table[:-1], table[:-1] - 1, edges,
+                         [0, top - 1]])
+    xs = xs[(xs >= 0) & (xs < top)]
+    got = [_noise(table, buckets, shift, np.uint64(int(x) << 16)) for x in xs]
+    np.testing.assert_array_equal(got, np.searchsorted(table, xs, side="right"))
 
 
 def _zipf_corpus(seed: int, n: int = 30, length: int = 40, vocab: int = 50):

@@ -153,12 +153,13 @@ class Word2Vec:
         from nanonlp.word2vec.fast import train_block
 
         numba.set_num_threads(min(cfg.workers, numba.config.NUMBA_NUM_THREADS))
+        buckets, shift = vocab.noise_buckets  # computed once per vocabulary
         losses = np.zeros(cfg.workers, dtype=np.float64)
         examples = np.zeros(cfg.workers, dtype=np.int64)
         bounds = shard_bounds(corpus.lengths, lo, hi, cfg.workers)
         train_block(self.W_in, self.W_out, corpus.ids, corpus.starts, bounds,
-                    alphas.astype(np.float64), vocab.keep, vocab.cum_table, cfg.window,
-                    cfg.negative, cfg.model == "sg", self._states, losses, examples,
+                    alphas.astype(np.float64), vocab.keep, vocab.cum_table, buckets, shift,
+                    cfg.window, cfg.negative, cfg.model == "sg", self._states, losses, examples,
                     int(corpus.lengths[lo:hi].max()))
         return float(losses.sum()), int(examples.sum())
 

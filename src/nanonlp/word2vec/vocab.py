@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from nanonlp.errors import DataError
 
 KEEP_ONE = 2**32 - 1  # keep[w] == KEEP_ONE: always kept, no random draw is spent
 NOISE_DOMAIN = 2**31 - 1  # gensim's cum_table domain
+BUCKET_BITS = 16  # noise_buckets: 2**16 buckets, 256 KiB of int32, a few words per bucket
 
 
 @dataclass
@@ -43,6 +45,11 @@ class Vocab:
 
     def __len__(self) -> int:
         return len(self.words)
+
+    @cached_property
+    def noise_buckets(self) -> tuple[np.ndarray, int]:
+        """:func:`noise_buckets` of this vocabulary's noise table (the fast kernel's index)."""
+        return noise_buckets(self.cum_table)
 
     @property
     def total(self) -> int:
@@ -129,3 +136,26 @@ def noise_table(counts: np.ndarray, ns_exponent: float = 0.75) -> np.ndarray:
     """
     weights = np.asarray(counts, dtype=np.float64) ** ns_exponent
     return np.round(np.cumsum(weights) / weights.sum() * NOISE_DOMAIN).astype(np.int64)
+
+
+def noise_buckets(cum_table: np.ndarray) -> tuple[np.ndarray, int]:
+    """An index into the noise table: where the search for a random ``x`` may start and stop.
+
+    Bucket ``k`` covers ``x`` in ``[k << shift, (k + 1) << shift)``; ``buckets[k]`` is the
+    number of table entries ``<= k << shift``. Since that count only grows with ``x``, the word
+    drawn for any ``x`` of bucket ``k`` (``searchsorted(cum_table, x, 'right')``) lies in
+    ``buckets[k]..buckets[k + 1]``: frequent words own whole buckets, rare ones share a few.
+    Returns ``(buckets (2**BUCKET_BITS + 2,) int32, shift)``; the numba kernel
+    (:mod:`nanonlp.word2vec.fast`) searches only ``cum_table[buckets[k]:buckets[k + 1]]``.
+
+    >>> table = np.array([6, 8, 16])   # words 0, 1, 2 drawn for x in [0,6), [6,8), [8,16)
+    >>> b, shift = noise_buckets(table)
+    >>> shift                          # 16 < 2**16: one bucket per value of x
+    0
+    >>> b[5:7].tolist(), b[7:9].tolist()   # x = 5: word 0; x = 7: word 1 or 2, one comparison
+    ([0, 1], [1, 2])
+    """
+    top = int(cum_table[-1])
+    shift = max(0, top.bit_length() - BUCKET_BITS)
+    edges = np.arange((top >> shift) + 2, dtype=np.int64) << shift
+    return np.searchsorted(cum_table, edges, side="right").astype(np.int32), shift
