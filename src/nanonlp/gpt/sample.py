@@ -86,7 +86,7 @@ def generate(model: GPT, prompt: list[int], max_new_tokens: int, *, temperature:
     check_ids(prompt, model.config.vocab_size, "prompt")
     model.eval()
     device = next(model.parameters()).device
-    if device.type == "cpu":
+    if device.type == "cpu" and isinstance(model, torch.nn.Module):  # (not a wrapper)
         decoding_layout_(model)
     block = model.config.block_size
     stop = set(stop_ids)

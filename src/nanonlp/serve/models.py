@@ -142,8 +142,10 @@ def load(kind: str, path: str | os.PathLike, name: str | None = None) -> Loaded:
     if kind == "gpt":
         from nanonlp.gpt.data import TOKENIZER_FILE, load_tokenizer
         from nanonlp.gpt.model import load_gpt
+        from nanonlp.gpt.sample import decoding_layout_
 
         model = load_gpt(path)
+        decoding_layout_(model)  # once, here: requests share the model and never write to it
         if not (path / TOKENIZER_FILE).exists():
             raise DataError(f"{path}: no {TOKENIZER_FILE} beside the weights")
         c = model.config
