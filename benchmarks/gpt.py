@@ -255,7 +255,7 @@ def main():
             "ours and HF step by step, 150 steps each, and takes medians). (a) uses biases "
             "in both models, as "
             "GPT-2 has them. (b): our recipe `cpu-modern` = the same 4x4x128 shape with "
-            "rotary positions, RMSNorm, QK-norm and lr 2e-3; it takes as many steps as fit in "
+            "rotary positions, RMSNorm, QK-norm and lr 6e-3; it takes as many steps as fit in "
             "the anchor's 2,000-step wall-clock (per-step times calibrated over 60 "
             "interleaved steps, 3 % margin); the two runs are interleaved by progress so both "
             "see the same machine load, and train_wall_s sums each one's own step times. "
