@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 import torch
-from harness import ROOT, parser, record, result
+from harness import ROOT, alternate, parser, record, result
 
 NAME = "gpt-import"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -61,18 +61,6 @@ def child(cmd: list[str]) -> tuple[float, float]:
     if proc.returncode:
         sys.exit(f"{' '.join(cmd[:6])} failed:\n{proc.stderr[-2000:]}")
     return seconds, int(proc.stdout.split()[-1]) / 1024  # Linux: kilobytes
-
-
-def alternate(fns: dict, repeats: int) -> dict[str, float]:
-    """Median seconds of each fn, called in turn ``repeats`` times (after one warm-up each)."""
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for k in range(1 + repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            if k:
-                times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main():

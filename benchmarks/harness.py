@@ -22,6 +22,7 @@ import os
 import platform
 import re
 import shlex
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -58,6 +59,20 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
+
+
+def alternate(fns: dict, repeats: int, warmup: bool = True) -> dict[str, float]:
+    """Median wall-clock seconds of each fn, called in turn ``repeats`` times (after one
+    untimed warm-up each, unless ``warmup`` is false): a slow moment of a shared machine then
+    falls on every side alike, and the median drops it."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for k in range(int(warmup) + repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            if k or not warmup:
+                times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def result(benchmark: str, case: str, metric: str, ours: float, anchor: float,
