@@ -48,9 +48,12 @@ class HFAdapter(torch.nn.Module):
         super().__init__()
         from transformers import GPT2Config, GPT2LMHeadModel
 
+        from nanonlp.gpt.export import HF_ACTIVATION
+
         self.hf = GPT2LMHeadModel(GPT2Config(
             vocab_size=cfg.vocab_size, n_positions=cfg.block_size, n_embd=cfg.n_embd,
-            n_layer=cfg.n_layer, n_head=cfg.n_head, activation_function="gelu_new",
+            n_layer=cfg.n_layer, n_head=cfg.n_head,
+            activation_function=HF_ACTIVATION[cfg.activation],  # the same GELU as ours
             resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=None,
             eos_token_id=None))
 
