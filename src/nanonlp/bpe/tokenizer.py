@@ -288,6 +288,10 @@ class Tokenizer:
             table = fastmerge.rank_table(self.ranks)
             ids = self.ids or list(range(len(self.vocab)))
             fastmerge.merge_chunks([b"ab"], table, ids)  # load the compiled code now
+            if self.pattern == GPT4_PATTERN:  # and the split's, which split() now takes
+                from nanonlp.bpe.fastsplit import split_gpt4
+
+                split_gpt4("a b")
             self._fast = (table, ids)
         return self._fast
 
