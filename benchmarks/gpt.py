@@ -252,12 +252,11 @@ def main():
     shutil.rmtree(tmp, ignore_errors=True)
     if args.record:
         record("gpt", rows, notes=(
-            "Machine shared with two or three other agents' jobs on the same 2 CPU cores "
-            "(torch limited to 1 thread for both sides): "
-            "absolute times are noisy; ratios come from the same run (throughput alternates "
-            "ours and HF step by step, 150 steps each, and takes medians). (a) uses biases "
-            "in both models, as "
-            "GPT-2 has them. (b): our recipe `cpu-modern` = the same 4x4x128 shape with "
+            "A shared 2-core VM whose speed varies from hour to hour (torch limited to 1 "
+            "thread for both sides): absolute times are noisy; ratios come from the same run "
+            "(throughput alternates ours and HF step by step, 150 steps each, and takes "
+            "medians). (a) uses biases in both models, as GPT-2 has them, and the preset's "
+            "erf GELU in both (nanoGPT's `nn.GELU()`). (b): our recipe `cpu-modern` = the same 4x4x128 shape with "
             "rotary positions, RMSNorm, QK-norm and lr 6e-3; it takes as many steps as fit in "
             "the anchor's 2,000-step wall-clock (per-step times calibrated over 60 "
             "interleaved steps, 3 % margin); the two runs are interleaved by progress so both "
