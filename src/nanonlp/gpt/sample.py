@@ -118,9 +118,9 @@ def decoding_layout_(model: torch.nn.Module) -> None:
     With the KV cache each new token multiplies one row vector by every weight matrix, and
     that product reads the whole matrix. The CPU BLAS reads a matrix laid out (in, out) about
     twice as fast for this as the (out, in) rows ``nn.Linear`` keeps, which is why HF's GPT-2
-    (its ``Conv1D`` stores (in, out)) led ours. At the 124M shape, one thread, 128 greedy
-    tokens went from 23.5 to 31.2 tokens/s (HF: 28.4 in the same run); the 50,257 x 768 output
-    layer alone went from 15 to 7 ms per token. Checkpoints and exports copy the weights back
+    (its ``Conv1D`` stores (in, out)) led ours: at the 124M shape, one thread, greedy decoding
+    went from 0.98x to 1.12x HF's ``generate`` (benchmarks/gpt_import.py, BENCHMARKS.md); the
+    50,257 x 768 output layer alone went from 15 to 7 ms per token. Checkpoints and exports copy the weights back
     to contiguous rows when they write.
 
     >>> lin = torch.nn.Linear(3, 2)
