@@ -120,8 +120,8 @@ def decoding_layout_(model: torch.nn.Module) -> None:
     twice as fast for this as the (out, in) rows ``nn.Linear`` keeps, which is why HF's GPT-2
     (its ``Conv1D`` stores (in, out)) led ours: at the 124M shape, one thread, greedy decoding
     went from 0.98x to 1.12x HF's ``generate`` (benchmarks/gpt_import.py, BENCHMARKS.md); the
-    50,257 x 768 output layer alone went from 15 to 7 ms per token. Checkpoints and exports copy the weights back
-    to contiguous rows when they write.
+    50,257 x 768 output layer alone went from 15 to 7 ms per token. Checkpoints and exports
+    copy the weights back to contiguous rows when they write.
 
     >>> lin = torch.nn.Linear(3, 2)
     >>> w = lin.weight.clone()
