@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import pickle
 from itertools import pairwise
 
@@ -108,6 +109,15 @@ def test_parallel_counting_equals_serial(monkeypatch):
     monkeypatch.setattr(T, "process_pool", lambda *a: started.append(a) or real_pool(*a))
     parallel = count_chunks(iter(texts), GPT4_PATTERN, workers=2)
     assert started and parallel == serial
+
+
+def test_pool_workers_leave_the_inherited_heap_out_of_collections():
+    # a forked worker must not walk (and copy) the parent's objects in its collections
+    from nanonlp.bpe.pool import process_pool
+
+    with process_pool(1, int) as pool:  # int(): an initializer that does nothing
+        assert pool.apply(gc.get_freeze_count) > 0
+    assert gc.get_freeze_count() == 0  # and the parent's own collections are unchanged
 
 
 def test_small_corpus_is_counted_in_process(monkeypatch):
