@@ -18,6 +18,8 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 VARIANTS = {
     "gpt2": dict(),
     "modern": dict(norm="rmsnorm", pos="rotary", qk_norm=True),
+    "modern-layernorm": dict(norm="layernorm", pos="rotary", qk_norm=True,
+                             qk_norm_kind="layernorm"),
     "untied-bias": dict(tie_weights=False, bias=True),
 }
 
@@ -156,3 +158,31 @@ def test_decoding_layout_changes_strides_only(tmp_path):
     from nanonlp.bpe import CharTokenizer
     export_hf(model, tmp_path / "hf", CharTokenizer.train("abc"))
     assert (tmp_path / "hf" / "model.safetensors").exists()
+
+
+def test_rotary_equals_the_rotation_written_out():
+    from nanonlp.layers import apply_rotary, rotary_tables
+
+    hs, T = 8, 5
+    x = torch.randn(2, 3, T, hs, generator=torch.Generator().manual_seed(0))
+    cos, sin = rotary_tables(hs, T)
+    h = hs // 2
+    c, s = cos[:, :h], sin[:, h:]  # the angles once each
+    x1, x2 = x[..., :h], x[..., h:]
+    written_out = torch.cat([x1 * c - x2 * s, x1 * s + x2 * c], dim=-1)
+    assert torch.equal(apply_rotary(x, cos, sin), written_out)  # bit for bit
+    # a rotation: lengths of each pair kept, and q.k depends on the distance only
+    y = apply_rotary(x, cos, sin)
+    assert torch.allclose(y[..., :h] ** 2 + y[..., h:] ** 2, x1 ** 2 + x2 ** 2, atol=1e-5)
+    q = k = torch.randn(hs, generator=torch.Generator().manual_seed(1)).expand(1, 1, T, hs)
+    rq, rk = apply_rotary(q, cos, sin)[0, 0], apply_rotary(k, cos, sin)[0, 0]
+    assert torch.allclose(rq[3] @ rk[1], rq[4] @ rk[2], atol=1e-5)
+
+
+def test_qk_norm_kind():
+    model = tiny(pos="rotary", qk_norm=True, qk_norm_kind="layernorm")
+    assert isinstance(model.transformer.h[0].attn.q_norm, torch.nn.LayerNorm)
+    assert model.transformer.h[0].attn.q_norm.bias is None
+    assert not isinstance(tiny(qk_norm=True).transformer.h[0].attn.k_norm, torch.nn.LayerNorm)
+    with pytest.raises(ConfigError, match="qk_norm_kind"):
+        GPTConfig(qk_norm_kind="batchnorm")

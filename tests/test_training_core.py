@@ -238,6 +238,31 @@ def test_unknown_device_is_a_config_error():
             pick_device(name)
 
 
+def test_bfloat16_autocast_on_the_cpu(tmp_path, monkeypatch):
+    import warnings
+
+    from nanonlp.training import device
+
+    cpu = torch.device("cpu")
+    with pytest.raises(ConfigError, match="float16 is for CUDA"):
+        device.pick_dtype("float16", cpu)
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: False)
+    with pytest.warns(UserWarning, match="no native bfloat16"):
+        assert device.pick_dtype("bfloat16", cpu) == torch.bfloat16
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = trainer(tmp_path, 6, dtype="bfloat16")
+    assert t.dtype == torch.bfloat16
+    recs = list(t.run())
+    assert recs[-1].loss < recs[0].loss  # it trains; the weights and checkpoints stay float32
+    assert all(p.dtype == torch.float32 for p in load_gpt(tmp_path / "last").parameters())
+    with torch.no_grad():
+        x = torch.zeros(1, 8, dtype=torch.long)
+        with device.autocast(cpu, torch.bfloat16):
+            assert t.model(x)[0].dtype == torch.bfloat16  # the forward ran in bfloat16
+
+
 def test_log_interval_reads_the_loss_at_log_and_save_steps_only(tmp_path):
     """The loss stays on the device between log steps (no host sync per step); the steps it
     is read at show exactly what reading it every step shows."""

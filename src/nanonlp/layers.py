@@ -50,29 +50,42 @@ def make_norm(kind: str, dim: int, bias: bool = True, eps: float = 1e-5) -> nn.M
 
 def rotary_tables(head_size: int, length: int, base: float = 10000.0,
                   device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin tables, each (length, head_size // 2), for :func:`apply_rotary`.
+    """cos and sin tables, each (length, head_size), for :func:`apply_rotary`.
 
-    Frequency i is ``base ** (-2i / head_size)`` (RoFormer eq. 15).
+    Frequency i is ``base ** (-2i / head_size)`` (RoFormer eq. 15). Each table holds the
+    ``head_size // 2`` angles twice, once per half of the head dimension, and the sin table's
+    first half is negated, so that applying them is two multiplications and an addition.
 
     >>> cos, sin = rotary_tables(4, 3)
-    >>> cos.shape, float(cos[0, 0]), round(float(sin[1, 0]), 4)
-    (torch.Size([3, 2]), 1.0, 0.8415)
+    >>> cos.shape, cos[1].tolist() == cos[1, :2].tolist() * 2
+    (torch.Size([3, 4]), True)
+    >>> round(float(sin[1, 0]), 4), round(float(sin[1, 2]), 4)
+    (-0.8415, 0.8415)
     """
     inv_freq = base ** (-torch.arange(0, head_size, 2, device=device).float() / head_size)
     angles = torch.outer(torch.arange(length, device=device).float(), inv_freq)  # (T, hs/2)
-    return angles.cos(), angles.sin()
+    cos, sin = angles.cos(), angles.sin()
+    return torch.cat([cos, cos], dim=-1), torch.cat([-sin, sin], dim=-1)
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate pairs (first half, second half) of the head dimension of x (B, nh, T, hs).
 
     The half-split pairing (GPT-NeoX, LLaMA in HF) instead of RoFormer's interleaving: the same
-    rotation up to a fixed permutation of the head dimension, and two slices instead of strides.
+    rotation up to a fixed permutation of the head dimension, and slices instead of strides.
+    Pair (x1, x2) becomes (x1 cos - x2 sin, x2 cos + x1 sin): ``x * cos + swap(x) * sin``
+    with :func:`rotary_tables`' signed tables: four tensor operations where the two halves
+    written out take nine, and bit for bit the same numbers (a - b is a + (-b) in floating
+    point).
+
+    >>> cos, sin = rotary_tables(2, 2)  # position 1 turns the pair by 1 radian
+    >>> y = apply_rotary(torch.tensor([[1.0, 0.0]]), cos[1:], sin[1:])
+    >>> [round(v, 4) for v in y[0].tolist()]
+    [0.5403, 0.8415]
     """
     h = x.shape[-1] // 2
-    x1, x2 = x[..., :h], x[..., h:]
-    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
-    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+    swapped = torch.cat([x[..., h:], x[..., :h]], dim=-1)  # (x2, x1)
+    return x * cos.to(x.dtype) + swapped * sin.to(x.dtype)
 
 
 class SelfAttention(nn.Module):
@@ -84,7 +97,7 @@ class SelfAttention(nn.Module):
     """
 
     def __init__(self, n_embd: int, n_head: int, *, causal: bool = True, bias: bool = True,
-                 dropout: float = 0.0, qk_norm: bool = False):
+                 dropout: float = 0.0, qk_norm: bool = False, qk_norm_kind: str = "rmsnorm"):
         super().__init__()
         if n_embd % n_head:
             raise ValueError(f"n_embd {n_embd} is not a multiple of n_head {n_head}")
@@ -93,10 +106,11 @@ class SelfAttention(nn.Module):
         self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.resid_dropout = nn.Dropout(dropout)
         # QK-norm (Dehghani et al. 2023): normalising q and k per head bounds the logits,
-        # which lets a higher learning rate train stably.
+        # which lets a higher learning rate train stably. ``qk_norm_kind``: RMSNorm, or the
+        # paper's LayerNorm (no bias), which has a fused backward on the CPU and RMSNorm not.
         hs = n_embd // n_head
-        self.q_norm = RMSNorm(hs) if qk_norm else None
-        self.k_norm = RMSNorm(hs) if qk_norm else None
+        self.q_norm = make_norm(qk_norm_kind, hs, False, 1e-6) if qk_norm else None
+        self.k_norm = make_norm(qk_norm_kind, hs, False, 1e-6) if qk_norm else None
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None,
                 pad_mask: torch.Tensor | None = None,
@@ -167,12 +181,12 @@ class Block(nn.Module):
     def __init__(self, n_embd: int, n_head: int, *, causal: bool = True, bias: bool = True,
                  dropout: float = 0.0, norm: str = "layernorm", qk_norm: bool = False,
                  prenorm: bool = True, gelu: str = "tanh", norm_eps: float = 1e-5,
-                 mlp_hidden: int | None = None):
+                 mlp_hidden: int | None = None, qk_norm_kind: str = "rmsnorm"):
         super().__init__()
         self.prenorm = prenorm
         self.ln_1 = make_norm(norm, n_embd, bias, norm_eps)
         self.attn = SelfAttention(n_embd, n_head, causal=causal, bias=bias, dropout=dropout,
-                                  qk_norm=qk_norm)
+                                  qk_norm=qk_norm, qk_norm_kind=qk_norm_kind)
         self.ln_2 = make_norm(norm, n_embd, bias, norm_eps)
         self.mlp = MLP(n_embd, bias=bias, dropout=dropout, hidden=mlp_hidden, gelu=gelu)
 

@@ -35,7 +35,7 @@ class GPT(nn.Module):
             h=nn.ModuleList(Block(c.n_embd, c.n_head, causal=True, bias=c.bias,
                                   dropout=c.dropout, norm=c.norm, qk_norm=c.qk_norm,
                                   gelu=ACTIVATIONS[c.activation], norm_eps=c.norm_eps,
-                                  mlp_hidden=c.n_inner)
+                                  mlp_hidden=c.n_inner, qk_norm_kind=c.qk_norm_kind)
                             for _ in range(c.n_layer)),
             ln_f=make_norm(c.norm, c.n_embd, c.bias, c.norm_eps),
         ))
