@@ -25,6 +25,7 @@ import shlex
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,17 +62,24 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
-def alternate(fns: dict, repeats: int, warmup: bool = True) -> dict[str, float]:
+def alternate(fns: dict, repeats: int, warmup: bool = True,
+              keep: Callable[[str, object], None] | None = None) -> dict[str, float]:
     """Median wall-clock seconds of each fn, called in turn ``repeats`` times (after one
     untimed warm-up each, unless ``warmup`` is false): a slow moment of a shared machine then
-    falls on every side alike, and the median drops it."""
+    falls on every side alike, and the median drops it. ``keep(name, result)`` sees each
+    call's result outside the timing; the result is then dropped, also outside it, so a
+    benchmark can keep a digest instead of holding every side's output in memory."""
     times: dict[str, list[float]] = {k: [] for k in fns}
     for k in range(int(warmup) + repeats):
         for name, fn in fns.items():
             t0 = time.perf_counter()
-            fn()
+            out = fn()
+            elapsed = time.perf_counter() - t0
             if k or not warmup:
-                times[name].append(time.perf_counter() - t0)
+                times[name].append(elapsed)
+            if keep is not None:
+                keep(name, out)
+            del out
     return {k: statistics.median(v) for k, v in times.items()}
 
 
