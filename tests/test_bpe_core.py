@@ -120,6 +120,21 @@ def test_pool_workers_leave_the_inherited_heap_out_of_collections():
     assert gc.get_freeze_count() == 0  # and the parent's own collections are unchanged
 
 
+def test_pool_hands_the_free_heap_back_before_forking(monkeypatch):
+    import multiprocessing as mp
+    import platform
+
+    from nanonlp.bpe import pool
+
+    calls = []
+    real = pool.release_free_heap
+    monkeypatch.setattr(pool, "release_free_heap", lambda: calls.append("trim"))
+    with pool.process_pool(1, int) as p:
+        assert p.apply(int) == 0
+    assert calls == (["trim"] if "fork" in mp.get_all_start_methods() else [])
+    assert real() == (platform.libc_ver()[0] == "glibc")
+
+
 def test_small_corpus_is_counted_in_process(monkeypatch):
     from nanonlp.bpe import train as T
 
