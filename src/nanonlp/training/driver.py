@@ -59,7 +59,10 @@ def describe(trainer: Trainer, title: str, budget_min: float | None = None) -> s
     procs = f" x {d.world_size} processes" if d.enabled else ""
     budget = f" (or {budget_min:g} min)" if budget_min else ""
     n = sum(p.numel() for p in trainer.model.parameters())
-    return (f"{title}: {n:,} parameters on {trainer.device}{procs}; step {trainer.step} -> "
+    dtype = str(trainer.dtype).removeprefix("torch.")
+    dtype = "" if dtype == "float32" else f" ({dtype} autocast)"
+    return (f"{title}: {n:,} parameters on {trainer.device}{dtype}{procs}; step "
+            f"{trainer.step} -> "
             f"{trainer.schedule.max_steps}{budget}; writing {trainer.out}")
 
 
