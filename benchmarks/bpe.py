@@ -213,11 +213,14 @@ incremental pair counts and a lazy heap, in Python under 128 KB of distinct chun
 same loop compiled with numba above (numba's start-up, ~0.5 s, is in train_s; its one-time
 compilation is not). Our encoder splits with the `regex` module for short texts and with the
 scanner for long ones, caches chunk -> ids, and merges the chunks a text adds to the cache in
-one numba call. Parallel encoding forks one worker per core, each over ~4 MB shards, and
-each worker leaves the heap it inherits out of its garbage collections (`gc.freeze`); the row
-against "ours, 1 process" is that scale-out. The machine is a shared 2-core VM whose speed
-varied by up to 2x during the session; compare the ratios. Encode throughput on the 20 MB
-corpus is measured at 4,096 only (32,768 ends the same way).
+one numba call. Parallel encoding hands the C heap's free memory back to the OS
+(`malloc_trim`), forks one worker per core over ~2.5 MB shards, and each worker leaves the heap
+it inherits out of its garbage collections (`gc.freeze`); the row against "ours, 1 process" is
+that scale-out (under 4 M characters, tinyshakespeare, it stays in one process). The benchmark
+keeps a digest of each side's ids, not the ids, so its process stays as lean as a user's. The
+machine is a shared 2-core VM whose speed varied by up to 2x during the session; compare the
+ratios. Encode throughput on the 20 MB corpus is measured at 4,096 only (32,768 ends the same
+way).
 """
 
 if __name__ == "__main__":
