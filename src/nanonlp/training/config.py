@@ -39,7 +39,7 @@ class TrainConfig:
     eval_steps: int = 20  # micro-batches per split in an evaluation
     seed: int = 1337  # seeds initialisation, batch sampling and dropout
     device: str = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, mps
-    dtype: str = "auto"  # auto (bfloat16 on CUDA if supported, else float32), float32, ...
+    dtype: str = "auto"  # auto (CUDA: bfloat16 if it can, else float32), float32, bfloat16, float16
     compile: bool = False  # torch.compile the model (worth it on GPU for long runs)
     out: str = "runs/train"  # folder for checkpoints (last/, best/), metrics.jsonl, loss.png
     save_interval: int = 0  # also save last/ every this many steps (0: at evaluations only)
