@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 import pickle
-from itertools import pairwise
+from collections import Counter
+from itertools import chain, pairwise
 
 import numpy as np
 import pytest
@@ -13,7 +14,14 @@ from hypothesis import strategies as st
 
 from nanonlp.bpe import BPEConfig, CharTokenizer, Tokenizer, fastmerge, read_tokens
 from nanonlp.bpe import tokenizer as tokenizer_module
-from nanonlp.bpe.patterns import GPT2_PATTERN, GPT4_PATTERN, resolve_pattern, split_chunks
+from nanonlp.bpe.patterns import (
+    ASCII_TWINS,
+    GPT2_PATTERN,
+    GPT4_PATTERN,
+    Chunker,
+    resolve_pattern,
+    split_chunks,
+)
 from nanonlp.bpe.reference import get_stats, merge, train_reference
 from nanonlp.bpe.stream import iter_pieces
 from nanonlp.bpe.train import count_chunks, learn_merges
@@ -138,11 +146,87 @@ def test_pool_hands_the_free_heap_back_before_forking(monkeypatch):
 def test_small_corpus_is_counted_in_process(monkeypatch):
     from nanonlp.bpe import train as T
 
-    monkeypatch.setattr(T, "BATCH_CHARS", 3000)  # several batches, but under 4 M characters
+    monkeypatch.setattr(T, "BATCH_CHARS", 3000)  # several batches, but under MIN_PARALLEL_CHARS
     monkeypatch.setattr(T, "process_pool", lambda *a: pytest.fail("a pool started"))
     texts = [CORPUS] * 10
     assert count_chunks(texts, GPT4_PATTERN, workers=2) == count_chunks(texts, GPT4_PATTERN,
                                                                          workers=1)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_counting_on_three_processes_equals_one(monkeypatch, stream):
+    # a corpus that fits in one task per worker is cut into equal tasks, this process taking
+    # one; a bigger one streams through the pool batch by batch
+    from nanonlp.bpe import train as T
+
+    texts = [CORPUS * 7, "<|eot|>".join([CORPUS] * 5), CORPUS[:100]]
+    serial = count_chunks(texts, GPT4_PATTERN, ["<|eot|>"], workers=1)
+    started = []
+    real_pool = T.process_pool
+    monkeypatch.setattr(T, "process_pool", lambda n, *a: started.append(n) or real_pool(n, *a))
+    monkeypatch.setattr(T, "MIN_PARALLEL_CHARS", 1000)
+    if stream:
+        monkeypatch.setattr(T, "BATCH_CHARS", 2000)
+        monkeypatch.setattr(T, "FAST_SPLIT_CORPUS_CHARS", 4000)
+    assert count_chunks(iter(texts), GPT4_PATTERN, ["<|eot|>"], workers=3) == serial
+    assert started == ([3] if stream else [2])
+
+
+def test_even_batches_cut_only_where_the_chunks_stay_the_same():
+    from nanonlp.bpe.train import count_chunks_in, even_batches
+
+    texts = [CORPUS * 3, "x" * 2000, "<|eot|>".join([CORPUS] * 4)]
+    for n in (2, 3, 5):
+        batches = even_batches(texts, n, cut=True, specials=["<|eot|>"])
+        assert 1 < len(batches) <= n
+        assert "".join(chain.from_iterable(batches)) == "".join(texts)
+        sizes = [sum(map(len, b)) for b in batches]
+        assert max(sizes) - min(sizes) <= 2000  # ("x" * 2000 cannot be cut)
+        per_batch = Counter()
+        for b in batches:
+            per_batch.update(count_chunks_in(b, GPT4_PATTERN, ["<|eot|>"]))
+        assert per_batch == count_chunks_in(texts, GPT4_PATTERN, ["<|eot|>"])
+    # uncut, a batch ends before or after a text, whichever is nearer its share
+    assert even_batches(texts, 2, cut=False) == [texts[:2], texts[2:]]
+    assert even_batches(texts, 3, cut=False) == [[t] for t in texts]
+    assert even_batches(texts, 2, cut=True)[0][:2] == texts[:2]  # ("x" * 2000 has no cut)
+
+
+ASCII = "".join(map(chr, range(128)))
+
+
+@pytest.mark.parametrize("pattern", [GPT2_PATTERN, GPT4_PATTERN])
+def test_ascii_twins_split_like_the_patterns(pattern):
+    import random
+    import re
+
+    import regex
+
+    twin = re.compile(ASCII_TWINS[pattern], re.ASCII)
+    full = regex.compile(pattern)
+    # the classes the twins spell out, character by character
+    for cls, ascii_cls in ((r"\s", r"\s"), (r"\p{L}", "[A-Za-z]"), (r"\p{N}", "[0-9]")):
+        assert ([c for c in ASCII if regex.match(cls, c)]
+                == [c for c in ASCII if re.match(ascii_cls, c, re.ASCII)])
+    rnd = random.Random(0)
+    tricky = "'''   \n\n\r\r\t\x0b\x0c\x1c\x1f\x00 sdmtlvreSDMTLVRE.,!?-_09az" + ASCII
+    texts = [CORPUS.encode("ascii", "ignore").decode(), ASCII, ASCII[::-1]] + [
+        "".join(rnd.choice(tricky) for _ in range(rnd.randrange(1, 40))) for _ in range(3000)]
+    for text in texts:
+        assert twin.findall(text) == full.findall(text), repr(text)
+
+
+def test_chunker_takes_the_twin_for_ascii_only():
+    chunker = Chunker(GPT4_PATTERN)
+    calls = []
+    full, fast = chunker._full, chunker._ascii
+    chunker._full = lambda t: calls.append("regex") or full(t)
+    chunker._ascii = lambda t: calls.append("re") or fast(t)
+    assert chunker.findall("it's 1234 ok") == ["it", "'s", " ", "123", "4", " ok"]
+    assert chunker.findall("ça va") == ["ça", " va"]
+    assert calls == ["re", "regex"]
+    copy = pickle.loads(pickle.dumps(Chunker(GPT4_PATTERN)))
+    assert copy.findall("a b") == ["a", " b"] and Chunker("[a-z]+")._ascii is None
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ Follows OpenAI's GPT-2 ``encoder.py`` and tiktoken's ``cl100k_base`` definitions
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from functools import lru_cache
 
@@ -26,6 +27,21 @@ GPT4_PATTERN = (
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*"""
     r"""|\s*[\r\n]|\s+(?!\S)|\s+"""
 )
+
+#: The same two patterns for text that is all ASCII, in the standard library's ``re``, which
+#: splits English about twice as fast as ``regex`` (0.04 s against 0.085 s for
+#: tinyshakespeare). On ASCII characters ``\p{L}`` is ``[A-Za-z]``, ``\p{N}`` is ``[0-9]``,
+#: and ``re.ASCII``'s ``\s`` is ``regex``'s (tab to carriage return, and space). The possessive
+#: quantifiers are dropped (``re`` has them from Python 3.11 only): none of them changes a
+#: match here, since ``[^\r\n\p{L}\p{N}]?`` given back could never start ``\p{L}+``, and
+#: ``[\r\n]*`` after a punctuation run always matches. Tested against ``regex`` on every
+#: ASCII character.
+ASCII_TWINS: dict[str, str] = {
+    GPT2_PATTERN: r"""'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^\sA-Za-z0-9]+|\s+(?!\S)"""
+                  r"""|\s+""",
+    GPT4_PATTERN: r"""'(?i:[sdmt]|ll|ve|re)|[^\r\nA-Za-z0-9]?[A-Za-z]+|[0-9]{1,3}"""
+                  r"""| ?[^\sA-Za-z0-9]+[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""",
+}
 
 #: Named patterns; "none" means no split: each text (between special tokens) is one chunk.
 PATTERNS: dict[str, str] = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN, "none": ""}
@@ -73,6 +89,31 @@ def compile_pattern(pattern: str) -> regex.Pattern:
         raise ConfigError(f"split pattern {pattern!r} is not a valid regex: {e}") from None
 
 
+class Chunker:
+    """A split pattern's ``findall``: through its ASCII twin (``re``) on text that is all ASCII
+    (``str.isascii`` reads a flag, so the test is free), through ``regex`` otherwise.
+
+    >>> Chunker(GPT4_PATTERN).findall("Hello world!!  ok")
+    ['Hello', ' world', '!!', ' ', ' ok']
+    >>> Chunker(GPT4_PATTERN).findall("Héllo wörld")   # not ASCII: through regex
+    ['Héllo', ' wörld']
+    """
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+        self._full = compile_pattern(pattern).findall
+        twin = ASCII_TWINS.get(pattern)
+        self._ascii = re.compile(twin, re.ASCII).findall if twin else None
+
+    def findall(self, text: str) -> list[str]:
+        if self._ascii is not None and text.isascii():
+            return self._ascii(text)
+        return self._full(text)
+
+    def __reduce__(self):  # (compiled patterns do not pickle: a spawned worker recompiles)
+        return Chunker, (self.pattern,)
+
+
 def split_chunks(text: str, pattern: str) -> list[str]:
     """Cut ``text`` into the chunks BPE works on (no special-token handling here).
 
@@ -85,7 +126,7 @@ def split_chunks(text: str, pattern: str) -> list[str]:
     """
     if not pattern:
         return [text] if text else []
-    return compile_pattern(pattern).findall(text)
+    return Chunker(pattern).findall(text)
 
 
 def special_splitter(specials) -> regex.Pattern | None:

@@ -21,17 +21,20 @@ from nanonlp.fileio import open_binary
 PIECE_CHARS = 1 << 20  # about 1 MB per piece: big enough to amortise, small enough to stream
 
 
-def safe_cut(text: str, specials: Iterable[str] = ()) -> int:
-    """The last index ``q`` where ``text[:q]`` and ``text[q:]`` split like ``text``; 0 if none.
+def safe_cut(text: str, specials: Iterable[str] = (), end: int | None = None) -> int:
+    """The last index ``q`` (before ``end``, if given) where ``text[:q]`` and ``text[q:]``
+    split like ``text``; 0 if none.
 
     ``text[q]`` is a space and ``text[q - 1]`` is not whitespace, and no special token spans q.
 
     >>> safe_cut("one two  three")   # "one two" + "  three"
     7
+    >>> safe_cut("one two  three", end=7)   # "one" + " two  three"
+    3
     >>> safe_cut("   ")
     0
     """
-    q = len(text)
+    q = len(text) if end is None else end
     while True:
         q = text.rfind(" ", 0, q)
         if q <= 0:

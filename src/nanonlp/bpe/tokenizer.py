@@ -34,8 +34,8 @@ import numpy as np
 from nanonlp.bpe.config import BPEConfig
 from nanonlp.bpe.patterns import (
     GPT4_PATTERN,
+    Chunker,
     allowed_specials,
-    compile_pattern,
     pattern_name,
     resolve_pattern,
     special_splitter,
@@ -111,7 +111,7 @@ class Tokenizer:
                                 f"token file can hold ({MAX_ID - 1})")
         if len(self.special_ids) != len(self.special_tokens):
             raise DataError(f"two special tokens share an id: {self.special_tokens}")
-        self._split = compile_pattern(self.pattern) if self.pattern else None
+        self._split = Chunker(self.pattern) if self.pattern else None
         self._cache: dict[str, list[int]] = {}
         # (rank table, id of each token) as fastmerge reads them, built on first use
         self._fast: tuple[tuple, list[int]] | None = None

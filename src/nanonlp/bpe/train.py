@@ -6,8 +6,8 @@ al. (2016):
 1. **Count chunks.** Split every text at special tokens, then with the split regex, and count
    each distinct chunk. This is the only pass over the input; it streams, so the corpus is
    never one Python string, and from ``MIN_PARALLEL_CHARS`` characters on it runs on all cores
-   (``multiprocessing``, one ~1 MB piece per task). English text has ~100x fewer distinct
-   chunks than chunks.
+   (``multiprocessing``: one equal share per core, or ~1 MB per task for a big corpus).
+   English text has ~100x fewer distinct chunks than chunks.
 2. **Merge.** Each distinct chunk becomes a "word" of token ids with a frequency. We keep
    ``counts[pair]`` (occurrences weighted by word frequency), ``where[pair]`` (the words that
    contain it) and a heap of ``(-count, pair)``. A merge rewrites only the words in
@@ -39,14 +39,20 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
+from operator import add
 
-from nanonlp.bpe.patterns import GPT4_PATTERN, compile_pattern, special_splitter
+from nanonlp.bpe.patterns import GPT2_PATTERN, GPT4_PATTERN, Chunker, special_splitter
 from nanonlp.bpe.pool import process_pool
+from nanonlp.bpe.stream import safe_cut
 
 BATCH_CHARS = 1 << 20  # characters per counting task (one message to a worker process)
-# Below this many characters chunks are counted in this process: a pool costs more to start
-# and feed than it saves (tinyshakespeare, 1.1 M characters, counts in ~0.1 s in one process).
-MIN_PARALLEL_CHARS = 4 << 20
+# From this many characters on, chunks are counted on all cores; below, in this process.
+# Splitting runs at 15-25 MB/s (ASCII text through `re`, see patterns.ASCII_TWINS), so
+# tinyshakespeare (1.1 M characters) counts in ~0.07 s, about what forking workers, sending
+# them text and merging their counts cost on a busy 2-core VM.
+MIN_PARALLEL_CHARS = 2 << 20
+# A corpus this big (in characters) also repays loading the compiled GPT-4 split.
+FAST_SPLIT_CORPUS_CHARS = 4 << 20
 FAST_SPLIT_CHARS = 1 << 16  # texts this long go to the compiled split (in a big corpus only)
 # From this many bytes of distinct chunks on, merging runs compiled (nanonlp.bpe.fasttrain):
 # about where Python's merge loop takes as long as numba's start-up (~0.5 s).
@@ -80,20 +86,20 @@ def count_chunks_in(texts: Iterable[str], pattern: str, specials: Iterable[str] 
     """
     counts: Counter[str] = Counter()
     splitter = special_splitter(tuple(specials))
-    regex = compile_pattern(pattern) if pattern else None
+    chunker = Chunker(pattern) if pattern else None
     fast = None
     if fast_split and pattern == GPT4_PATTERN:
         from nanonlp.bpe.fastsplit import split_gpt4 as fast
     for text in texts:
         parts = splitter.split(text)[::2] if splitter else (text,)  # odd items are specials
         for part in parts:
-            if regex is None:
+            if chunker is None:
                 if part:
                     counts[part] += 1
             elif fast is not None and len(part) >= FAST_SPLIT_CHARS:
                 counts.update(fast(part))
             else:
-                counts.update(regex.findall(part))
+                counts.update(chunker.findall(part))
     return counts
 
 
@@ -127,34 +133,87 @@ def _count_batch(batch: list[str]) -> Counter[str]:
     return count_chunks_in(batch, *_worker_args)
 
 
+def even_batches(texts: list[str], n: int, cut: bool, specials: Iterable[str] = ()
+                 ) -> list[list[str]]:
+    """Group texts into at most ``n`` lists of about equal length, in order.
+
+    With ``cut``, a text is cut where the split pattern allows
+    (:func:`~nanonlp.bpe.stream.safe_cut`), so that one file makes ``n`` equal tasks.
+
+    >>> even_batches(["one two three four"], 2, cut=True)
+    [['one two'], [' three four']]
+    >>> even_batches(["one two three four"], 2, cut=False)
+    [['one two three four']]
+    """
+    total = sum(map(len, texts))
+    batches: list[list[str]] = [[]]
+    done = 0  # the characters already in batches
+    for text in texts:
+        while text and len(batches) < n:
+            goal = len(batches) * total // n - done  # the current batch should end here
+            if goal >= len(text):
+                break
+            q = safe_cut(text, specials, end=goal + 1) if cut and goal > 0 else 0
+            if q == 0 and 2 * goal > len(text):  # no cut before the goal, which is nearer the
+                q = len(text)                   # text's end than its start: end after the text
+            if q == 0 and not batches[-1]:
+                break  # (an overfull batch before: this one takes the text whole)
+            if q:
+                batches[-1].append(text[:q])
+                text, done = text[q:], done + q
+            batches.append([])
+        if text:
+            batches[-1].append(text)
+            done += len(text)
+    return [b for b in batches if b]
+
+
 def count_chunks(texts: Iterable[str], pattern: str, specials: Iterable[str] = (),
                  workers: int = 0) -> Counter[str]:
     """:func:`count_chunks_in` over all cores (``workers=0``) or ``workers`` processes.
 
-    A corpus under ``MIN_PARALLEL_CHARS`` characters is counted in this process: starting
-    workers would cost more. Texts stream either way.
+    A corpus under ``MIN_PARALLEL_CHARS`` characters is counted in this process, where
+    starting workers would cost more. One that fits in a task per worker is cut into that many
+    equal tasks; a bigger one streams through the workers ``BATCH_CHARS`` at a time.
     """
     specials = tuple(specials)
     workers = workers or os.cpu_count() or 1
-    batches = batch_texts(texts, BATCH_CHARS)  # (read at call time: tests shrink it)
-    # read batches until we know the corpus is big enough to repay a pool
-    head: list[list[str]] = []
+    # Read ahead enough to tell a small corpus from a big one. (The module's constants are
+    # read at call time: tests shrink them.)
+    limit = max(workers * BATCH_CHARS, FAST_SPLIT_CORPUS_CHARS)
+    texts = iter(texts)
+    head: list[str] = []
     size = 0
-    parallel = False
-    for batch in batches:
-        head.append(batch)
-        size += sum(map(len, batch))
-        if parallel := size >= MIN_PARALLEL_CHARS and len(head) >= 2:
+    for text in texts:
+        head.append(text)
+        size += len(text)
+        if size >= limit:
             break
-    big = size >= MIN_PARALLEL_CHARS  # (a big corpus also repays the compiled split)
-    if not parallel or workers == 1:
-        total = Counter()
-        for batch in chain(head, batches):
+    big = size >= FAST_SPLIT_CORPUS_CHARS
+    if size < limit:  # the whole corpus is in `head`
+        if workers == 1 or size < MIN_PARALLEL_CHARS:
+            return count_chunks_in(head, pattern, specials, fast_split=big)
+        # Cut texts only for the patterns safe_cut is proven for: a custom regex may match
+        # across a space, and its chunks must not depend on the number of cores.
+        first, *rest = even_batches(head, workers, pattern in (GPT2_PATTERN, GPT4_PATTERN),
+                                    specials)
+        if not rest:
+            return count_chunks_in(first, pattern, specials, fast_split=big)
+        # this process counts the first share while the workers count the others
+        with process_pool(len(rest), _init_counter, (pattern, specials, big)) as pool:
+            pending = pool.imap_unordered(_count_batch, rest)
+            total = count_chunks_in(first, pattern, specials, fast_split=big)
+            for counts in pending:
+                total.update(counts)
+        return total
+    batches = batch_texts(chain(head, texts), BATCH_CHARS)
+    total = Counter()
+    if workers == 1:
+        for batch in batches:
             total.update(count_chunks_in(batch, pattern, specials, fast_split=big))
         return total
-    total = Counter()
     with process_pool(workers, _init_counter, (pattern, specials, big)) as pool:
-        for counts in pool.imap_unordered(_count_batch, chain(head, batches)):
+        for counts in pool.imap_unordered(_count_batch, batches):
             total.update(counts)
     return total
 
@@ -195,16 +254,14 @@ def learn_merges(chunk_counts: dict[bytes, int], num_merges: int,
     # (-count, pair) exactly as (-count, a, b): the tie-break above.
     words = [c.decode("latin-1") for c in chunks]
     weight = freqs.__getitem__  # word index -> frequency
-    occurs: defaultdict[str, list[int]] = defaultdict(list)  # pair -> its words (per occurrence)
+    # where[pair]: the words that may hold the pair, once per occurrence when it was listed.
+    # A list, not a set: a word listed twice, or one that lost the pair to an earlier merge,
+    # costs one str.replace that changes nothing, which is cheaper than keeping sets exact.
+    where: defaultdict[str, list[int]] = defaultdict(list)
     for i, word in enumerate(words):
-        for k in range(len(word) - 1):
-            occurs[word[k:k + 2]].append(i)
-    counts: dict[str, int] = {}  # pair -> occurrences, weighted by word frequency
-    where: dict[str, set[int]] = {}  # pair -> the words that may hold it
-    for pair, ws in occurs.items():
-        counts[pair] = sum(map(weight, ws))
-        where[pair] = set(ws)
-    del occurs
+        for pair in map(add, word, word[1:]):  # the word's 2-character windows
+            where[pair].append(i)
+    counts = {pair: sum(map(weight, ws)) for pair, ws in where.items()}  # weighted occurrences
     heap = [(-c, pair) for pair, c in counts.items()]
     heapq.heapify(heap)
 
@@ -229,10 +286,17 @@ def learn_merges(chunk_counts: dict[bytes, int], num_merges: int,
         made: defaultdict[str, list[int]] = defaultdict(list)
         for i in where.pop(pair):
             word = words[i]
-            if pair not in word:  # `where` may list a word that no longer holds the pair
-                continue
             merged = word.replace(pair, new)
+            if len(merged) == len(word):  # listed, but no longer holds the pair
+                continue
             words[i] = merged
+            if len(word) - len(merged) == 1:  # one occurrence, the common case: one C call
+                left, _, right = merged.partition(new)
+                if left:
+                    made[left[-1] + new].append(i)
+                if right:
+                    made[new + right[0]].append(i)
+                continue
             k = merged.find(new)
             while k >= 0:
                 # "a b a b" -> "new new": (b, a) became (new, new), the right pair of the first
@@ -245,7 +309,7 @@ def learn_merges(chunk_counts: dict[bytes, int], num_merges: int,
         for p, ws in made.items():
             c = sum(map(weight, ws))
             counts[p] = c  # p holds `new`, so it is a new pair: no earlier count to add to
-            where[p] = set(ws)
+            where[p] = ws
             # the pair p replaced loses as many occurrences as p gained
             x, y = p
             if y != new:  # (new, y) replaced (b, y)
