@@ -19,6 +19,7 @@ from nanonlp.training.config import pick_preset
 
 #: activation -> the ``approximate`` argument of ``torch.nn.GELU``
 ACTIVATIONS = {"gelu_tanh": "tanh", "gelu": "none"}
+NORMS = ("layernorm", "rmsnorm")  # the kinds layers.make_norm builds (norm and qk_norm_kind)
 
 
 @dataclass
@@ -51,11 +52,10 @@ class GPTConfig:
                               f"{self.n_embd // self.n_head}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.norm not in ("layernorm", "rmsnorm"):
-            raise ConfigError(f"unknown norm {self.norm!r}; choose layernorm or rmsnorm")
-        if self.qk_norm_kind not in ("layernorm", "rmsnorm"):
-            raise ConfigError(f"unknown qk_norm_kind {self.qk_norm_kind!r}; choose layernorm "
-                              "or rmsnorm")
+        for name in ("norm", "qk_norm_kind"):
+            if getattr(self, name) not in NORMS:
+                raise ConfigError(f"unknown {name} {getattr(self, name)!r}; choose "
+                                  f"{' or '.join(NORMS)}")
         if self.pos not in ("learned", "rotary"):
             raise ConfigError(f"unknown pos {self.pos!r}; choose learned or rotary")
         if self.activation not in ACTIVATIONS:
