@@ -31,8 +31,9 @@ from harness import ROOT, alternate, data_dir, parser, record, result
 
 NAME = "bpe"
 HF = "HF tokenizers"
-REPEATS = 3  # each timing: the median of this many runs, ours and the anchors in turn
-TRAIN_REPEATS = 5  # (training tinyshakespeare takes ~0.3 s a side: a short run is noisier)
+# each timing: the median of this many runs, ours and the anchors in turn (identical work
+# timed twice in one run of 3 differed by up to 1.5x on the shared 2-core VM)
+REPEATS = 5
 
 
 def english_corpus(data: Path, out: Path, limit: int) -> Path:
@@ -109,7 +110,7 @@ def bench_case(case: str, path: Path, vocab_size: int, rows: list[dict], encode:
         trained["hf"] = hf_train(path, vocab_size)
 
     # no warm-up: the first call's start-up costs count, as in a process that trains once
-    med = alternate({"ours": train_ours, "hf": train_hf}, TRAIN_REPEATS, warmup=False)
+    med = alternate({"ours": train_ours, "hf": train_hf}, REPEATS, warmup=False)
     ours, hf_own = trained["ours"], trained["hf"]
     rows.append(result(NAME, cases, "train_s", med["ours"], med["hf"], HF))
     if train_only:
@@ -206,7 +207,7 @@ def main() -> None:
 NOTES = """\
 GPT-4 split pattern, special token `<|endoftext|>`, ids checked identical between ours,
 tiktoken (built from our ranks) and HF (loaded from our `tokenizer.json`) before timing is
-reported. Every time is the median of 3 runs (5 for training), ours and the anchors in turn
+reported. Every time is the median of 5 runs, ours and the anchors in turn
 (training with no warm-up; each encoding run of ours starts from a cold chunk cache). Our
 trainer counts chunks in one process under 2 M characters, on all cores (multiprocessing)
 above, and from 4 M on GPT-4's split runs as a compiled scanner (`bpe.fastsplit`, the same
