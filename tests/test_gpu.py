@@ -46,6 +46,8 @@ def test_gpt_bf16_training_on_gpu_learns_and_reloads_on_cpu(tmp_path):
     assert trainer.device.type == "cuda"
     recs = list(trainer.run())
     assert recs[-1].eval["val"] < 0.2  # the repeated sentence is learnt in bf16 autocast
+    assert torch.backends.cuda.matmul.allow_tf32  # the trainer turned TF32 on
+    torch.backends.cuda.matmul.allow_tf32 = False  # compare in true float32
     gpu_model = trainer.model.eval()
     cpu_model = load_gpt(tmp_path / "run" / "last")  # weights saved from the GPU
     x = torch.randint(0, cpu_model.config.vocab_size, (2, 20),

@@ -393,3 +393,17 @@ def test_a_run_that_fails_before_its_first_step_leaves_no_run_config(tmp_path):
     with pytest.raises(DataError):
         fit(t, "test", progress=False, say=None)
     assert not (tmp_path / "run").exists()
+
+
+def test_tf32_is_turned_on_for_cuda_only():
+    from nanonlp.training.device import enable_tf32
+
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        assert not enable_tf32(torch.device("cpu"))
+        assert not torch.backends.cuda.matmul.allow_tf32
+        assert enable_tf32(torch.device("cuda"))  # (the flags exist without a GPU too)
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved

@@ -36,7 +36,7 @@ import torch
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.training import checkpoint as ckpt
 from nanonlp.training.config import TrainConfig
-from nanonlp.training.device import autocast, pick_device, pick_dtype
+from nanonlp.training.device import autocast, enable_tf32, pick_device, pick_dtype
 from nanonlp.training.distributed import DistInfo, broadcast_from_main, mean_over_ranks, shard
 from nanonlp.training.schedule import cosine_lr, make_optimizer
 
@@ -107,6 +107,7 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
         self.dtype = pick_dtype(config.dtype, self.device)
+        enable_tf32(self.device)
         self.model = model.to(self.device)
         self.optimizer = make_optimizer(self.model, config.lr, config.weight_decay,
                                         (config.beta1, config.beta2))

@@ -1,0 +1,297 @@
+"""GPU benchmark (issue #21's GPU rows): ours against the real programs, on one CUDA device.
+
+Everything on: bfloat16 autocast, ``torch.compile`` (a, b), SDPA attention, fused AdamW, TF32.
+
+(a) GPT-2 124M shape (12 x 12 x 768, block 1024, batch 12, vocabulary 50,304, no biases),
+    random tokens: our GPT and optimizer against nanoGPT's own ``bench.py --real_data=False``,
+    both compiled, 10 warm-up then 20 timed steps each (bench.py's own loop). ms per step,
+    tokens/s, and MFU for both with one formula (nanoGPT's ``estimate_mfu``: 6N + 12 L H Q T
+    flops a token) against ``--peak-tflops`` (H200 bfloat16 dense: 989.4). ~2.5 min.
+(b) tinyshakespeare, characters, nanoGPT's GPU recipe (``config/train_shakespeare_char.py``):
+    wall-clock from process start to the first evaluation with val loss <= ``--target-val``,
+    nanoGPT's ``train.py`` (compiled) against our ``shakespeare-char`` preset (compiled), each
+    stopped there or at ``--max-seconds``. ~4-5 min.
+(c) BERT MLM at BERT-base shape (12 x 12 x 768, 128 tokens, batch 64, 15% of positions
+    scored): tokens/s, ours against ``transformers.BertForMaskedLM`` (SDPA), both eager. ~1 min.
+(d) seq2seq: training steps/s of our GRU encoder-decoder (batch 64, 30 tokens each side), on
+    the GPU against this machine's CPU. ~0.5 min.
+(e) ``pytest tests/test_gpu.py`` (printed, and noted with --record).
+
+On a lent device, with the data and a nanoGPT copy carried in the ignored folder ``.gpu/``
+(made here first: ``mkdir -p .gpu/data/tinyshakespeare .gpu/nanoGPT``, copy the shared
+``tinyshakespeare/input.txt`` there, ``git --git-dir=NANOGPT_GIT archive HEAD | tar -x -C
+.gpu/nanoGPT``), the device tool's ``run`` with ``carry=[".gpu"]`` and::
+
+    PYTHONPATH=src python3 benchmarks/gpu.py --data .gpu/data --nanogpt .gpu/nanoGPT \
+        [--parts abcde] [--record]
+
+Parts a-e take ~9 minutes on an H200, plus the machine's start: two calls fit the device's
+per-call limit with room to spare (``--parts ae --save $OUT/gpu-1.json``, then ``--parts bcd
+--save $OUT/gpu-2.json``); keep the files in ``benchmarks/results/`` and record them here with
+``python benchmarks/gpu.py --from benchmarks/results/gpu-1.json,benchmarks/results/gpu-2.json
+--record``.
+
+``--quick --device cpu`` runs every part tiny on the CPU (no compile; (a)'s anchor needs CUDA),
+only to check the script.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from gpt import nanogpt_copy
+from harness import ROOT, parser, record, result
+
+from nanonlp.training.device import autocast, enable_tf32
+from nanonlp.training.schedule import make_optimizer
+
+NAME = "gpu"
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def step_seconds(model, batch, device, steps: int, warmup: int, lr: float = 1e-4) -> float:
+    """Seconds per optimizer step, bench.py's loop: forward in bfloat16 autocast, backward,
+    fused AdamW, the loss read back every step."""
+    opt = make_optimizer(model, lr, 1e-2, (0.9, 0.95))
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    for k, n in enumerate((warmup, steps)):
+        sync(device)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            with autocast(device, dtype):
+                loss = model(*batch)[1]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss.item()
+        sync(device)
+        if k:
+            return (time.perf_counter() - t0) / n
+    raise AssertionError("unreachable")
+
+
+def mfu(n_params: int, n_layer: int, n_head: int, n_embd: int, T: int, tokens_per_s: float,
+        peak_tflops: float) -> float:
+    """nanoGPT's estimate (PaLM, appendix B): 6N + 12 L H Q T flops a token."""
+    flops_per_token = 6 * n_params + 12 * n_layer * n_head * (n_embd // n_head) * T
+    return flops_per_token * tokens_per_s / (peak_tflops * 1e12)
+
+
+def part_a(args, device, tmp: Path) -> list[dict]:
+    from nanonlp.gpt.config import GPTConfig
+    from nanonlp.gpt.model import GPT
+
+    B, T, L, H, C = (2, 64, 2, 2, 64) if args.quick else (12, 1024, 12, 12, 768)
+    cfg = GPTConfig(vocab_size=50304, block_size=T, n_layer=L, n_head=H, n_embd=C,
+                    bias=False, dropout=0.0, activation="gelu")  # nanoGPT's nn.GELU(): erf
+    model = GPT(cfg).to(device)
+    n = model.num_params()
+    x, y = (torch.randint(50304, (B, T), device=device) for _ in range(2))
+    engine = model if args.quick else torch.compile(model)
+    ours_ms = 1000 * step_seconds(engine, (x, y), device, 20, 10)
+    theirs_ms = float("nan")
+    if device.type == "cuda":  # (bench.py calls torch.cuda.synchronize unconditionally)
+        (tmp / "a").mkdir()
+        repo = nanogpt_copy(args.nanogpt, tmp / "a")
+        out = run([sys.executable, "bench.py", "--real_data=False", "--compile=True",
+                   f"--batch_size={B}", f"--block_size={T}"], repo)
+        theirs_ms = float(re.findall(r"time per iteration: ([\d.]+)ms", out)[-1])
+    case = f"GPT-2 124M shape ({L}x{H}x{C}, T={T}, B={B}), random tokens, compiled, bf16"
+    tok_s = (B * T / (ours_ms / 1000), B * T / (theirs_ms / 1000))
+    fit = [mfu(n, L, H, C, T, t, args.peak_tflops) for t in tok_s]
+    name = "karpathy/nanoGPT bench.py"
+    return [result(NAME, case, "ms_per_step", ours_ms, theirs_ms, name),
+            result(NAME, case, "tokens_per_s", *tok_s, name, better="higher"),
+            result(NAME, case, f"MFU (peak {args.peak_tflops:g} TFLOPS)", *fit, name,
+                   better="higher")]
+
+
+def part_b(args, device, tmp: Path) -> list[dict]:
+    from nanonlp.gpt.data import PrepareConfig, prepare
+    from nanonlp.gpt.train import make_trainer
+
+    text = (args.data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
+    quick = ["--device=cpu", "--compile=False", "--max_iters=40", "--lr_decay_iters=40",
+             "--eval_interval=20", "--eval_iters=2", "--n_layer=2", "--n_head=2",
+             "--n_embd=64", "--block_size=32", "--batch_size=4"] if args.quick else []
+    target = 99.0 if args.quick else args.target_val
+    (tmp / "b").mkdir()
+    repo = nanogpt_copy(args.nanogpt, tmp / "b")
+    (repo / "data" / "shakespeare_char" / "input.txt").write_text(text, encoding="utf-8")
+    subprocess.run([sys.executable, "data/shakespeare_char/prepare.py"], cwd=repo, check=True,
+                   capture_output=True)
+    theirs = first_below(
+        [sys.executable, "-u", "train.py", "config/train_shakespeare_char.py", *quick], repo,
+        r"step (\d+): train loss [\d.]+, val loss ([\d.]+)", target, args.max_seconds)
+
+    (tmp / "input.txt").write_text(text, encoding="utf-8")  # (prepared outside the timing,
+    prepare(PrepareConfig(source=str(tmp / "input.txt"), out=str(tmp / "ours-data")))  # too)
+    t0 = time.perf_counter()
+    small = dict(model=dict(n_layer=2, n_head=2, n_embd=64, block_size=32)) if args.quick \
+        else {}
+    train = dict(device=str(device), compile=not args.quick, out=str(tmp / "ours-run"))
+    if args.quick:
+        train.update(max_steps=40, decay_steps=40, warmup_steps=10, eval_interval=20,
+                     eval_steps=2, batch_size=4)
+    trainer = make_trainer(tmp / "ours-data", "shakespeare-char", train=train, **small)
+    ours = (float("nan"), float("nan"), -1)
+    for r in trainer.run():
+        if r.eval and r.eval["val"] <= target:
+            ours = (time.perf_counter() - t0, r.eval["val"], r.step)
+            break
+        if time.perf_counter() - t0 > args.max_seconds:
+            break
+    case = (f"tinyshakespeare char, nanoGPT GPU recipe, to val <= {target:g} (ours at step "
+            f"{ours[2]}, nanoGPT at iteration {theirs[2]})")
+    name = "karpathy/nanoGPT train.py"
+    return [result(NAME, case, "wall_s_to_target", ours[0], theirs[0], name),
+            result(NAME, case, "val_loss_there", ours[1], theirs[1], name)]
+
+
+def part_c(args, device) -> list[dict]:
+    from transformers import BertConfig as HFConfig
+    from transformers import BertForMaskedLM as HFBert
+
+    from nanonlp.bert.config import BertConfig
+    from nanonlp.bert.model import BertForMaskedLM
+
+    B, T, L, H, C, V = (4, 32, 2, 2, 64, 1000) if args.quick else (64, 128, 12, 12, 768, 30522)
+    ours = BertForMaskedLM(BertConfig(vocab_size=V, block_size=512, n_layer=L, n_head=H,
+                                      n_embd=C)).to(device)
+    hf = HFBert(HFConfig(vocab_size=V, hidden_size=C, num_hidden_layers=L,
+                         num_attention_heads=H, intermediate_size=4 * C,
+                         attn_implementation="sdpa")).to(device)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(4, V, (B, T), generator=g)
+    scored = torch.rand(B, T, generator=g) < 0.15
+    y = torch.where(scored, x, -1)
+    x, y = x.to(device), y.to(device)
+
+    class HFAdapter(torch.nn.Module):  # our contract: forward(idx, targets) -> (logits, loss)
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, idx, targets):
+            out = self.m(input_ids=idx, labels=targets.masked_fill(targets < 0, -100))
+            return out.logits, out.loss
+
+    steps, warm = (3, 1) if args.quick else (30, 10)
+    ours_s = step_seconds(ours, (x, None, y), device, steps, warm)
+    hf_s = step_seconds(HFAdapter(hf), (x, y), device, steps, warm)
+    case = f"BERT MLM ({L}x{H}x{C}, T={T}, B={B}, 15% scored), eager, bf16"
+    return [result(NAME, case, "tokens_per_s", B * T / ours_s, B * T / hf_s,
+                   "transformers BertForMaskedLM (sdpa)", better="higher")]
+
+
+def part_d(args, device) -> list[dict]:
+    from nanonlp.seq2seq.config import Seq2SeqConfig
+    from nanonlp.seq2seq.model import Seq2Seq
+
+    B, T, V = (4, 8, 100) if args.quick else (64, 30, 8000)
+    g = torch.Generator().manual_seed(0)
+    batch = [torch.randint(4, V, (B, T), generator=g) for _ in range(3)]  # src, tgt_in, tgt_out
+    rates = []
+    for dev in (device, torch.device("cpu")):
+        model = Seq2Seq(Seq2SeqConfig(src_vocab=V, tgt_vocab=V), g).to(dev)
+        steps = 3 if args.quick or dev.type == "cpu" else 50
+        rates.append(1 / step_seconds(model, [b.to(dev) for b in batch], dev, steps, 2))
+    case = f"seq2seq GRU + attention (defaults, B={B}, T={T}, vocab {V})"
+    return [result(NAME, case, "steps_per_s", *rates, f"ours on this machine's CPU "
+                   f"({torch.get_num_threads()} threads)", better="higher")]
+
+
+def run(cmd: list[str], cwd: Path) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"{' '.join(cmd[:3])} failed:\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def first_below(cmd: list[str], cwd: Path, pattern: str, target: float, limit: float
+                ) -> tuple[float, float, int]:
+    """Run ``cmd`` until a line matches ``pattern`` (step, value) with value <= target, or for
+    ``limit`` seconds: (seconds from the start, the value, the step), nan and -1 if never."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    found = (float("nan"), float("nan"), -1)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        m = re.search(pattern, line)
+        if m and float(m.group(2)) <= target:
+            found = (time.perf_counter() - t0, float(m.group(2)), int(m.group(1)))
+            break
+        if time.perf_counter() - t0 > limit:
+            break
+    proc.kill()
+    if proc.wait() not in (0, -9) and found[2] < 0:
+        sys.exit(f"{' '.join(cmd[:3])} failed:\n{''.join(lines[-30:])}")
+    return found
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=Path(os.environ.get("NANONLP_DATA", "")),
+                   help="the shared data folder (tinyshakespeare/input.txt is used)")
+    p.add_argument("--nanogpt", type=Path, metavar="DIR",
+                   help="a checkout of karpathy/nanoGPT, or its bare git folder (parts a, b)")
+    p.add_argument("--parts", default="abcde", help="which parts to run (default: abcde)")
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--peak-tflops", type=float, default=989.4,
+                   help="the device's dense bfloat16 peak, for MFU (H200 SXM: 989.4)")
+    p.add_argument("--target-val", type=float, default=1.47)
+    p.add_argument("--max-seconds", type=float, default=300.0,
+                   help="(b): stop each run here if it has not reached the target")
+    p.add_argument("--save", type=Path, help="also write the rows to this JSON file")
+    p.add_argument("--from", dest="from_", metavar="A.json,B.json",
+                   help="run nothing: take the rows of earlier --save files (to --record)")
+    args = p.parse_args()
+    if args.from_:
+        saved = [json.loads(Path(f).read_text()) for f in args.from_.split(",")]
+        rows = [r for s in saved for r in s["rows"]]
+        if args.record:
+            record(NAME, rows, notes=" ".join(dict.fromkeys(s["notes"] for s in saved)))
+        return
+    if args.nanogpt is None and set(args.parts) & {"a", "b"}:
+        p.error("parts a and b run nanoGPT: give --nanogpt DIR")
+    device = torch.device(args.device)
+    enable_tf32(device)
+    rows: list[dict] = []
+    tests = ""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if "e" in args.parts:
+            out = subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_gpu.py"],
+                                 cwd=ROOT, capture_output=True, text=True).stdout
+            tests = out.strip().splitlines()[-1] if out.strip() else "(no output)"
+            print("tests/test_gpu.py:", tests, flush=True)
+        for part, fn in (("a", lambda: part_a(args, device, tmp)),
+                         ("b", lambda: part_b(args, device, tmp)),
+                         ("c", lambda: part_c(args, device)),
+                         ("d", lambda: part_d(args, device))):
+            if part in args.parts:
+                rows += fn()
+    gpu = torch.cuda.get_device_name() if device.type == "cuda" else "no GPU"
+    notes = (f"Device: {gpu}, torch {torch.__version__}. "
+             + (f"tests/test_gpu.py: {tests}." if tests else ""))
+    if args.save:
+        args.save.write_text(json.dumps({"rows": rows, "notes": notes}, indent=1))
+    if args.record:
+        record(NAME, rows, notes=notes)
+
+if __name__ == "__main__":
+    main()
