@@ -66,9 +66,8 @@ def step_seconds(model, batch, device, steps: int, warmup: int, lr: float = 1e-4
     fused AdamW, the loss read back every step."""
     opt = make_optimizer(model, lr, 1e-2, (0.9, 0.95))
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    for k, n in enumerate((warmup, steps)):
-        sync(device)
-        t0 = time.perf_counter()
+
+    def train(n: int) -> None:
         for _ in range(n):
             with autocast(device, dtype):
                 loss = model(*batch)[1]
@@ -76,10 +75,13 @@ def step_seconds(model, batch, device, steps: int, warmup: int, lr: float = 1e-4
             loss.backward()
             opt.step()
             loss.item()
-        sync(device)
-        if k:
-            return (time.perf_counter() - t0) / n
-    raise AssertionError("unreachable")
+
+    train(warmup)
+    sync(device)
+    t0 = time.perf_counter()
+    train(steps)
+    sync(device)
+    return (time.perf_counter() - t0) / steps
 
 
 def mfu(n_params: int, n_layer: int, n_head: int, n_embd: int, T: int, tokens_per_s: float,
@@ -268,6 +270,8 @@ def main() -> None:
         return
     if args.nanogpt is None and set(args.parts) & {"a", "b"}:
         p.error("parts a and b run nanoGPT: give --nanogpt DIR")
+    if "b" in args.parts and not (args.data / "tinyshakespeare" / "input.txt").is_file():
+        p.error(f"part b needs {args.data / 'tinyshakespeare' / 'input.txt'}: give --data DIR")
     device = torch.device(args.device)
     enable_tf32(device)
     rows: list[dict] = []

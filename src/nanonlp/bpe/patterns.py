@@ -114,6 +114,9 @@ class Chunker:
         return Chunker, (self.pattern,)
 
 
+_chunker = lru_cache(maxsize=16)(Chunker)  # one per pattern, for split_chunks
+
+
 def split_chunks(text: str, pattern: str) -> list[str]:
     """Cut ``text`` into the chunks BPE works on (no special-token handling here).
 
@@ -126,7 +129,7 @@ def split_chunks(text: str, pattern: str) -> list[str]:
     """
     if not pattern:
         return [text] if text else []
-    return Chunker(pattern).findall(text)
+    return _chunker(pattern).findall(text)
 
 
 def special_splitter(specials) -> regex.Pattern | None:
