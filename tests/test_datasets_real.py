@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 
 from nanonlp import datasets as D
-from nanonlp.datasets.store import sha256_file
+from nanonlp.fileio import sha256_file
 
 pytestmark = pytest.mark.data
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import bz2
 import contextlib
 import gzip
+import hashlib
 import io
 import json
 import lzma
@@ -207,6 +208,15 @@ def _umask() -> int:
 def default_file_mode() -> int:
     """The mode ``open(path, "w")`` would give a new file: 0o666 less the process umask."""
     return 0o666 & ~_umask()
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """The hex sha256 of a file, read in 1 MiB chunks (a checkpoint, a data file, an index)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
 
 
 def split_member(path: str | os.PathLike) -> tuple[Path, str | None]:

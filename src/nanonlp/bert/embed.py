@@ -37,7 +37,7 @@ from nanonlp.bert.data import special_ids
 from nanonlp.bert.finetune import checkpoint_tokenizer, encode_text
 from nanonlp.bert.model import POOLING, load_bert
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.fileio import atomic_write, iter_lines
+from nanonlp.fileio import atomic_write, iter_lines, sha256_file
 
 EMBEDDING_FILE = "embedding.json"  # in a checkpoint: the pooling its vectors were trained for
 INDEX_FORMAT = "nanonlp-embeddings"
@@ -169,14 +169,6 @@ def sidecar(path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     return path.with_name(path.name + ".json")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_index(out: str | os.PathLike, vecs: np.ndarray, lines: Sequence[str],

@@ -31,9 +31,8 @@ from nanonlp.bert.data import (
     train_tokenizer,
 )
 from nanonlp.bert.model import BertForMaskedLM
-from nanonlp.datasets import sha256_file
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.fileio import atomic_dir
+from nanonlp.fileio import atomic_dir, sha256_file
 from nanonlp.training import TrainConfig, Trainer
 from nanonlp.training.config import (
     check_writable,

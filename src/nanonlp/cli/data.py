@@ -7,7 +7,8 @@ from itertools import islice
 
 from nanonlp import datasets as D
 from nanonlp.cli.common import Command, at_least, say
-from nanonlp.datasets.store import candidates, sha256_file
+from nanonlp.datasets.store import candidates
+from nanonlp.fileio import sha256_file
 
 
 def _data_list(args: argparse.Namespace) -> None:

@@ -32,9 +32,9 @@ from nanonlp.datasets.store import (
     data_root,
     fetch,
     find_file,
-    sha256_file,
 )
 from nanonlp.errors import DataError
+from nanonlp.fileio import sha256_file
 
 __all__ = [
     "DATASETS", "RECORD_KINDS", "Analogy", "Dataset", "Example", "FileSpec", "Pair",

@@ -110,14 +110,6 @@ def _not_found_message(ds: Dataset, spec: FileSpec, places, path) -> str:
     return f"data set {ds.name!r}: {spec.name} not found ({looked}); {ways}"
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """The hex sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
 
 def fetch(spec: FileSpec, dest: Path, *, progress: bool = False, timeout: float = 60.0) -> Path:
     """Download ``spec`` to ``dest`` atomically, trying its URLs in order; return ``dest``.
