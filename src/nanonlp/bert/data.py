@@ -21,9 +21,8 @@ import numpy as np
 import torch
 
 from nanonlp.bert.config import SPECIALS
+from nanonlp.bpe.formats import TOKENIZER_FILE
 from nanonlp.errors import ConfigError, DataError
-
-TOKENIZER_FILE = "tokenizer.model"
 
 
 def special_ids(tok, where: str = "tokenizer") -> dict[str, int]:
@@ -43,15 +42,14 @@ def special_ids(tok, where: str = "tokenizer") -> dict[str, int]:
 
 
 def load_tokenizer(path: str | os.PathLike):
-    """A nanonlp tokenizer from its ``.model`` file (byte-level BPE, or the WordPiece of an
-    imported BERT), checked for BERT's special tokens."""
+    """A nanonlp tokenizer from its ``.model`` file or from a checkpoint folder (its
+    ``tokenizer.model``): byte-level BPE, or the WordPiece of an imported BERT
+    (:func:`nanonlp.bpe.formats.load_tokenizer`), checked for BERT's special tokens."""
     from nanonlp.bpe.formats import load_tokenizer as load_any
 
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such tokenizer file")
     tok = load_any(path)
-    special_ids(tok, str(path))
+    path = Path(path)
+    special_ids(tok, str(path / TOKENIZER_FILE if path.is_dir() else path))
     return tok
 
 

@@ -33,6 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from nanonlp.bert.config import BertConfig
+from nanonlp.bpe.formats import TOKENIZER_FILE
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.layers import Block, check_ids
 
@@ -213,7 +214,7 @@ def save_bert(model: nn.Module, path: str | os.PathLike, tokenizer_file=None) ->
     """Write a weights-only checkpoint folder (config.json + model.safetensors [+ tokenizer])."""
     from nanonlp.training.checkpoint import save_checkpoint
 
-    extra = {"tokenizer.model": Path(tokenizer_file).read_bytes()} if tokenizer_file else None
+    extra = {TOKENIZER_FILE: Path(tokenizer_file).read_bytes()} if tokenizer_file else None
     if isinstance(model, BertClassifier):
         return save_checkpoint(path, model, kind="bert-classifier",
                                model_config=classifier_config(model), extra_files=extra)

@@ -18,6 +18,7 @@ from nanonlp.bert.data import load_tokenizer
 from nanonlp.bert.model import save_bert
 from nanonlp.bert.predict import fill_mask
 from nanonlp.bert.pretrain import PretrainConfig, load_corpus, make_trainer, mlm_accuracy
+from nanonlp.bpe.formats import TOKENIZER_FILE
 from nanonlp.tour import Figure, PartReport, TourContext
 from nanonlp.training.metrics import plot_losses
 
@@ -41,10 +42,10 @@ def run(ctx: TourContext) -> PartReport:
         records = [r.to_json() for r in trainer.run()]
         bert = trainer.model.eval()
         # weights and tokenizer, kept for `nanonlp serve` (make serve)
-        save_bert(bert, ctx.path("bert") / "model", tmp / "data" / "tokenizer.model")
+        save_bert(bert, ctx.path("bert") / "model", tmp / "data" / TOKENIZER_FILE)
         acc = mlm_accuracy(bert, load_corpus(cfg.data), batches=2 if quick else 10,
                            batch_size=16, seed=ctx.seed)
-        tok = load_tokenizer(tmp / "data" / "tokenizer.model")
+        tok = load_tokenizer(tmp / "data" / TOKENIZER_FILE)
         prompt = "The city is the[MASK] of the country ."
         fills = fill_mask(bert, tok, prompt, top_k=5)[0]
     png = plot_losses(records, ctx.path("bert_loss.png"), f"BERT MLM pretraining on {source}")

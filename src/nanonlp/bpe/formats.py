@@ -12,6 +12,8 @@ from pathlib import Path
 
 from nanonlp.errors import DataError
 
+TOKENIZER_FILE = "tokenizer.model"  # a checkpoint's or prepared data folder's tokenizer
+
 
 def load_tokenizer(path: str | os.PathLike):
     """The tokenizer in a nanonlp ``.model`` file, of whichever kind it is; given a folder (a
@@ -22,7 +24,9 @@ def load_tokenizer(path: str | os.PathLike):
 
     path = Path(path)
     if path.is_dir():
-        path = path / "tokenizer.model"
+        if not (path / TOKENIZER_FILE).exists():
+            raise DataError(f"{path}: no {TOKENIZER_FILE} beside the weights")
+        path = path / TOKENIZER_FILE
     try:
         with path.open(encoding="utf-8") as f:
             head = f.readline()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from nanonlp.bpe.formats import TOKENIZER_FILE, load_tokenizer
 from nanonlp.cli.common import (
     PRESET_NOTE,
     Command,
@@ -18,9 +19,8 @@ from nanonlp.cli.common import (
     say,
 )
 from nanonlp.cliargs import add_config_args, config_from_args
-from nanonlp.errors import DataError
 from nanonlp.gpt.config import PRESETS, GPTConfig
-from nanonlp.gpt.data import TOKENIZER_FILE, PrepareConfig, load_tokenizer, prepare
+from nanonlp.gpt.data import PrepareConfig, prepare
 from nanonlp.gpt.export import export_hf
 from nanonlp.gpt.from_hf import import_hf
 from nanonlp.gpt.model import load_gpt
@@ -80,10 +80,7 @@ def _gpt_sample(args: argparse.Namespace) -> None:
     cfg = config_from_args(args, SampleConfig)
     checked_arg(cfg.prompt, "--prompt")
     model = load_gpt(args.checkpoint, pick_device(cfg.device))
-    tok_path = Path(args.checkpoint) / TOKENIZER_FILE
-    if not tok_path.exists():
-        raise DataError(f"{args.checkpoint}: no {TOKENIZER_FILE} beside the weights")
-    tok = load_tokenizer(tok_path)
+    tok = load_tokenizer(args.checkpoint)
     prompt = tok.encode(cfg.prompt, allowed_special="all")
     gen = torch.Generator().manual_seed(cfg.seed)
     for k in range(cfg.num_samples):

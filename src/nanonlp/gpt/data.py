@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from nanonlp.bpe.formats import TOKENIZER_FILE, load_tokenizer
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.fileio import atomic_write, read_text
 
 META = "meta.json"
-TOKENIZER_FILE = "tokenizer.model"
 
 
 @dataclass
@@ -49,14 +49,6 @@ class PrepareConfig:
             raise ConfigError("source is empty: give a data set name or a text file")
         if self.max_chars is not None and self.max_chars < 1:
             raise ConfigError(f"max_chars must be >= 1 (or None), got {self.max_chars}")
-
-
-def load_tokenizer(path: str | os.PathLike):
-    """A nanonlp tokenizer from its ``.model`` file: char, byte-level BPE (or WordPiece), by its
-    header (:func:`nanonlp.bpe.formats.load_tokenizer`)."""
-    from nanonlp.bpe.formats import load_tokenizer as load_any
-
-    return load_any(path)
 
 
 def read_source(source: str, split: str | None = None,

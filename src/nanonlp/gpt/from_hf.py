@@ -164,7 +164,7 @@ def import_hf(folder: str | os.PathLike, out: str | os.PathLike) -> ImportReport
     HF GPT-2 ``folder``. Everything is read and checked first, and ``out`` is written whole
     or not at all; an existing ``out`` that is not a nanonlp checkpoint is refused."""
     from nanonlp.bpe import Tokenizer
-    from nanonlp.gpt.data import TOKENIZER_FILE
+    from nanonlp.bpe.formats import TOKENIZER_FILE
     from nanonlp.training.checkpoint import save_checkpoint
 
     folder, out = Path(folder), Path(out)

@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from nanonlp.bpe.formats import TOKENIZER_FILE
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.gpt.config import ACTIVATIONS, GPTConfig
 from nanonlp.layers import Block, KVCache, init_gpt2_, make_norm, rotary_tables
@@ -112,7 +113,7 @@ def save_gpt(model: GPT, path, tokenizer_file=None):
 
     from nanonlp.training.checkpoint import save_checkpoint
 
-    extra = {"tokenizer.model": Path(tokenizer_file).read_bytes()} if tokenizer_file else None
+    extra = {TOKENIZER_FILE: Path(tokenizer_file).read_bytes()} if tokenizer_file else None
     return save_checkpoint(path, model, kind="gpt", model_config=model.config.to_dict(),
                            extra_files=extra)
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 
 from nanonlp import datasets as D
-from nanonlp.gpt.data import PrepareConfig, load_tokenizer, prepare
+from nanonlp.bpe.formats import TOKENIZER_FILE, load_tokenizer
+from nanonlp.gpt.data import PrepareConfig, prepare
 from nanonlp.gpt.model import save_gpt
 from nanonlp.gpt.sample import generate, stream_text
 from nanonlp.gpt.train import make_trainer
@@ -35,10 +36,10 @@ def run(ctx: TourContext) -> PartReport:
             eval_steps=4 if ctx.quick else 20, seed=ctx.seed, device="cpu",
             out=str(tmp / "run")))
         records = [r.to_json() for r in trainer.run()]
-        tok = load_tokenizer(tmp / "data" / "tokenizer.model")
+        tok = load_tokenizer(tmp / "data" / TOKENIZER_FILE)
         model = trainer.model.eval()
         # weights and tokenizer, kept for `nanonlp serve` (make serve)
-        save_gpt(model, ctx.path("gpt") / "model", tmp / "data" / "tokenizer.model")
+        save_gpt(model, ctx.path("gpt") / "model", tmp / "data" / TOKENIZER_FILE)
         prompt = tok.encode("\n")
         gen = torch.Generator().manual_seed(ctx.seed)
         ids = generate(model, prompt, 120 if ctx.quick else 300, temperature=0.8, top_k=40,

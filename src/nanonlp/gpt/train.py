@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from nanonlp.bpe.formats import TOKENIZER_FILE
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.gpt.config import GPTConfig, presets
-from nanonlp.gpt.data import TOKENIZER_FILE, TokenData, read_meta
+from nanonlp.gpt.data import TokenData, read_meta
 from nanonlp.gpt.model import GPT, load_gpt
 from nanonlp.training import TrainConfig, Trainer
 from nanonlp.training.config import model_config_of, overrides, resume_configs

@@ -140,16 +140,14 @@ def load(kind: str, path: str | os.PathLike, name: str | None = None) -> Loaded:
                                             "src_vocab": len(tr.src_vocab),
                                             "tgt_vocab": len(tr.tgt_vocab)})
     if kind == "gpt":
-        from nanonlp.gpt.data import TOKENIZER_FILE, load_tokenizer
+        from nanonlp.bpe.formats import load_tokenizer
         from nanonlp.gpt.model import load_gpt
         from nanonlp.gpt.sample import decoding_layout_
 
         model = load_gpt(path)
         decoding_layout_(model)  # once, here: requests share the model and never write to it
-        if not (path / TOKENIZER_FILE).exists():
-            raise DataError(f"{path}: no {TOKENIZER_FILE} beside the weights")
         c = model.config
-        return Loaded(kind, name, model, load_tokenizer(path / TOKENIZER_FILE),
+        return Loaded(kind, name, model, load_tokenizer(path),
                       info={"parameters": model.num_params(), "n_layer": c.n_layer,
                             "n_head": c.n_head, "block_size": c.block_size,
                             "vocab_size": c.vocab_size})
