@@ -136,13 +136,10 @@ def throughput(quick: bool) -> list[dict]:
 
 def finetune_worker(args) -> None:
     """One fine-tuning run in its own process (1 torch thread); writes its result JSON."""
-    from nanonlp.bert.finetune import (
-        FinetuneConfig,
-        checkpoint_tokenizer,
-        evaluate,
-        load_task,
-        make_trainer,
-    )
+    from nanonlp.bert import evaluate
+    from nanonlp.bert.data import load_tokenizer
+    from nanonlp.bert.finetune import FinetuneConfig, make_trainer
+    from nanonlp.bert.tasks import load_task
 
     torch.set_num_threads(1)
     work = Path(args.work)
@@ -156,11 +153,11 @@ def finetune_worker(args) -> None:
                                 seed=args.seed, out=str(work / f"ft-{name}")))
     with Timer() as t:
         list(trainer.run())
-    tok = checkpoint_tokenizer(ckpt)
+    tok = load_tokenizer(ckpt)
     splits = ("val", "test") if args.task == "conll2003" else ("val",)
     res = {"task": args.task, "init": args.init, "seed": args.seed, "max_train": max_train,
            "steps": trainer.step, "lr": args.ft_lr, "seconds": t.seconds,
-           **{s: evaluate(trainer.model, tok, load_task(args.task, s)) for s in splits}}
+           **{s: evaluate(trainer.model, load_task(args.task, s), tok) for s in splits}}
     (work / f"ft-{name}.json").write_text(json.dumps(res, indent=1))
 
 

@@ -37,6 +37,9 @@ import numpy as np
 import torch
 from harness import Timer, data_dir, parser, record, result
 
+from nanonlp.bert.data import load_tokenizer
+from nanonlp.bert.encode import encode_text
+
 FT = dict(batch_size=32, lr=1e-3, min_lr=1e-4, eval_steps=5, device="cpu", seed=0)
 
 
@@ -53,7 +56,7 @@ def finetune(cfg, ckpt: str, records: dict, steps: int, out: Path) -> tuple[dict
         fit(trainer, str(out.name), progress=False, say=None)
     if cfg.kind == "contrastive":
         return {}, t.seconds
-    return score_splits(trainer.model, ft.checkpoint_tokenizer(ckpt), records), t.seconds
+    return score_splits(trainer.model, load_tokenizer(ckpt), records), t.seconds
 
 
 def tfidf_lr(train: list, dev: list) -> float:
@@ -168,7 +171,7 @@ def retrieval(ckpt: str, work: Path, steps: int, quick: bool) -> tuple[list, dic
                 means[i] = np.mean(known, axis=0)
         out["word2vec"] = scores(unit(means))
     out["word2vec"]["seconds"] = t.seconds
-    tok = ft.checkpoint_tokenizer(ckpt)
+    tok = load_tokenizer(ckpt)
     with Timer() as t:
         out["bert_mlm"] = scores(unit(embed(load_bert(ckpt), tok, pool, batch_size=128)))
     out["bert_mlm"]["seconds"] = t.seconds
@@ -202,7 +205,6 @@ def throughput(ckpt: str, quick: bool) -> tuple[list, dict]:
     from transformers import BertModel
 
     from nanonlp import datasets as D
-    from nanonlp.bert import finetune as ft
     from nanonlp.bert.contrastive import pool
     from nanonlp.bert.data import special_ids
     from nanonlp.bert.embed import embed
@@ -216,7 +218,7 @@ def throughput(ckpt: str, quick: bool) -> tuple[list, dict]:
                             max_position_embeddings=c.block_size, hidden_act="gelu",
                             pad_token_id=c.pad_id, attn_implementation="sdpa"),
                    add_pooling_layer=False).eval()
-    tok = ft.checkpoint_tokenizer(ckpt)
+    tok = load_tokenizer(ckpt)
     ids = special_ids(tok)
     # distinct sentences: embed() encodes a repeated line once, which would flatter its rate
     lines = list(dict.fromkeys(p.source for p in D.load("eng-fra")))[:2000 if quick else 8000]
@@ -224,7 +226,7 @@ def throughput(ckpt: str, quick: bool) -> tuple[list, dict]:
     with Timer() as t:
         embed(ours, tok, lines, batch_size=128)
     end_to_end = len(lines) / t.seconds
-    enc = sorted((ft.encode_text(tok, s, ids, c.block_size, c.lowercase) for s in lines), key=len)
+    enc = sorted((encode_text(tok, s, ids, c.block_size, c.lowercase) for s in lines), key=len)
     batches = []
     for s in range(0, len(enc), 128):
         rows = enc[s:s + 128]

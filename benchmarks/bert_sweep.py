@@ -67,8 +67,8 @@ def corpus_config(work: Path, corpus: str):
 
 def prepare(work: Path) -> None:
     """The three corpora (and the unlabelled SST-2 training text for ``tapt``)."""
-    from nanonlp.bert.finetune import load_task
     from nanonlp.bert.pretrain import prepare_corpus
+    from nanonlp.bert.tasks import load_task
 
     text = work / "sst2_train.txt"
     if not text.exists():
@@ -107,13 +107,9 @@ def pretrain(work: Path, name: str, steps: int, device: str) -> None:
 def finetune(ckpt: str, init: str, seed: int, pooling: str, out_json: str, device: str) -> None:
     import torch
 
-    from nanonlp.bert.finetune import (
-        FinetuneConfig,
-        checkpoint_tokenizer,
-        evaluate,
-        load_task,
-        make_trainer,
-    )
+    from nanonlp.bert import evaluate
+    from nanonlp.bert.data import load_tokenizer
+    from nanonlp.bert.finetune import FinetuneConfig, make_trainer
 
     torch.set_num_threads(1)
     t = make_trainer(FinetuneConfig(task="sst2", init=init, pooling=pooling), ckpt,
@@ -122,7 +118,7 @@ def finetune(ckpt: str, init: str, seed: int, pooling: str, out_json: str, devic
                                 eval_steps=5, device=device, dtype="float32", seed=seed,
                                 out=out_json + ".run"))
     list(t.run())
-    acc = evaluate(t.model, checkpoint_tokenizer(ckpt), load_task("sst2", "val"))["accuracy"]
+    acc = evaluate(t.model, "sst2", load_tokenizer(ckpt))["accuracy"]
     Path(out_json).write_text(json.dumps({"ckpt": Path(ckpt).parent.name, "init": init,
                                           "steps": FT_STEPS, "seed": seed, "pooling": pooling,
                                           "acc": acc}))

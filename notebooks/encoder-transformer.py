@@ -46,9 +46,9 @@ import torch
 import torch.nn.functional as F
 
 from nanonlp import datasets
-from nanonlp.bert import BertConfig, BertForMaskedLM, finetune
+from nanonlp.bert import BertConfig, BertForMaskedLM, evaluate, finetune
 from nanonlp.bert.data import load_tokenizer, mask_tokens, read_texts
-from nanonlp.bert.finetune import FinetuneConfig, evaluate, load_task
+from nanonlp.bert.finetune import FinetuneConfig
 from nanonlp.bert.predict import fill_mask
 from nanonlp.bert.pretrain import (
     PretrainConfig,
@@ -56,6 +56,7 @@ from nanonlp.bert.pretrain import (
     make_trainer,
     mlm_accuracy,
 )
+from nanonlp.bert.tasks import load_task
 from nanonlp.datasets.records import Example
 from nanonlp.layers import SelfAttention
 
@@ -385,7 +386,7 @@ for init in ("pretrained", "random"):
                                work / "run" / "last", train=dict(ft_train, out=str(work / f"ft-{init}")),
                                records=records_ft)
     curves[init] = [(r.step, r.loss) for r in ft.run() if r.loss is not None]
-    results[init] = evaluate(ft.model, tok, val)["accuracy"]
+    results[init] = evaluate(ft.model, val, tok)["accuracy"]
     print(f"{init:>10} start: accuracy {results[init]:.1f}% on {len(val):,} examples")
 majority = max(sum(r.label == lab for r in val) for lab in {r.label for r in val})
 print(f"majority class: {100 * majority / len(val):.1f}%")

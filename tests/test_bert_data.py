@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from nanonlp.bert.data import MLMData, mask_tokens, pack_sentences, special_ids
-from nanonlp.bert.finetune import LabelledData, encode_words, label_index
+from nanonlp.bert.encode import collate, encode_words, label_index
 from nanonlp.bpe import Tokenizer
 from nanonlp.errors import DataError
 
@@ -102,9 +102,8 @@ def test_unknown_label_is_a_clear_error():
 
 
 def test_labelled_batches_pad_ids_and_targets():
-    data = LabelledData({"train": [([1, 5, 2], [-1, 0, -1]), ([1, 5, 6, 7, 2], [-1, 1, 0, 0, -1])]},
-                        pad_id=9, token=True)
-    x, y = data.collate(data.splits["train"])
+    x, y = collate([([1, 5, 2], [-1, 0, -1]), ([1, 5, 6, 7, 2], [-1, 1, 0, 0, -1])],
+                   pad_id=9, token=True)
     assert x.tolist() == [[1, 5, 2, 9, 9], [1, 5, 6, 7, 2]]
     assert y.tolist() == [[-1, 0, -1, -1, -1], [-1, 1, 0, 0, -1]]
 

@@ -62,7 +62,8 @@ def test_headerless_tsv_trains_reports_and_predicts(ckpt, tmp_path, capsys, monk
                                                     torch_one_thread):
     from sklearn.metrics import classification_report, confusion_matrix
 
-    from nanonlp.bert.finetune import checkpoint_tokenizer, predict_records
+    from nanonlp.bert.data import load_tokenizer as checkpoint_tokenizer
+    from nanonlp.bert.predict import predict_records
     from nanonlp.datasets.labelled import read_labelled
 
     rng = random.Random(0)
@@ -148,8 +149,10 @@ def test_csv_with_header_and_named_columns_and_jsonl_pairs(ckpt, tmp_path, capsy
 
 
 def test_pair_encoding_has_token_types_and_cuts_the_longer_text(ckpt):
+    from nanonlp.bert.data import load_tokenizer as checkpoint_tokenizer
     from nanonlp.bert.data import special_ids
-    from nanonlp.bert.finetune import LabelledData, checkpoint_tokenizer, encode_example
+    from nanonlp.bert.encode import encode_example
+    from nanonlp.bert.finetune import LabelledData
 
     tok = checkpoint_tokenizer(ckpt)
     ids = special_ids(tok)
@@ -169,7 +172,8 @@ def test_column_file_with_unseen_label_names_tags_and_reports_span_f1(ckpt, tmp_
                                                                     torch_one_thread):
     from seqeval.metrics import classification_report
 
-    from nanonlp.bert.finetune import checkpoint_tokenizer, predict_tags
+    from nanonlp.bert.data import load_tokenizer as checkpoint_tokenizer
+    from nanonlp.bert.predict import predict_tags
     from nanonlp.bert.report import span_scores
     from nanonlp.datasets.labelled import read_tagged
 
@@ -234,8 +238,8 @@ def test_embed_identical_lines_and_search_finds_the_line_itself(ckpt, tmp_path, 
     assert vecs.shape == (5, 32) and vecs.dtype == np.float32
     assert np.array_equal(vecs[0], vecs[2]) and not np.array_equal(vecs[0], vecs[1])
     # the rows do not depend on the batch a line was in
+    from nanonlp.bert.data import load_tokenizer as checkpoint_tokenizer
     from nanonlp.bert.embed import embed
-    from nanonlp.bert.finetune import checkpoint_tokenizer
 
     alone = embed(load_bert(ckpt), checkpoint_tokenizer(ckpt), ["the big Zorbo"])
     np.testing.assert_allclose(alone[0], vecs[3], rtol=1e-5, atol=1e-6)
@@ -254,8 +258,8 @@ def test_embed_identical_lines_and_search_finds_the_line_itself(ckpt, tmp_path, 
 def test_contrastive_training_raises_recall_at_1(ckpt, tmp_path, capsys, torch_one_thread):
     """Paraphrases with disjoint words: anchors say "the ADJ NOUN", positives use synonyms,
     "a NOUN' that is ADJ'". Held-out combinations test that the word mapping was learned."""
+    from nanonlp.bert.data import load_tokenizer as checkpoint_tokenizer
     from nanonlp.bert.embed import pair_retrieval
-    from nanonlp.bert.finetune import checkpoint_tokenizer
 
     nouns = [("cat", "feline"), ("dog", "hound"), ("bird", "avian"), ("fox", "vixen"),
              ("car", "auto"), ("boat", "ship")]

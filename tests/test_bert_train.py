@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from nanonlp.bert import finetune
+from nanonlp.bert import evaluate, finetune
 from nanonlp.bert.data import TOKENIZER_FILE, special_ids
-from nanonlp.bert.finetune import FinetuneConfig, evaluate
+from nanonlp.bert.finetune import FinetuneConfig
 from nanonlp.bert.model import BertClassifier, BertForMaskedLM, load_bert
 from nanonlp.bert.predict import fill_mask, predict_lines
 from nanonlp.bert.pretrain import PretrainConfig, load_corpus, make_trainer, mlm_accuracy
@@ -89,7 +89,7 @@ def test_finetune_learns_a_separable_task_and_reloads(pretrained, tmp_path):
                                   eval_steps=2, device="cpu", out=str(tmp_path / "ft")), records=records)
     list(trainer.run())
     tok = Tokenizer.load(tmp / "run" / "last" / TOKENIZER_FILE)
-    assert evaluate(trainer.model, tok, records["val"])["accuracy"] == 100.0
+    assert evaluate(trainer.model, records["val"], tok)["accuracy"] == 100.0
     again = load_bert(tmp_path / "ft" / "last")
     assert isinstance(again, BertClassifier) and again.labels == ["neg", "pos"]
     out = predict_lines(tmp_path / "ft" / "last", ["the dog was awful .", "the cat was great ."])
@@ -121,7 +121,7 @@ def test_finetune_token_task_and_random_init(pretrained, tmp_path):
     assert not torch.equal(trainer.model.bert.wte.weight, pretrained_weights)  # re-initialised
     list(trainer.run())
     tok = Tokenizer.load(tmp / "run" / "last" / TOKENIZER_FILE)
-    scores = evaluate(trainer.model, tok, records["val"])
+    scores = evaluate(trainer.model, records["val"], tok)
     assert scores["f1"] > 85.0
     out = predict_lines(tmp_path / "ner" / "last", ["the big Zorbo sat"])
     assert out == ["big Zorbo (ORG)"]  # the entities of the line
@@ -189,7 +189,7 @@ def test_uncased_model_lowercases_corpus_prediction_and_finetuning(pretrained, t
                              eval_steps=2, device="cpu", out=str(tmp_path / "ft")), records=records)
     list(ft.run())
     shouted = [Example(r.text.upper(), r.label) for r in records["val"]]
-    assert evaluate(ft.model, tok, shouted)["accuracy"] == 100.0
+    assert evaluate(ft.model, shouted, tok)["accuracy"] == 100.0
     out = predict_lines(tmp_path / "ft" / "last", ["THE DOG WAS AWFUL .", "the cat was great ."])
     assert [line.split("\t")[0] for line in out] == ["neg", "pos"]
 

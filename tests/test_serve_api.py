@@ -265,8 +265,7 @@ def test_attention_weights_give_the_layers_output(runs, client):
 
 
 def test_bert_answers_are_the_librarys(client, models):
-    from nanonlp.bert.finetune import predict_labels, predict_tags
-    from nanonlp.bert.predict import fill_mask
+    from nanonlp.bert.predict import fill_mask, predict_labels, predict_tags
 
     mlm = models.get("bert", "bert/best")
     text = "the king [MASK] the [MASK] ."

@@ -270,8 +270,7 @@ def test_gpt_page_streams_and_shows_probabilities_and_attention(driver, url, mod
 
 
 def test_bert_page_fill_mask_label_and_tags(driver, url, models, tmp_path):
-    from nanonlp.bert.finetune import predict_labels
-    from nanonlp.bert.predict import fill_mask
+    from nanonlp.bert.predict import fill_mask, predict_labels
 
     open_page(driver, url, "/bert")
     mlm = models.get("bert", "bert/best")

@@ -33,8 +33,8 @@ import numpy as np
 import torch
 
 from nanonlp.bert.contrastive import pool
-from nanonlp.bert.data import special_ids
-from nanonlp.bert.finetune import checkpoint_tokenizer, encode_text
+from nanonlp.bert.data import load_tokenizer, special_ids
+from nanonlp.bert.encode import encode_text
 from nanonlp.bert.model import POOLING, load_bert
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.fileio import atomic_write, iter_lines, sha256_file
@@ -222,7 +222,7 @@ def embed_file(checkpoint: str | os.PathLike, path: str | os.PathLike,
         raise DataError(f"{os.fspath(path)}: no lines (an empty file)")
     how = pooling or checkpoint_pooling(checkpoint)
     model = load_bert(checkpoint, device)
-    tok = checkpoint_tokenizer(checkpoint)
+    tok = load_tokenizer(checkpoint)
     vecs = embed(model, tok, lines, pooling=how, batch_size=batch_size, progress=progress)
     meta = {"source": os.fspath(path), "checkpoint": os.fspath(checkpoint), "pooling": how,
             "weights_sha256": sha256_file(Path(checkpoint) / "model.safetensors")}
@@ -241,6 +241,6 @@ def search(checkpoint: str | os.PathLike, index: str | os.PathLike, queries: Seq
     if sha256_file(Path(checkpoint) / "model.safetensors") != meta.get("weights_sha256"):
         raise DataError(f"{index}: was embedded by another model ({meta.get('checkpoint')}), "
                         f"not {checkpoint}; search with that one, or embed the lines again")
-    tok = checkpoint_tokenizer(checkpoint)
+    tok = load_tokenizer(checkpoint)
     q = embed(model, tok, list(queries), pooling=meta.get("pooling", "mean"))
     return [[(c, i, lines[i]) for i, c in nearest(vecs, v, k)] for v in q]

@@ -1,5 +1,11 @@
 """Run a BERT checkpoint on text: fill [MASK] (a pretrained MLM), label a sentence (a sequence
-classifier) or tag each word (a token classifier).
+classifier) or tag each word (a token classifier). This is the inference side of fine-tuning
+(:mod:`nanonlp.bert.finetune` trains; nothing here imports it): the playground, ``bert
+predict``, ``bert finetune --report`` and :func:`nanonlp.bert.evaluate` all predict through
+:func:`predict_proba` and :func:`predict_tags`.
+
+A word takes the label of its first sub-word, the alignment it was trained with
+(:func:`nanonlp.bert.encode.encode_words`).
 
 :func:`predict_lines` is what ``nanonlp bert predict`` calls: it loads the checkpoint and its
 tokenizer and returns one output line per input line: the label and its probability, the
@@ -11,19 +17,89 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import torch
 
-from nanonlp.bert.data import special_ids
-from nanonlp.bert.finetune import (
-    checkpoint_task,
-    checkpoint_tokenizer,
-    predict_proba,
-    predict_tags,
-)
-from nanonlp.bert.model import BertForMaskedLM, load_bert
+from nanonlp.bert.data import load_tokenizer, special_ids
+from nanonlp.bert.encode import collate, encode_example, encode_words
+from nanonlp.bert.model import BertClassifier, BertForMaskedLM, load_bert
+from nanonlp.datasets.records import PairExample
 from nanonlp.datasets.tags import bio_spans
 from nanonlp.errors import DataError
+
+FINETUNE_FILE = "finetune.json"  # beside a classifier's weights: its task; does it read pairs
+
+
+def checkpoint_task(checkpoint: str | os.PathLike) -> dict[str, Any]:
+    """What ``finetune.json`` says of a fine-tuned checkpoint (``{}`` for one without it)."""
+    path = Path(checkpoint) / FINETUNE_FILE
+    if not path.exists():
+        return {}
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise DataError(f"{path}: not JSON") from None
+    if not isinstance(info, dict):
+        raise DataError(f"{path}: expected a JSON object")
+    return info
+
+
+@torch.no_grad()
+def predict_proba(model: BertClassifier, tok, texts: Sequence[str],
+                  pairs: Sequence[str] | None = None, batch_size: int = 64) -> torch.Tensor:
+    """Label probabilities (N, L) of each text (or text pair), sequence classifier."""
+    model.eval()
+    ids = special_ids(tok)
+    dev = next(model.parameters()).device
+    out = []
+    for s in range(0, len(texts), batch_size):
+        rows = []
+        for k in range(s, min(s + batch_size, len(texts))):
+            x, types, _ = encode_example(tok, texts[k], None if pairs is None else pairs[k],
+                                         ids, model.config.block_size, model.config.lowercase)
+            rows.append((x, 0) if types is None else (x, 0, types))
+        x, _, *tt = collate(rows, ids["pad_id"], token=False)
+        logits, _ = model(x.to(dev), *(t.to(dev) for t in tt))
+        out.append(logits.float().softmax(-1).cpu())
+    return torch.cat(out) if out else torch.zeros((0, len(model.labels)))
+
+
+def predict_labels(model: BertClassifier, tok, texts: Sequence[str],
+                   batch_size: int = 64, pairs: Sequence[str] | None = None) -> list[str]:
+    """The label of each text (or text pair: ``pairs[i]`` is text i's second text)."""
+    probs = predict_proba(model, tok, texts, pairs, batch_size)
+    return [model.labels[i] for i in probs.argmax(-1).tolist()]
+
+
+@torch.no_grad()
+def predict_tags(model: BertClassifier, tok, sentences: Sequence[Sequence[str]],
+                 batch_size: int = 64, default: str = "O") -> list[list[str]]:
+    """The tag of each word (token classifier): its first sub-word's label; a word cut off by
+    the position table gets ``default``."""
+    model.eval()
+    ids = special_ids(tok)
+    dev = next(model.parameters()).device
+    out = []
+    for s in range(0, len(sentences), batch_size):
+        enc = [encode_words(tok, w, None, ids, model.config.block_size, model.config.lowercase)
+               for w in sentences[s:s + batch_size]]
+        x, _ = collate([(e[0], e[1]) for e in enc], ids["pad_id"], token=True)
+        pred = model(x.to(dev))[0].argmax(-1).tolist()  # (B, T)
+        for row, (_, _, starts) in zip(pred, enc, strict=True):
+            out.append([model.labels[row[p]] if p >= 0 else default for p in starts])
+    return out
+
+
+def predict_records(model: BertClassifier, tok, records: list, batch_size: int = 64) -> list:
+    """Predictions for labelled records: a label per Example/PairExample, or a tag list per
+    TaggedSentence."""
+    if model.task == "sequence":
+        pairs = [r.text_pair for r in records] if records and \
+            isinstance(records[0], PairExample) else None
+        return predict_labels(model, tok, [r.text for r in records], batch_size, pairs)
+    return predict_tags(model, tok, [r.tokens for r in records], batch_size)
 
 
 @torch.no_grad()
@@ -100,7 +176,7 @@ def predict_lines(checkpoint: str | os.PathLike, lines: Sequence[str], top_k: in
     ``nanonlp ner convert`` reads) for a tagger. ``where`` names the input in errors.
     """
     model = load_bert(checkpoint, device)
-    tok = checkpoint_tokenizer(checkpoint)
+    tok = load_tokenizer(checkpoint)
     numbered = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
     texts = [line for _, line in numbered]
     if isinstance(model, BertForMaskedLM):

@@ -89,12 +89,51 @@ def span_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) ->
 
 def score(model, tok, records: list, batch_size: int = 64) -> dict[str, Any]:
     """The report section of one split: the model's predictions on ``records`` scored."""
-    from nanonlp.bert.finetune import predict_records
+    from nanonlp.bert.predict import predict_records
 
     pred = predict_records(model, tok, records, batch_size)
     if model.task == "sequence":
         return classification_scores([r.label for r in records], pred, model.labels)
     return span_scores([r.tags for r in records], pred)
+
+
+def evaluate(model, data: str | list, tok=None, *, split: str = "val",
+             batch_size: int = 64) -> dict[str, float]:
+    """The standard metric of a fine-tuned classifier or tagger, in %: accuracy (a sequence
+    task) or seqeval's span precision / recall / F1 (a token task, CoNLL's score).
+
+    ``model`` is a checkpoint folder or a loaded :class:`~nanonlp.bert.BertClassifier` (then
+    ``tok`` is its tokenizer); ``data`` is a list of records (Examples, PairExamples or
+    TaggedSentences) or a named task (``sst2``, ``sentence_polarity``, ``conll2003``), whose
+    ``split`` is scored. The same shape as every part's ``evaluate``.
+    """
+    from nanonlp.bert.data import load_tokenizer
+    from nanonlp.bert.model import BertClassifier, load_bert
+    from nanonlp.bert.predict import predict_records
+    from nanonlp.errors import DataError
+
+    if isinstance(model, str | os.PathLike):
+        tok = load_tokenizer(model) if tok is None else tok
+        model = load_bert(model)
+    if not isinstance(model, BertClassifier):
+        raise DataError("evaluate needs a fine-tuned classifier or tagger (`bert finetune`); "
+                        "this is a masked-LM checkpoint")
+    if tok is None:
+        raise DataError("evaluate of a loaded model needs its tokenizer (tok=...)")
+    if isinstance(data, str):
+        from nanonlp.bert.tasks import load_task
+
+        data = load_task(data, split)
+    pred = predict_records(model, tok, data, batch_size)
+    if model.task == "sequence":
+        right = sum(p == r.label for p, r in zip(pred, data, strict=True))
+        return {"accuracy": 100.0 * right / max(len(data), 1), "examples": len(data)}
+    from seqeval.metrics import f1_score, precision_score, recall_score
+
+    gold = [list(r.tags) for r in data]
+    return {"f1": 100.0 * float(f1_score(gold, pred)),
+            "precision": 100.0 * float(precision_score(gold, pred)),
+            "recall": 100.0 * float(recall_score(gold, pred)), "sentences": len(data)}
 
 
 def score_splits(model, tok, records: dict[str, list], batch_size: int = 64

@@ -10,8 +10,9 @@ from pathlib import Path
 from nanonlp.bert import finetune as ft
 from nanonlp.bert import pretrain as bp
 from nanonlp.bert.config import PRESETS, BertConfig
+from nanonlp.bert.data import load_tokenizer
 from nanonlp.bert.export import export_hf
-from nanonlp.bert.finetune import FinetuneConfig, checkpoint_tokenizer
+from nanonlp.bert.finetune import FinetuneConfig
 from nanonlp.bert.from_hf import import_hf
 from nanonlp.bert.model import load_bert
 from nanonlp.bert.predict import predict_lines
@@ -96,8 +97,8 @@ def _bert_finetune(args: argparse.Namespace) -> None:
                      info={"checkpoint": args.checkpoint, "task": dataclasses.asdict(cfg)})
         if not dist.is_main:
             return
-        tok = ft.checkpoint_tokenizer(args.checkpoint)
-        if cfg.kind != "contrastive":
+        tok = load_tokenizer(args.checkpoint)
+        if cfg.task_kind != "contrastive":
             report = score_splits(trainer.model, tok, records)
         elif any(a != b for a, b in records["val"]):
             report = {"dev": pair_retrieval(trainer.model, tok, records["val"], cfg.pooling)}
@@ -136,7 +137,7 @@ def _bert_export_args(p: argparse.ArgumentParser) -> None:
 
 def _bert_export(args: argparse.Namespace) -> None:
     model = load_bert(args.checkpoint)
-    out = export_hf(model, args.out, checkpoint_tokenizer(args.checkpoint))
+    out = export_hf(model, args.out, load_tokenizer(args.checkpoint))
     say(f"{out}: transformers.BertForMaskedLM.from_pretrained({str(out)!r})")
 
 

@@ -297,6 +297,18 @@ def check_labels(train: Sequence[Example | PairExample], where: str) -> list[str
     return labels
 
 
+def label_set(train: Sequence, task_kind: str, where: str) -> list[str]:
+    """The sorted labels a model learns from its training records: the classes of a
+    ``sequence`` task (:func:`check_labels`) or the BIO tags of a ``token`` task
+    (:func:`tag_labels`). The one place a label set is worked out, so a named data set and
+    your own file get the same set, in the same order, for the same records.
+
+    >>> label_set([TaggedSentence(["Ada"], ["B-PER"]), TaggedSentence(["x"], ["O"])], "token", "t")
+    ['B-PER', 'I-PER', 'O']
+    """
+    return check_labels(train, where) if task_kind == "sequence" else tag_labels(train, where)
+
+
 def check_known_labels(records: Sequence[Example | PairExample], labels: Sequence[str],
                        where: str) -> None:
     """Refuse a dev/test example whose label the training file never has (naming its line).

@@ -4,8 +4,8 @@ each word (a token classifier).
 
 Fill-mask is :func:`nanonlp.bert.predict.fill_mask`. A classifier's label is the argmax of
 the probabilities computed here from the same encoding that
-:func:`~nanonlp.bert.finetune.predict_labels` uses (the test checks the two agree); tags are
-:func:`~nanonlp.bert.finetune.predict_tags`.
+:func:`~nanonlp.bert.predict.predict_labels` uses (the test checks the two agree); tags are
+:func:`~nanonlp.bert.predict.predict_tags`.
 
 Extension point: search over a file by sentence embeddings belongs here once the library has
 them (an index built offline, loaded at start as the models are, and a
@@ -21,8 +21,8 @@ import torch
 from starlette.routing import Route
 
 from nanonlp.bert.data import special_ids
-from nanonlp.bert.finetune import LabelledData, encode_text, predict_tags
-from nanonlp.bert.predict import fill_mask
+from nanonlp.bert.encode import collate, encode_text
+from nanonlp.bert.predict import fill_mask, predict_tags
 from nanonlp.serve.api import ApiError, endpoint, int_field, model_of, run_limited, text_field
 from nanonlp.serve.config import ServeConfig
 from nanonlp.serve.models import Models
@@ -33,7 +33,7 @@ def label_probabilities(model, tok, text: str) -> dict[str, Any]:
     """A sequence classifier's label for ``text`` and the probability of every label."""
     ids = special_ids(tok)
     row = encode_text(tok, text, ids, model.config.block_size, model.config.lowercase)
-    x, _ = LabelledData({"x": [(0, 0)]}, ids["pad_id"], token=False).collate([(row, 0)])
+    x, _ = collate([(row, 0)], ids["pad_id"], token=False)
     logits, _ = model(x.to(next(model.parameters()).device))  # (1, L)
     probs = logits[0].float().softmax(-1).tolist()
     ranked = sorted(zip(model.labels, probs, strict=True), key=lambda lp: -lp[1])

@@ -152,7 +152,7 @@ def load(kind: str, path: str | os.PathLike, name: str | None = None) -> Loaded:
                             "n_head": c.n_head, "block_size": c.block_size,
                             "vocab_size": c.vocab_size})
     if kind == "bert":
-        from nanonlp.bert.finetune import checkpoint_tokenizer
+        from nanonlp.bert.data import load_tokenizer as bert_tokenizer
         from nanonlp.bert.model import BertForMaskedLM, load_bert
 
         model = load_bert(path)
@@ -161,7 +161,7 @@ def load(kind: str, path: str | os.PathLike, name: str | None = None) -> Loaded:
                 "block_size": model.config.block_size}
         if task != "mlm":
             info["labels"] = model.labels
-        return Loaded(kind, name, model, checkpoint_tokenizer(path), info=info)
+        return Loaded(kind, name, model, bert_tokenizer(path), info=info)
     raise NanonlpError(f"unknown model kind {kind!r}; kinds: {', '.join(KINDS)}")
 
 
