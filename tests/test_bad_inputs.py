@@ -532,6 +532,115 @@ def test_cli_ner_bad_input_is_one_clean_line(case, ner_inputs, tmp_path, capsys)
 
 
 # ---------------------------------------------------------------------------------------------
+# Round two (issue #30): the verbs added since, tried as a new user would
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=True)
+    return buf.getvalue()
+
+
+def _hand_edited_index(folder: Path, name: str, data: bytes, **changes) -> None:
+    """An index whose sidecar was edited to go with ``data`` (its hash made to match)."""
+    import hashlib
+
+    meta = json.loads((folder / "vecs.npy.json").read_text())
+    meta.update(changes, npy_sha256=hashlib.sha256(data).hexdigest())
+    meta = {k: v for k, v in meta.items() if v is not None}
+    (folder / name).write_bytes(data)
+    (folder / f"{name}.json").write_text(json.dumps(meta))
+
+
+@pytest.fixture(scope="module")
+def bert_inputs(inputs) -> Path:
+    """A tiny BERT checkpoint, its index of 3 lines, and hand-edited indexes beside it."""
+    import torch
+
+    from nanonlp.bert.config import BertConfig
+    from nanonlp.bert.embed import embed_file
+    from nanonlp.bert.model import BertForMaskedLM, save_bert
+    from nanonlp.bpe import BPEConfig, Tokenizer
+
+    d = inputs / "bert"
+    d.mkdir()
+    specials = ("[CLS]", "[SEP]", "[MASK]", "[PAD]")
+    tok = Tokenizer.train(["the cat sat on the mat"] * 3, BPEConfig(
+        vocab_size=280, special=specials, workers=1))
+    tok.save(d / "tok")
+    ids = {k: tok.special_tokens[s] for k, s in
+           zip(("cls_id", "sep_id", "mask_id", "pad_id"), specials, strict=True)}
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=8,
+                     **ids)
+    save_bert(BertForMaskedLM(cfg), d / "ckpt", d / "tok.model")
+    (d / "lines.txt").write_text("the cat\nsat on\nthe mat\n")
+    embed_file(d / "ckpt", d / "lines.txt", d / "vecs.npy", progress=False)
+    good = np.load(d / "vecs.npy")
+    lines = ["the cat", "sat on", "the mat"]
+    nan = good.copy()
+    nan[1, 3] = np.nan
+    edits = {
+        "object.npy": (_npy(np.array([{"a": 1}, None, "x"], dtype=object)), {}),
+        "notnpy.npy": (b"these are not the bytes of a .npy file\n" * 3, {}),
+        "nolines.npy": ((d / "vecs.npy").read_bytes(), {"lines": None}),
+        "fewlines.npy": ((d / "vecs.npy").read_bytes(), {"lines": lines[:2]}),
+        "wide.npy": (_npy(np.ones((3, 5), np.float32)), {"dim": 5}),
+        "flat.npy": (_npy(np.ones(3, np.float32)), {}),
+        "nanrow.npy": (_npy(nan), {}),
+        "norows.npy": (_npy(np.zeros((0, 8), np.float32)), {"lines": [], "rows": 0}),
+        "short.npy": (_npy(np.ones((3, 8), np.float32))[:-40], {}),
+    }
+    for name, (data, changes) in edits.items():
+        _hand_edited_index(d, name, data, **changes)
+    return d
+
+
+def _search(index: str, *query: str) -> list[str]:
+    return ["bert", "search", "{in}/bert/ckpt", "{in}/bert/" + index, *(query or ("cat",))]
+
+
+BERT_CASES = [
+    ("search-object-array", _search("object.npy"), "object.npy: holds Python objects"),
+    ("search-not-npy", _search("notnpy.npy"), "notnpy.npy: not a .npy matrix"),
+    ("search-no-lines", _search("nolines.npy"), "nolines.npy.json: no 'lines'"),
+    ("search-fewer-lines", _search("fewlines.npy"),
+     "fewlines.npy.json: 2 lines for the 3 rows of fewlines.npy"),
+    ("search-other-width", _search("wide.npy"),
+     "wide.npy: rows of width 5, but the model's vectors have width 8"),
+    ("search-1d", _search("flat.npy"), "flat.npy: an array of shape (3,)"),
+    ("search-nan-row", _search("nanrow.npy"), "nanrow.npy: row 2 ('sat on') holds nan"),
+    ("search-no-rows", _search("norows.npy"), "norows.npy: holds no rows"),
+    ("search-cut-short", _search("short.npy"), "short.npy: not a .npy matrix"),
+    ("search-empty-query", _search("vecs.npy", "cat", " "), "query 2 is empty"),
+]
+
+
+@pytest.mark.parametrize("case", BERT_CASES, ids=[c[0] for c in BERT_CASES])
+def test_cli_bert_bad_input_is_one_clean_line(case, bert_inputs, tmp_path, capsys,
+                                              torch_one_thread):
+    _, argv, want = case
+    out = tmp_path / "out"
+    out.mkdir()
+    (line,) = _run_cli(argv, bert_inputs.parent, out, capsys)
+    assert want in line, line
+
+
+def test_bert_embed_leaves_nothing_when_the_sidecar_is_a_folder(bert_inputs, tmp_path, capsys,
+                                                                torch_one_thread):
+    from nanonlp.cli import main
+
+    (tmp_path / "v.npy.json").mkdir()
+    before = _snapshot(tmp_path)
+    rc = main(["bert", "embed", str(bert_inputs / "ckpt"), str(bert_inputs / "lines.txt"),
+               "--out", str(tmp_path / "v.npy")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "v.npy.json: is a folder" in err, err
+    assert _snapshot(tmp_path) == before  # no v.npy without its .json
+
+
+# ---------------------------------------------------------------------------------------------
 # Library-level cases
 
 

@@ -180,13 +180,17 @@ def write_index(out: str | os.PathLike, vecs: np.ndarray, lines: Sequence[str],
     np.save(buf, np.ascontiguousarray(vecs, dtype=np.float32))
     data = buf.getvalue()
     out = Path(out)
+    for dest in (out, sidecar(out)):  # both checked before either is written
+        if dest.is_dir():
+            raise DataError(f"{dest}: is a folder; the index needs {out.name} and "
+                            f"{sidecar(out).name} to be files")
     body = {"format": INDEX_FORMAT, "version": INDEX_VERSION, **meta, "rows": len(lines),
             "dim": int(vecs.shape[1]), "npy_sha256": hashlib.sha256(data).hexdigest(),
             "lines": list(lines)}
-    with atomic_write(out, "wb") as f:
+    # both written whole before either is renamed into place
+    with atomic_write(out, "wb") as f, atomic_write(sidecar(out)) as g:
         f.write(data)
-    with atomic_write(sidecar(out)) as f:
-        json.dump(body, f, ensure_ascii=False)
+        json.dump(body, g, ensure_ascii=False)
     return out
 
 
@@ -208,9 +212,62 @@ def load_index(path: str | os.PathLike) -> tuple[np.ndarray, list[str], dict[str
     if hashlib.sha256(data).hexdigest() != meta.get("npy_sha256"):
         raise DataError(f"{path}: is not the matrix {side.name} was written with (its sha256 "
                         "differs); run `nanonlp bert embed` again")
-    vecs = np.load(io.BytesIO(data), allow_pickle=False)
-    lines = meta.pop("lines")
+    vecs = read_matrix(data, path)
+    lines = meta.pop("lines", None)
+    if not isinstance(lines, list) or not all(isinstance(t, str) for t in lines):
+        raise DataError(f"{side}: no 'lines' (the list of the index's lines, one per row)")
+    if len(lines) != len(vecs):
+        raise DataError(f"{side}: {len(lines)} lines for the {len(vecs)} rows of {path.name}")
+    if not len(vecs):
+        raise DataError(f"{path}: holds no rows (nothing to search)")
+    bad = ~np.isfinite(vecs).all(axis=1)
+    if bad.any():  # a NaN row would be ranked (NaN compares as neither near nor far)
+        i = int(np.argmax(bad))
+        what = "nan" if np.isnan(vecs[i]).any() else "inf"
+        raise DataError(f"{path}: row {i + 1} ({lines[i][:40]!r}) holds {what}")
+    if meta.get("pooling", "mean") not in POOLING:
+        raise DataError(f"{side}: unknown pooling {meta.get('pooling')!r}")
     return vecs, lines, meta
+
+
+def read_matrix(data: bytes, path: Path) -> np.ndarray:
+    """The float32 (rows, width) matrix held by the ``.npy`` bytes ``data``. The header is
+    checked against the bytes that follow it before anything is allocated, and an object
+    array (a pickle) is refused, never loaded.
+
+    >>> buf = io.BytesIO()
+    >>> np.save(buf, np.eye(2, dtype=np.float64))
+    >>> read_matrix(buf.getvalue(), Path("v.npy")).dtype
+    dtype('float32')
+    >>> read_matrix(b"[1, 2]", Path("v.npy"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    nanonlp.errors.DataError: v.npy: not a .npy matrix (...)
+    """
+    from numpy.lib import format as npy
+
+    f = io.BytesIO(data)
+    try:
+        version = npy.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"format version {version[0]}.{version[1]}")
+        read_header = npy.read_array_header_1_0 if version == (1, 0) else \
+            npy.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+    except (ValueError, TypeError, SyntaxError, OverflowError) as e:
+        raise DataError(f"{path}: not a .npy matrix ({str(e).splitlines()[0][:80]})") from None
+    if dtype.hasobject:
+        raise DataError(f"{path}: holds Python objects (a pickle), not numbers; an index is "
+                        "never unpickled")
+    if len(shape) != 2:
+        raise DataError(f"{path}: an array of shape {shape}, expected a matrix (rows, width)")
+    if not np.issubdtype(dtype, np.floating):
+        raise DataError(f"{path}: holds {dtype}, expected float32")
+    count, start = shape[0] * shape[1], f.tell()
+    if len(data) - start != count * dtype.itemsize:
+        raise DataError(f"{path}: not a .npy matrix (its header announces {shape} of {dtype}, "
+                        f"{count * dtype.itemsize:,} bytes, and {len(data) - start:,} follow)")
+    vecs = np.frombuffer(data, dtype, count, start)
+    return vecs.reshape(shape, order="F" if fortran else "C").astype(np.float32)
 
 
 def embed_file(checkpoint: str | os.PathLike, path: str | os.PathLike,
@@ -236,11 +293,19 @@ def search(checkpoint: str | os.PathLike, index: str | os.PathLike, queries: Seq
     """For each query, the ``k`` nearest lines of ``index`` as ``(cosine, row, line)``."""
     if k < 1:
         raise ConfigError(f"k must be >= 1, got {k}")
+    if not queries:
+        raise ConfigError("no query to search for")
+    for n, query in enumerate(queries, 1):
+        if not query.strip():
+            raise ConfigError(f"query {n} is empty: give a sentence to search for")
     vecs, lines, meta = load_index(index)
     model = load_bert(checkpoint, device)
     if sha256_file(Path(checkpoint) / "model.safetensors") != meta.get("weights_sha256"):
         raise DataError(f"{index}: was embedded by another model ({meta.get('checkpoint')}), "
                         f"not {checkpoint}; search with that one, or embed the lines again")
+    if vecs.shape[1] != model.config.n_embd:
+        raise DataError(f"{index}: rows of width {vecs.shape[1]}, but the model's vectors have "
+                        f"width {model.config.n_embd}")
     tok = load_tokenizer(checkpoint)
     q = embed(model, tok, list(queries), pooling=meta.get("pooling", "mean"))
     return [[(c, i, lines[i]) for i, c in nearest(vecs, v, k)] for v in q]
