@@ -19,6 +19,10 @@ FLAGS = (  # flag, metavar, what it loads
     ("translate", "CKPT", "a translation checkpoint folder (nanonlp translate train)"),
     ("gpt", "CKPT", "a GPT checkpoint folder (nanonlp gpt train)"),
     ("bert", "CKPT", "a BERT checkpoint folder: pretrained MLM or fine-tuned classifier"),
+    ("index", "[CKPT::]VECS.npy", "a search index (nanonlp bert embed --out VECS.npy, its lines "
+     "in VECS.npy.json) for the Search page, with the checkpoint that embedded it: CKPT, else "
+     "a --bert or runs-folder checkpoint with the same weights, else the folder its "
+     "VECS.npy.json names (another checkpoint is refused, as bert search refuses it)"),
 )
 
 
@@ -55,7 +59,8 @@ def _serve(args: argparse.Namespace) -> None:
     models = load_all(paths, args.runs, warn=warn)
     if not len(models):
         raise DataError("no models to serve: give a runs folder that holds some (e.g. runs/ "
-                        "after make tour) or --bpe/--vectors/--ner/--translate/--gpt/--bert")
+                        "after make tour) or --bpe/--vectors/--ner/--translate/--gpt/--bert/"
+                        "--index")
     for m in models:
         say(f"  {m.kind:<10} {m.name}")
     if not config.loopback:
@@ -99,8 +104,9 @@ def _announce(server, config) -> None:
 COMMANDS: list[Command] = [
     Command(("serve",), "the playground: a local web app over your own models, a page per part",
             _serve, _serve_args,
-            "Serves one page per part (tokenizer, word vectors, NER, translation, GPT, BERT) "
-            "over the models found in RUNS_DIR and those named by the flags, on a Starlette "
+            "Serves one page per part (tokenizer, word vectors, NER, translation, GPT, BERT, "
+            "search) over the models found in RUNS_DIR (search indexes: a VECS.npy with its "
+            "VECS.npy.json) and those named by the flags, on a Starlette "
             "app under uvicorn. It listens on 127.0.0.1 unless --host says otherwise; requests "
             "never name files; bodies, texts and generation lengths are capped and every "
             "request has a time limit. GET /api/health lists the loaded models."),

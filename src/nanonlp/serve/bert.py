@@ -1,16 +1,15 @@
-"""BERT endpoints: fill-mask top-k with probabilities (a pretrained MLM), and the label of a
+"""BERT endpoints: fill-mask top-k with probabilities (a pretrained MLM), the label of a
 sentence with every label's probability (a fine-tuned sequence classifier) or the tag of
-each word (a token classifier).
+each word (a token classifier), and the cosine of two texts (a checkpoint with
+``embedding.json``: a sentence encoder; one imported from a sentence-transformers folder
+without an MLM head offers no fill-mask).
 
 Fill-mask is :func:`nanonlp.bert.predict.fill_mask`. A classifier's label is the argmax of
 the probabilities computed here from the same encoding that
 :func:`~nanonlp.bert.predict.predict_labels` uses (the test checks the two agree); tags are
 :func:`~nanonlp.bert.predict.predict_tags`.
 
-Extension point: search over a file by sentence embeddings belongs here once the library has
-them (an index built offline, loaded at start as the models are, and a
-``POST /api/bert/search {"query", "top_k"}`` route beside these; no request may name the
-file).
+Search over an index of sentence vectors is :mod:`nanonlp.serve.search`.
 """
 
 from __future__ import annotations
@@ -25,7 +24,8 @@ from nanonlp.bert.encode import collate, encode_text
 from nanonlp.bert.predict import fill_mask, predict_tags
 from nanonlp.serve.api import ApiError, endpoint, int_field, model_of, run_limited, text_field
 from nanonlp.serve.config import ServeConfig
-from nanonlp.serve.models import Models
+from nanonlp.serve.encoders import similarity
+from nanonlp.serve.models import Loaded, Models
 
 
 @torch.no_grad()
@@ -54,15 +54,31 @@ def tags(model, tok, text: str) -> dict[str, Any]:
                       for w, t in zip(words, predict_tags(model, tok, [words])[0], strict=True)]}
 
 
+def can(entry: Loaded, task: str) -> bool:
+    """Whether a BERT answers ``task``: mlm (fill-mask), sequence, token or similarity."""
+    embedding = entry.info.get("embedding")
+    if task == "similarity":
+        return embedding is not None
+    if task == "mlm" and embedding is not None and not embedding["mlm_head"]:
+        return False  # a sentence-transformers folder: no trained MLM head, its fills are noise
+    return entry.info["task"] == task
+
+
 def routes(models: Models, config: ServeConfig) -> list[Route]:
     def bert(body: dict, task: str):
         entry = model_of(models, "bert", body)
-        if entry.info["task"] != task and body.get("model") is None:
+        if not can(entry, task) and body.get("model") is None:
             # no name given: the first BERT that can answer this
             for other in models.by_kind["bert"].values():
-                if other.info["task"] == task:
+                if can(other, task):
                     return other
-        if entry.info["task"] != task:
+        if task == "similarity" and not can(entry, task):
+            raise ApiError(404, f"BERT {entry.name!r} is not a sentence encoder (it has no "
+                                "embedding.json naming its pooling)")
+        if task == "mlm" and entry.info["task"] == "mlm" and not can(entry, task):
+            raise ApiError(404, f"BERT {entry.name!r} has no MLM head (a sentence-transformers "
+                                "folder has none): fill-mask needs one")
+        if not can(entry, task):
             raise ApiError(404, f"BERT {entry.name!r} is a {entry.info['task']} model, not "
                                 f"a {task} one")
         return entry
@@ -92,6 +108,17 @@ def routes(models: Models, config: ServeConfig) -> list[Route]:
                                 config.request_timeout_s)
         return {"model": entry.name, **out}
 
+    @endpoint(config)
+    async def api_similarity(request, body):
+        entry = bert(body, "similarity")
+        a = text_field(body, "a", config.max_text_chars)
+        b = text_field(body, "b", config.max_text_chars)
+        pooling = entry.info["embedding"]["pooling"]
+        cos = await run_limited(lambda: similarity(entry.obj, entry.tokenizer, a, b, pooling),
+                                config.request_timeout_s)
+        return {"model": entry.name, "pooling": pooling, "cosine": round(cos, 5)}
+
     return [Route("/api/bert/fill", api_fill, methods=["POST"]),
+            Route("/api/bert/similarity", api_similarity, methods=["POST"]),
             Route("/api/bert/classify", api_classify, methods=["POST"]),
             Route("/api/bert/tag", api_tag, methods=["POST"])]

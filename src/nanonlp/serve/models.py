@@ -11,6 +11,7 @@ kind is loaded by its part's own loader, so the playground shows what the librar
     translate  a seq2seq checkpoint folder                          Translator.load
     gpt        a GPT checkpoint folder with its tokenizer           gpt.load_gpt
     bert       a BERT checkpoint folder (MLM or classifier)         bert.load_bert
+    index      ``VECS.npy`` of ``bert embed``, with its checkpoint    bert.embed.load_index
 
 The torch models are put in eval mode once and never written again: every request builds its
 own tensors and KV cache. spaCy pipelines keep a mutable string store, so each has a lock and
@@ -30,7 +31,7 @@ from typing import Any
 
 from nanonlp.errors import DataError, NanonlpError
 
-KINDS = ("bpe", "vectors", "ner", "translate", "gpt", "bert")
+KINDS = ("bpe", "vectors", "ner", "translate", "gpt", "bert", "index")
 #: the checkpoint kinds written by the trainers -> the playground page that shows them
 CHECKPOINT_KINDS = {"gpt": "gpt", "bert": "bert", "bert-classifier": "bert",
                     "seq2seq": "translate"}
@@ -161,6 +162,11 @@ def load(kind: str, path: str | os.PathLike, name: str | None = None) -> Loaded:
                 "block_size": model.config.block_size}
         if task != "mlm":
             info["labels"] = model.labels
+        from nanonlp.serve.encoders import embedding_info
+
+        embedding = embedding_info(path)
+        if embedding is not None:  # a sentence encoder: the BERT page offers similarity
+            info["embedding"] = embedding
         return Loaded(kind, name, model, bert_tokenizer(path), info=info)
     raise NanonlpError(f"unknown model kind {kind!r}; kinds: {', '.join(KINDS)}")
 
@@ -170,9 +176,13 @@ def load_all(paths: dict[str, list[str | os.PathLike]], runs: str | os.PathLike 
     """Load what ``runs`` holds (see :func:`discover`), then the models named per kind.
 
     A model named on the command line that fails to load is an error; one found in the runs
-    folder that fails is skipped with a ``warn(message)``.
+    folder that fails is skipped with a ``warn(message)``. Indexes come last: each needs the
+    checkpoint that embedded it, which may be one of the BERTs loaded before it.
     """
-    models = Models()
+    from nanonlp.serve.encoders import Encoders, load_search
+
+    models, encoders = Models(), Encoders()
+    indexes: list[tuple[Path, str]] = []
     if runs is not None:
         left: list[tuple[str, Path]] = []
         found = discover(runs, left)
@@ -182,14 +192,31 @@ def load_all(paths: dict[str, list[str | os.PathLike]], runs: str | os.PathLike 
                  f"most {MAX_PER_KIND} of a kind from a runs folder); name them with "
                  f"--{kinds[0]} to serve them")
         for kind, path in found:
+            name = Path(path).relative_to(runs).as_posix()
+            if kind == "index":
+                indexes.append((path, name))
+                continue
             try:
-                models.add(load(kind, path, Path(path).relative_to(runs).as_posix()))
+                models.add(entry := load(kind, path, name))
             except NanonlpError as e:
                 if warn is not None:
                     warn(f"skipped {path}: {e}")
-    for kind in KINDS:
+            else:
+                if kind == "bert":
+                    encoders.add(path, entry)
+    for kind in KINDS[:-1]:
         for path in paths.get(kind) or ():
-            models.add(load(kind, path))
+            models.add(entry := load(kind, path))
+            if kind == "bert":
+                encoders.add(path, entry)
+    for path, name in indexes:
+        try:
+            models.add(load_search(path, encoders, name))
+        except NanonlpError as e:
+            if warn is not None:
+                warn(f"skipped {path}: {e}")
+    for spec in paths.get("index") or ():
+        models.add(load_search(spec, encoders))
     return models
 
 
@@ -201,7 +228,8 @@ def discover(runs: str | os.PathLike, left: list | None = None) -> list[tuple[st
     """``(kind, path)`` of each model below ``runs``, in path order, at most
     ``MAX_PER_KIND`` of a kind: checkpoint folders (``best/`` when a run has both ``best/``
     and ``last/``), spaCy pipelines (``model-best/`` of a training folder), nanonlp tokenizer
-    files outside prepared data folders, and word-vector files with a word2vec header.
+    files outside prepared data folders, word-vector files with a word2vec header, and
+    search indexes (a ``.npy`` with its ``.npy.json``, beside a checkpoint or inside it).
     Hidden folders and symbolic links are not followed. Models past the limit are appended
     to ``left`` when it is given.
     """
@@ -212,9 +240,10 @@ def discover(runs: str | os.PathLike, left: list | None = None) -> list[tuple[st
     for folder, dirs, files in _walk(root):
         kind = _folder_kind(folder)
         if kind is not None:
-            dirs.clear()  # a model folder's contents belong to it
+            dirs.clear()  # a model folder's contents belong to it, but for its indexes
             if not _shadowed(folder):
                 found.append((kind, folder))
+            found += [("index", folder / f) for f in sorted(files) if _is_index(folder / f)]
             continue
         for f in sorted(files):
             file_kind = _file_kind(folder / f)
@@ -261,6 +290,11 @@ def _shadowed(folder: Path) -> bool:
     return twin is not None and (folder.parent / twin).is_dir()
 
 
+def _is_index(path: Path) -> bool:
+    """A ``bert embed`` matrix: ``.npy`` with its sidecar ``.npy.json`` of the lines."""
+    return path.suffix == ".npy" and path.with_name(path.name + ".json").is_file()
+
+
 _HEADER = re.compile(rb"\s*\d+ \d+\s*$")
 
 
@@ -273,6 +307,8 @@ def _file_kind(path: Path) -> str | None:
         return "bpe" if head.startswith((b"nanonlp-bpe", b"nanonlp-char")) else None
     if suffix == ".npz":
         return "vectors"
+    if _is_index(path):
+        return "index"
     if suffix in VECTOR_SUFFIXES and _HEADER.fullmatch(_first_line(path)):
         return "vectors"  # word2vec's "N D" header line
     return None

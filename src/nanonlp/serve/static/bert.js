@@ -1,4 +1,5 @@
-// BERT page: fill-mask, and a fine-tuned classifier's label or tags when one is loaded.
+// BERT page: fill-mask, a fine-tuned classifier's label or tags, and a sentence encoder's
+// similarity of two texts, each when a model that answers it is loaded.
 "use strict";
 
 async function fill() {
@@ -37,11 +38,29 @@ async function tag() {
   NN.$("tag-out").replaceChildren(...parts);
 }
 
+async function similarity() {
+  const r = await NN.guarded(() => NN.api("/api/bert/similarity", {
+    model: NN.$("sim-model").value, a: NN.$("sim-a").value, b: NN.$("sim-b").value}));
+  if (!r) return;
+  NN.$("sim-out").replaceChildren("cosine ", NN.el("b", {id: "sim-cosine"}, r.cosine.toFixed(4)),
+    ` (${r.pooling} pooling)`);
+}
+
 document.addEventListener("DOMContentLoaded", async () => {
   const models = await NN.init("bert");
-  const of = task => models.filter(m => m.task === task).map(m => m.name);
+  // a sentence-transformers folder has no trained MLM head: its fills would be noise
+  const headless = models.filter(m => m.embedding && !m.embedding.mlm_head).map(m => m.name);
+  const of = task => models.filter(m => task === "similarity" ? m.embedding
+    : m.task === task && !headless.includes(m.name)).map(m => m.name);
+  if (headless.length) {
+    NN.$("nohead").textContent = `Fill-mask needs a masked-LM head, which ${headless.join(", ")} `
+      + `${headless.length > 1 ? "lack" : "lacks"}: a sentence-transformers folder holds the `
+      + "encoder only, so it offers similarity, not fill-mask.";
+    NN.$("nohead").classList.remove("hidden");
+  }
   for (const [task, card, select] of [["mlm", "fill-card", "fill-model"],
-      ["sequence", "classify-card", "classify-model"], ["token", "tag-card", "tag-model"]]) {
+      ["sequence", "classify-card", "classify-model"], ["token", "tag-card", "tag-model"],
+      ["similarity", "similarity-card", "sim-model"]]) {
     NN.fillSelect(select, of(task));
     NN.$(card).classList.toggle("hidden", !of(task).length);
   }
@@ -49,5 +68,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   NN.$("fill-go").addEventListener("click", fill);
   NN.$("classify-go").addEventListener("click", classify);
   NN.$("tag-go").addEventListener("click", tag);
+  NN.$("sim-go").addEventListener("click", similarity);
   if (of("mlm").length) fill();
 });

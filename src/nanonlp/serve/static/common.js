@@ -5,6 +5,7 @@
 const PAGES = [
   ["/bpe", "Tokenizer", "bpe"], ["/vectors", "Word vectors", "vectors"], ["/ner", "NER", "ner"],
   ["/translate", "Translation", "translate"], ["/gpt", "GPT", "gpt"], ["/bert", "BERT", "bert"],
+  ["/search", "Search", "index"],
 ];
 const PALETTE = ["#a6cee3", "#b2df8a", "#fdbf6f", "#cab2d6", "#fb9a99", "#ffff99", "#8dd3c7",
                  "#bebada", "#80b1d3", "#fccde5", "#d9d9d9", "#ccebc5"];

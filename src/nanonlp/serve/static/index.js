@@ -8,7 +8,9 @@ const ABOUT = {
   translate: "Beam hypotheses with their scores and the attention of the chosen one.",
   gpt: "Generation streamed token by token, each token's probability and alternatives, "
        + "attention by layer and head.",
-  bert: "Fill-mask with probabilities; a fine-tuned classifier's label or tags.",
+  bert: "Fill-mask with probabilities; a fine-tuned classifier's label or tags; the "
+        + "similarity of two texts by a sentence encoder.",
+  index: "The lines of an index nearest to a query by meaning, with their cosine.",
 };
 
 document.addEventListener("DOMContentLoaded", async () => {

@@ -1,0 +1,133 @@
+"""Sentence encoders the server holds: what a checkpoint's ``embedding.json`` offers the BERT
+page (similarity of two texts), and the search indexes of the Search page with the encoder
+that embedded each.
+
+An index is the pair ``VECS.npy`` + ``VECS.npy.json`` written by ``nanonlp bert embed``
+(:func:`nanonlp.bert.embed.write_index`), read with :func:`~nanonlp.bert.embed.load_index`.
+Its sidecar records the checkpoint folder it was embedded with and the sha256 of that
+checkpoint's ``model.safetensors``; as ``nanonlp bert search`` does, an index is served only
+with a checkpoint whose weights have that hash. The checkpoint is the one named as
+``--index CKPT::VECS.npy``, else one the server already holds, else the folder the sidecar
+names. Each encoder is loaded once and shared by every index it embedded (and by the BERT page
+when it serves the same folder); a query is embedded with the index's pooling and ranked with
+:func:`~nanonlp.bert.embed.nearest`, so the page's answer is ``bert search``'s.
+
+Left out: indexes built or extended by the server (requests never name files).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nanonlp.bert.embed import EMBEDDING_FILE, checkpoint_pooling, embed, load_index, nearest, unit
+from nanonlp.errors import DataError
+from nanonlp.fileio import sha256_file
+from nanonlp.serve.models import Loaded
+
+SEP = "::"  # --index CKPT::VECS.npy: the checkpoint that embedded the index, then the index
+WEIGHTS = "model.safetensors"
+
+
+def split_spec(spec: str | os.PathLike) -> tuple[str | None, str]:
+    """An ``--index`` value as ``(checkpoint or None, index path)``.
+
+    >>> split_spec("runs/minilm::runs/vecs.npy")
+    ('runs/minilm', 'runs/vecs.npy')
+    >>> split_spec("vecs.npy")
+    (None, 'vecs.npy')
+    """
+    spec = os.fspath(spec)
+    if SEP in spec:
+        ckpt, path = spec.split(SEP, 1)
+        return ckpt, path
+    return None, spec
+
+
+def embedding_info(checkpoint: str | os.PathLike) -> dict[str, Any] | None:
+    """What a checkpoint's ``embedding.json`` says (its pooling, and whether it has an MLM
+    head: a sentence-transformers folder has none), or None without one."""
+    path = Path(checkpoint) / EMBEDDING_FILE
+    if not path.is_file():
+        return None
+    pooling = checkpoint_pooling(checkpoint)  # the library's check of the file and its pooling
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    return {"pooling": pooling, "mlm_head": meta.get("mlm_head") is not False}
+
+
+def similarity(model, tok, a: str, b: str, pooling: str) -> float:
+    """Cosine of the two texts' sentence vectors (:func:`nanonlp.bert.embed.embed`)."""
+    va, vb = unit(embed(model, tok, [a, b], pooling=pooling))
+    return float(va @ vb)
+
+
+@dataclass
+class SearchIndex:
+    """An index held by the server: its matrix, its lines, and the encoder of its queries."""
+
+    vecs: np.ndarray  # (N, C) float32, as bert embed wrote it
+    lines: list[str]
+    pooling: str
+    encoder: Loaded  # the BERT checkpoint that embedded the lines
+
+    def search(self, query: str, k: int) -> list[tuple[float, int, str]]:
+        """The ``k`` nearest lines to ``query`` as ``(cosine, row, line)``, best first."""
+        q = embed(self.encoder.obj, self.encoder.tokenizer, [query], pooling=self.pooling)
+        return [(c, i, self.lines[i]) for i, c in nearest(self.vecs, q[0], k)]
+
+
+class Encoders:
+    """BERT checkpoint folders by resolved path, each hashed and loaded at most once."""
+
+    def __init__(self):
+        self.held: dict[Path, Loaded] = {}
+        self.hashes: dict[Path, str | None] = {}
+
+    def add(self, path: str | os.PathLike, entry: Loaded) -> None:
+        """A checkpoint the server loaded already (for the BERT page): indexes share it."""
+        self.held[Path(path).resolve()] = entry
+
+    def sha256(self, path: str | os.PathLike) -> str | None:
+        key = Path(path).resolve()
+        if key not in self.hashes:
+            weights = key / WEIGHTS
+            self.hashes[key] = sha256_file(weights) if weights.is_file() else None
+        return self.hashes[key]
+
+    def get(self, path: str | os.PathLike) -> Loaded:
+        from nanonlp.serve.models import load
+
+        key = Path(path).resolve()
+        if key not in self.held:
+            self.held[key] = load("bert", path)
+        return self.held[key]
+
+
+def load_search(spec: str | os.PathLike, encoders: Encoders, name: str | None = None) -> Loaded:
+    """The index of an ``--index`` value (``VECS.npy`` or ``CKPT::VECS.npy``) with its
+    encoder; an index whose checkpoint is not found, or another one, is a DataError."""
+    ckpt, path = split_spec(spec)
+    vecs, lines, meta = load_index(path)
+    want, recorded = meta.get("weights_sha256"), meta.get("checkpoint")
+    if ckpt is not None:
+        candidates = [ckpt]
+    else:  # what the server holds first (named as it names them), then the sidecar's folder
+        candidates = [*encoders.held, *([recorded] if isinstance(recorded, str) else [])]
+    found = next((c for c in candidates if encoders.sha256(c) == want), None)
+    if found is None:
+        if ckpt is not None:
+            raise DataError(f"{path}: was embedded by another model ({recorded}), not {ckpt}; "
+                            f"serve it with that one, or embed the lines again")
+        raise DataError(f"{path}: no checkpoint here has the weights it was embedded with "
+                        f"({recorded}); name it as --index CKPT{SEP}{path}, or embed the lines "
+                        "again")
+    encoder = encoders.get(found)
+    index = SearchIndex(vecs, lines, meta.get("pooling", "mean"), encoder)
+    return Loaded("index", name or path, index, encoder.tokenizer,
+                  info={"lines": len(lines), "dim": int(vecs.shape[1]),
+                        "pooling": index.pooling, "checkpoint": encoder.name})
