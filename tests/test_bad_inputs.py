@@ -640,6 +640,81 @@ def test_bert_embed_leaves_nothing_when_the_sidecar_is_a_folder(bert_inputs, tmp
     assert _snapshot(tmp_path) == before  # no v.npy without its .json
 
 
+@pytest.fixture(scope="module")
+def hf_inputs(inputs) -> Path:
+    """Tiny transformers GPT-2 and BERT folders, each also with a NaN weight, an int64 weight,
+    and a pytorch_model.bin that is a bare pickle."""
+    import pickle
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    transformers = pytest.importorskip("transformers")
+    d = inputs / "hf"
+    torch.manual_seed(0)
+    gpt = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        vocab_size=64, n_positions=16, n_embd=8, n_layer=1, n_head=2))
+    gpt.save_pretrained(d / "gpt")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"abcdefgh", *("##" + c for c in
+                                                                          "abcdefgh")]
+    bert = transformers.BertForMaskedLM(transformers.BertConfig(
+        vocab_size=len(vocab), hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=16, max_position_embeddings=16))
+    bert.save_pretrained(d / "bert")
+    (d / "bert" / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    (d / "bert" / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
+    bad = {"gpt": "transformer.h.0.mlp.c_fc.weight", "bert": "bert.encoder.layer.0.output.dense.weight"}
+    for part, name in bad.items():
+        for kind in ("nan", "int", "pickle"):
+            folder = d / f"{part}-{kind}"
+            folder.mkdir()
+            for f in (d / part).iterdir():
+                if f.name != "model.safetensors":
+                    (folder / f.name).write_bytes(f.read_bytes())
+            sd = load_file(d / part / "model.safetensors")
+            if kind == "pickle":
+                (folder / "pytorch_model.bin").write_bytes(pickle.dumps({"a": 1}, protocol=4))
+                continue
+            sd[name] = torch.full_like(sd[name], math.nan) if kind == "nan" else \
+                torch.ones(sd[name].shape, dtype=torch.int64)
+            save_file(sd, folder / "model.safetensors")
+    return d
+
+
+def _import(part: str, kind: str) -> list[str]:
+    return [part, "import", f"{{in}}/hf/{part}-{kind}", "{out}/ckpt"]
+
+
+IMPORT_CASES = [
+    ("gpt-import-nan", _import("gpt", "nan"),
+     "gpt-nan/model.safetensors: transformer.h.0.mlp.c_fc.weight holds nan"),
+    ("gpt-import-int64", _import("gpt", "int"),
+     "gpt-int/model.safetensors: transformer.h.0.mlp.c_fc.weight holds torch.int64, not floating point"),
+    ("gpt-import-bare-pickle", _import("gpt", "pickle"),
+     "gpt-pickle/pytorch_model.bin: refused: not a plain file of tensors (Unsupported"),
+    ("bert-import-nan", _import("bert", "nan"),
+     "bert-nan/model.safetensors: bert.encoder.layer.0.output.dense.weight holds nan"),
+    ("bert-import-int64", _import("bert", "int"),
+     "dense.weight holds torch.int64, not floating point"),
+    ("bert-import-bare-pickle", _import("bert", "pickle"), "pytorch_model.bin: refused: "),
+]
+
+
+@pytest.mark.parametrize("case", IMPORT_CASES, ids=[c[0] for c in IMPORT_CASES])
+def test_cli_import_bad_weights_are_one_clean_line(case, hf_inputs, tmp_path, capsys,
+                                                   torch_one_thread):
+    import warnings
+
+    _, argv, want = case
+    out = tmp_path / "out"
+    out.mkdir()
+    with warnings.catch_warnings(record=True) as seen:  # a warning is a second stderr line
+        warnings.simplefilter("always")
+        (line,) = _run_cli(argv, hf_inputs.parent, out, capsys)
+    assert want in line, line
+    assert [str(w.message)[:80] for w in seen] == []
+
+
 # ---------------------------------------------------------------------------------------------
 # Library-level cases
 
@@ -900,15 +975,15 @@ def _readers():
     from nanonlp.bpe import CharTokenizer, Tokenizer
     from nanonlp.bpe.tokenfile import read_tokens
     from nanonlp.datasets import readers as R
-    from nanonlp.ner.convert import read_columns
     from nanonlp.word2vec import WordVectors
 
     conll = (b"-DOCSTART- -X- O O\n\n", b"EU NNP B-NP B-ORG\n", b"a O\nb B-PER\n\n")
     return {
-        "conll": (".conll", _with_prefixes(*conll), lambda p: R.read_conll(p)),
-        "columns": (".txt", _with_prefixes(*conll), lambda p: read_columns(p)),
+        "conll": (".conll", _with_prefixes(*conll), lambda p: R.read_conll(p, scheme="iob1",
+                                                                          n_columns=4)),
+        "columns": (".txt", _with_prefixes(*conll), lambda p: R.read_conll(p)),
         "columns-bilou": (".txt", _with_prefixes(b"a U-PER\n", b"a L-X\n"),
-                          lambda p: read_columns(p, scheme="bilou")),
+                          lambda p: R.read_conll(p, scheme="bilou")),
         "tsv-pairs": (".tsv", _with_prefixes(b"a\tb\n"), lambda p: R.read_tsv_pairs(p)),
         "scored-pairs": (".txt", _with_prefixes(b"a b 1.5\n", b"a\tb\t1\n"),
                          lambda p: R.read_scored_pairs(p)),

@@ -6,7 +6,9 @@ the check that the output folder may be written. Tensors stream: ``safetensors.s
 the file and each ``get_tensor`` reads one, so an importer that copies each into its model and
 lets it go holds one full copy of the weights (its own). A ``pytorch_model.bin`` is read with
 ``torch.load(weights_only=True)`` only, which rebuilds tensors and nothing else: a pickle that
-asks to run code is refused, never run.
+asks to run code is refused, never run. Every weight is checked as it is read: floating point
+and finite, else an error naming it (a NaN would otherwise be written into the checkpoint,
+and an integer tensor silently cast).
 """
 
 from __future__ import annotations
@@ -55,10 +57,37 @@ def weight_files(folder: Path) -> list[Path]:
     raise DataError(f"{folder}: no model.safetensors (or pytorch_model.bin) to import")
 
 
+#: what transformers saves beside the weights that is not a weight: integer position and token
+#: type ids, old GPT-2 files' causal masks. The importers skip them, so they are not checked.
+BUFFERS = ("position_ids", "token_type_ids", ".attn.bias", ".attn.masked_bias")
+
+
+def check_weight(path: Path, name: str, t: torch.Tensor) -> torch.Tensor:
+    """``t`` if it is a finite floating-point tensor (or one of the :data:`BUFFERS`), else a
+    :class:`DataError` naming the file and the tensor.
+
+    >>> check_weight(Path("w.bin"), "wte.weight", torch.tensor([1.0, float("nan")]))
+    Traceback (most recent call last):
+    nanonlp.errors.DataError: w.bin: wte.weight holds nan (1 of 2 values)
+    """
+    if name.endswith(BUFFERS):
+        return t
+    if not t.is_floating_point():
+        raise DataError(f"{path}: {name} holds {t.dtype}, not floating point")
+    bad = ~torch.isfinite(t)
+    if bad.any():
+        what = "nan" if torch.isnan(t).any() else "inf"
+        raise DataError(f"{path}: {name} holds {what} ({int(bad.sum()):,} of {t.numel():,} "
+                        "values)")
+    return t
+
+
 def iter_tensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
-    """``(name, tensor)`` from one weight file, one tensor in memory at a time."""
+    """``(name, tensor)`` from one weight file, one tensor in memory at a time, each checked
+    by :func:`check_weight`."""
     if path.suffix == ".bin":
-        yield from _torch_tensors(path)
+        for name, tensor in _torch_tensors(path):
+            yield name, check_weight(path, name, tensor)
         return
     from safetensors import SafetensorError, safe_open
 
@@ -72,7 +101,7 @@ def iter_tensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
             # peak RSS 1.20 GB this way against 0.87 GB, the model plus its largest tensor).
             with safe_open(path, framework="pt") as f:
                 tensor = f.get_tensor(name)
-            yield name, tensor
+            yield name, check_weight(path, name, tensor)
     except (SafetensorError, OSError) as e:
         raise DataError(f"{path}: not a readable safetensors file "
                         f"({str(e).splitlines()[0][:80]})") from None
@@ -83,13 +112,16 @@ def _torch_tensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
     tensors, dicts and numbers and refuses anything else; ``mmap`` keeps the file on disk."""
     import pickle
     import re
+    import warnings
 
     try:
-        sd = torch.load(path, map_location="cpu", weights_only=True,
-                        mmap=zipfile.is_zipfile(path))
+        with warnings.catch_warnings():  # torch warns of a pickle protocol it may not read
+            warnings.simplefilter("ignore")
+            sd = torch.load(path, map_location="cpu", weights_only=True,
+                            mmap=zipfile.is_zipfile(path))
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
         m = re.search(r"WeightsUnpickler error: ([^.]*)", str(e))
-        why = m.group(1) if m else str(e).splitlines()[0][:80]
+        why = " ".join(m.group(1).split()) if m else str(e).strip().splitlines()[0][:80]
         raise DataError(f"{path}: refused: not a plain file of tensors ({why}); nanonlp reads "
                         "a .bin only with torch.load(weights_only=True)") from None
     if not isinstance(sd, dict) or not all(isinstance(k, str) and torch.is_tensor(v)
