@@ -27,23 +27,8 @@ import torch
 import torch.nn.functional as F
 
 from nanonlp.bert.config import BertConfig
-from nanonlp.bert.model import BertForMaskedLM
+from nanonlp.bert.model import BertForMaskedLM, pool  # pool: also imported from here
 from nanonlp.errors import DataError
-
-
-def pool(hidden: torch.Tensor, idx: torch.Tensor, pad_id: int, how: str = "mean"
-         ) -> torch.Tensor:
-    """Sentence vectors (B, C) from hidden states (B, T, C): the mean over the positions
-    whose id (B, T) is not [PAD] (Reimers & Gurevych 2019), or position 0, [CLS] (``cls``).
-
-    >>> h = torch.tensor([[[1.0], [3.0], [9.0]]])  # (1, 3, 1): the third token is padding
-    >>> pool(h, torch.tensor([[2, 5, 0]]), pad_id=0), pool(h, torch.tensor([[2, 5, 0]]), 0, "cls")
-    (tensor([[2.]]), tensor([[1.]]))
-    """
-    if how == "cls":
-        return hidden[:, 0]
-    real = (idx != pad_id).unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
-    return (hidden * real).sum(1) / real.sum(1).clamp(min=1)  # (B, C)
 
 
 class SimCSE(BertForMaskedLM):

@@ -44,36 +44,61 @@ INDEX_FORMAT = "nanonlp-embeddings"
 INDEX_VERSION = 1
 
 
+def checkpoint_embedding(checkpoint: str | os.PathLike) -> dict[str, Any]:
+    """How a checkpoint's sentence vectors are made, from its ``embedding.json`` (written by
+    ``bert import`` of a sentence-transformers folder, or by ``bert finetune --task
+    contrastive``): ``pooling`` (default mean), ``normalize`` (default false) and
+    ``max_seq_length`` (tokens per line, [CLS] and [SEP] included; default None, the position
+    table), with whatever else the file records."""
+    path = Path(checkpoint) / EMBEDDING_FILE
+    info: dict[str, Any] = {}
+    if path.exists():
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            info = None
+        if not isinstance(info, dict):
+            raise DataError(f"{path}: not a JSON object")
+    info = {"pooling": "mean", "normalize": False, "max_seq_length": None, **info}
+    if info["pooling"] not in POOLING:
+        raise DataError(f"{path}: unknown pooling {info['pooling']!r}")
+    if not isinstance(info["normalize"], bool):
+        raise DataError(f"{path}: normalize {info['normalize']!r} is not true or false")
+    limit = info["max_seq_length"]
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or limit < 2):
+        raise DataError(f"{path}: max_seq_length {limit!r} is not a whole number >= 2")
+    return info
+
+
 def checkpoint_pooling(checkpoint: str | os.PathLike) -> str:
     """The pooling a checkpoint's ``embedding.json`` names, else ``mean``."""
-    path = Path(checkpoint) / EMBEDDING_FILE
-    if not path.exists():
-        return "mean"
-    try:
-        how = json.loads(path.read_text(encoding="utf-8")).get("pooling", "mean")
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-        raise DataError(f"{path}: not a JSON object") from None
-    if how not in POOLING:
-        raise DataError(f"{path}: unknown pooling {how!r}")
-    return how
+    return checkpoint_embedding(checkpoint)["pooling"]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def embed(model, tok, lines: Sequence[str], *, pooling: str = "mean", batch_size: int = 64,
+          max_seq_length: int | None = None, normalize: bool = False,
           progress: bool = False) -> np.ndarray:
     """One float32 row per line: the pooled output of ``model``'s encoder (any BERT: MLM,
-    classifier or contrastive)."""
+    classifier or contrastive), each line cut to ``max_seq_length`` tokens ([CLS] and [SEP]
+    included; default: the position table), rows scaled to length 1 if ``normalize``.
+    :func:`checkpoint_embedding` gives a checkpoint's own settings."""
     from tqdm.auto import tqdm
 
     if pooling not in POOLING:
-        raise ConfigError(f"unknown pooling {pooling!r}; choose {' or '.join(POOLING)}")
+        raise ConfigError(f"unknown pooling {pooling!r}; choose {', '.join(POOLING)}")
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     model.eval()
     ids = special_ids(tok)
     c = model.config
+    limit = c.block_size if max_seq_length is None else max_seq_length
+    if not 2 <= limit <= c.block_size:
+        raise ConfigError(f"max_seq_length must be in 2..{c.block_size} (the position "
+                          f"table), got {limit}")
     unique = list(dict.fromkeys(lines))  # identical lines: encoded once, identical rows
-    enc = [encode_text(tok, t, ids, c.block_size, c.lowercase) for t in unique]
+    enc = [encode_text(tok, t, ids, limit, c.lowercase) for t in unique]
     order = sorted(range(len(enc)), key=lambda i: len(enc[i]))  # batches of like lengths
     dev = next(model.parameters()).device
     out = np.zeros((len(unique), c.n_embd), np.float32)
@@ -86,6 +111,8 @@ def embed(model, tok, lines: Sequence[str], *, pooling: str = "mean", batch_size
             x[k, :len(enc[i])] = torch.tensor(enc[i])
         x = x.to(dev)
         v = pool(model.bert(x), x, c.pad_id, pooling)  # (B, C)
+        if normalize:
+            v = torch.nn.functional.normalize(v, dim=-1)
         out[rows] = v.float().cpu().numpy()
         bar.update(len(rows))
     bar.close()
@@ -277,10 +304,12 @@ def embed_file(checkpoint: str | os.PathLike, path: str | os.PathLike,
     lines = [line for _, line in iter_lines(path)]
     if not lines:
         raise DataError(f"{os.fspath(path)}: no lines (an empty file)")
-    how = pooling or checkpoint_pooling(checkpoint)
+    spec = checkpoint_embedding(checkpoint)
+    how = pooling or spec["pooling"]
     model = load_bert(checkpoint, device)
     tok = load_tokenizer(checkpoint)
-    vecs = embed(model, tok, lines, pooling=how, batch_size=batch_size, progress=progress)
+    vecs = embed(model, tok, lines, pooling=how, batch_size=batch_size, progress=progress,
+                 max_seq_length=spec["max_seq_length"], normalize=spec["normalize"])
     meta = {"source": os.fspath(path), "checkpoint": os.fspath(checkpoint), "pooling": how,
             "weights_sha256": sha256_file(Path(checkpoint) / "model.safetensors")}
     write_index(out, vecs, lines, meta)
@@ -307,5 +336,7 @@ def search(checkpoint: str | os.PathLike, index: str | os.PathLike, queries: Seq
         raise DataError(f"{index}: rows of width {vecs.shape[1]}, but the model's vectors have "
                         f"width {model.config.n_embd}")
     tok = load_tokenizer(checkpoint)
-    q = embed(model, tok, list(queries), pooling=meta.get("pooling", "mean"))
+    spec = checkpoint_embedding(checkpoint)  # the cut the lines were embedded with
+    q = embed(model, tok, list(queries), pooling=meta.get("pooling", "mean"),
+              max_seq_length=spec["max_seq_length"])
     return [[(c, i, lines[i]) for i, c in nearest(vecs, v, k)] for v in q]

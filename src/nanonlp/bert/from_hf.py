@@ -25,6 +25,7 @@ Left out: relative position embeddings, decoder BERTs (cross-attention), an unti
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -143,6 +144,7 @@ class ImportReport:
     params: int  # parameters
     fresh_head: bool  # the folder had no MLM head: ours starts from BERT's initialisation
     dropped: list[str]  # what the folder had that the checkpoint leaves out
+    embedding: dict[str, Any] | None = None  # a sentence-transformers folder's embedding.json
 
 
 @torch.no_grad()
@@ -194,8 +196,12 @@ def load_hf(folder: str | os.PathLike, specials: dict[str, int]
 
 def import_hf(folder: str | os.PathLike, out: str | os.PathLike) -> ImportReport:
     """Write the BERT checkpoint ``out`` (config.json, model.safetensors, tokenizer.model) of
-    an HF BERT ``folder``; checked first, written whole or not at all."""
+    an HF BERT ``folder``; checked first, written whole or not at all. A sentence-transformers
+    folder's pooling, normalisation and length limit go into ``embedding.json``
+    (:mod:`nanonlp.bert.sentence`)."""
     from nanonlp.bert.data import TOKENIZER_FILE, special_ids
+    from nanonlp.bert.embed import EMBEDDING_FILE
+    from nanonlp.bert.sentence import embedding_record, read_modules
     from nanonlp.bpe.wordpiece import WordPiece
     from nanonlp.training.checkpoint import save_checkpoint
 
@@ -203,12 +209,27 @@ def import_hf(folder: str | os.PathLike, out: str | os.PathLike) -> ImportReport
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder")
     check_out(folder, out)
-    tok = WordPiece.from_hf(folder)
-    model, fresh_head, dropped = load_hf(folder, special_ids(tok, str(folder)))
-    if tok.vocab_size > model.config.vocab_size:
-        raise DataError(f"{folder}: the tokenizer has {tok.vocab_size:,} tokens, more than the "
-                        f"model's vocab_size {model.config.vocab_size:,}")
+    st = read_modules(folder)  # None: a plain transformers folder
+    bert = st.transformer if st else folder
+    tok = WordPiece.from_hf(bert)
+    specials = special_ids(tok, str(bert))
+    # the vocabulary against config.json before any weight is read: an id past the
+    # embedding table would fail only when a text first uses it
+    config = config_from_hf(read_json(bert / "config.json"), specials, str(bert / "config.json"))
+    if tok.vocab_size > config.vocab_size:
+        spec = bert / "tokenizer.json"
+        raise DataError(f"{spec if spec.is_file() else bert / 'vocab.txt'}: "
+                        f"{tok.vocab_size:,} tokens, more than the model's vocab_size "
+                        f"{config.vocab_size:,} (config.json)")
+    embedding = embedding_record(st, config, mlm_head=True) if st else None
+    model, fresh_head, dropped = load_hf(bert, specials)
+    files = {TOKENIZER_FILE: tok.model_text().encode("utf-8")}
+    if st:
+        embedding["mlm_head"] = not fresh_head
+        # sentence-transformers lower-cases before its tokenizer; our encoders do it by flag
+        model.config.lowercase = st.do_lower_case
+        files[EMBEDDING_FILE] = json.dumps(embedding, indent=1).encode("utf-8")
     save_checkpoint(out, model, kind="bert", model_config=model.config.to_dict(),
                     state={"imported_from": str(folder), "fresh_head": fresh_head},
-                    extra_files={TOKENIZER_FILE: tok.model_text().encode("utf-8")})
-    return ImportReport(out, model.config, model.num_params(), fresh_head, dropped)
+                    extra_files=files)
+    return ImportReport(out, model.config, model.num_params(), fresh_head, dropped, embedding)

@@ -38,7 +38,35 @@ from nanonlp.errors import ConfigError, DataError
 from nanonlp.layers import Block, check_ids
 
 TASKS = ("sequence", "token")
-POOLING = ("cls", "mean")
+#: sentence vectors from hidden states (see :func:`pool`); the last two for imported
+#: sentence-transformers folders trained with them
+POOLING = ("cls", "mean", "max", "mean_sqrt_len")
+
+
+def pool(hidden: torch.Tensor, idx: torch.Tensor, pad_id: int, how: str = "mean"
+         ) -> torch.Tensor:
+    """Sentence vectors (B, C) from hidden states (B, T, C): the mean over the positions
+    whose id (B, T) is not [PAD] (Reimers & Gurevych 2019), position 0, [CLS] (``cls``), the
+    largest value of each feature over the real positions (``max``), or their sum over the
+    square root of their number (``mean_sqrt_len``, sentence-transformers' mean_sqrt_len_tokens).
+
+    >>> h = torch.tensor([[[1.0], [3.0], [9.0]]])  # (1, 3, 1): the third token is padding
+    >>> ids = torch.tensor([[2, 5, 0]])
+    >>> [pool(h, ids, 0, how).item() for how in POOLING]
+    [1.0, 2.0, 3.0, 2.828...]
+    """
+    if how == "cls":
+        return hidden[:, 0]
+    real = (idx != pad_id).unsqueeze(-1)  # (B, T, 1)
+    if how == "max":  # padding never wins: it gets the lowest finite value
+        return hidden.masked_fill(~real, torch.finfo(hidden.dtype).min).max(1).values
+    w = real.to(hidden.dtype)
+    total, n = (hidden * w).sum(1), w.sum(1).clamp(min=1)  # (B, C), (B, 1)
+    if how == "mean_sqrt_len":
+        return total / n.sqrt()
+    if how != "mean":
+        raise ConfigError(f"unknown pooling {how!r}; choose {', '.join(POOLING)}")
+    return total / n
 
 
 class BertEncoder(nn.Module):
@@ -187,11 +215,7 @@ class BertClassifier(nn.Module):
         check_ids(idx, self.config.vocab_size)
         x = self.bert(idx, token_types)  # (B, T, C)
         if self.task == "sequence":
-            if self.pooling == "mean":
-                real = (idx != self.config.pad_id).unsqueeze(-1).to(x.dtype)  # (B, T, 1)
-                v = (x * real).sum(1) / real.sum(1).clamp(min=1)  # mean of real tokens (B, C)
-            else:
-                v = x[:, 0]  # the [CLS] vector (B, C)
+            v = pool(x, idx, self.config.pad_id, self.pooling)  # (B, C)
             x = torch.tanh(self.pooler(v))  # BERT's pooler: (B, C)
         logits = self.classifier(self.drop(x))  # (B, L) or (B, T, L)
         loss = None
