@@ -33,6 +33,8 @@ def WebDriverWait(driver, timeout):
     stale element mid-check means "not yet", not a failure)."""
     return _WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
 
+SEARCH_LINES = ["the king and the queen", "a man and a woman", "to be or not to be",
+                "that is the question", "slings and arrows"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
@@ -42,9 +44,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
+    import shutil
+
+    from nanonlp.bert import embed as E
+
     pytest.importorskip("spacy")
     root = tmp_path_factory.mktemp("runs")
-    build(root)
+    paths = build(root)
+    # a search index beside the BERT that embedded it, and a sentence encoder without an MLM
+    # head (what `bert import` makes of a sentence-transformers folder)
+    lines = tmp_path_factory.mktemp("lines") / "lines.txt"
+    lines.write_text("\n".join(SEARCH_LINES) + "\n", encoding="utf-8")
+    E.embed_file(paths["bert"], lines, paths["bert"].parent / "lines.npy", progress=False)
+    st = shutil.copytree(paths["bert"], root / "minilm" / "best")
+    (st / E.EMBEDDING_FILE).write_text(json.dumps({"pooling": "mean", "mlm_head": False}))
     return load_all({}, root)
 
 
@@ -108,9 +121,9 @@ def type_into(driver, element_id, text):
 
 def test_home_lists_every_part_with_its_models(driver, url, tmp_path):
     open_page(driver, url, "/")
-    cards = wait_for(driver, ".card.part", 6)
+    cards = wait_for(driver, ".card.part", 7)
     kinds = [c.get_attribute("data-kind") for c in cards]
-    assert kinds == ["bpe", "vectors", "ner", "translate", "gpt", "bert"]
+    assert kinds == ["bpe", "vectors", "ner", "translate", "gpt", "bert", "index"]
     gpt = cards[4].find_elements(By.CSS_SELECTOR, ".models li")
     assert sorted(li.text for li in gpt) == ["gpt-rope/best", "gpt/best"]
     assert driver.find_element(By.CSS_SELECTOR, "nav a[data-kind=gpt] .count").text == "2"
@@ -294,3 +307,43 @@ def test_bert_page_fill_mask_label_and_tags(driver, url, models, tmp_path):
     driver.find_element(By.ID, "tag-go").click()
     WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "tag-out").text)
     finish(driver, tmp_path, "bert")
+
+
+def test_bert_page_similarity_and_no_fill_mask_without_a_head(driver, url, tmp_path):
+    open_page(driver, url, "/bert")
+    notice = driver.find_element(By.ID, "nohead")
+    WebDriverWait(driver, 10).until(lambda d: notice.is_displayed())
+    assert "minilm/best" in notice.text and "masked-LM head" in notice.text
+    fill_models = Select(driver.find_element(By.ID, "fill-model")).options
+    assert "minilm/best" not in [o.get_attribute("value") for o in fill_models]
+    assert driver.find_element(By.ID, "similarity-card").is_displayed()
+    type_into(driver, "sim-a", "the king and the queen")
+    type_into(driver, "sim-b", "the king and the queen")
+    driver.find_element(By.ID, "sim-go").click()
+    cosine = wait_for(driver, "#sim-cosine")[0]
+    assert cosine.text == "1.0000"
+    finish(driver, tmp_path, "bert-similarity")
+
+
+def test_search_page_finds_the_nearest_line(driver, url, models, tmp_path):
+    open_page(driver, url, "/search")
+    assert Select(driver.find_element(By.ID, "model")).first_selected_option.text == \
+        "bert/lines.npy"
+    assert "5 lines" in driver.find_element(By.ID, "about").text
+    type_into(driver, "query", "to be or not to be")
+    type_into(driver, "k", "3")
+    driver.find_element(By.ID, "go").click()
+    hits = wait_for(driver, "#out tr.hit", 3)
+    assert len(hits) == 3
+    want = models.get("index").obj.search("to be or not to be", 3)
+    assert [h.find_element(By.CSS_SELECTOR, ".hit-text").text for h in hits] == \
+        [t for _, _, t in want]
+    first = hits[0].find_elements(By.TAG_NAME, "td")
+    assert [first[0].text, first[1].text, first[2].text] == ["3", "to be or not to be", "1.0000"]
+    type_into(driver, "query", " ")
+    driver.find_element(By.ID, "go").click()  # an empty query: the server's message, no rows
+    error = driver.find_element(By.ID, "error")
+    WebDriverWait(driver, 10).until(lambda d: error.is_displayed())
+    assert error.text == "'query' is empty"
+    assert not driver.find_elements(By.CSS_SELECTOR, "#out tr.hit")
+    finish(driver, tmp_path, "search", allow=("status of 400",))

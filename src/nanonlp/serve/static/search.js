@@ -4,7 +4,7 @@
 async function search() {
   const r = await NN.guarded(() => NN.api("/api/search", {
     model: NN.$("model").value, query: NN.$("query").value, top_k: Number(NN.$("k").value)}));
-  if (!r) return;
+  if (!r) { NN.$("out").replaceChildren(); return; }  // no rows of an earlier query
   NN.$("out").replaceChildren(
     NN.el("tr", {}, NN.el("th", {}, "line"), NN.el("th", {}, "text"),
           NN.el("th", {}, "cosine"), NN.el("th")),
