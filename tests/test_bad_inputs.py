@@ -715,6 +715,46 @@ def test_cli_import_bad_weights_are_one_clean_line(case, hf_inputs, tmp_path, ca
     assert [str(w.message)[:80] for w in seen] == []
 
 
+@pytest.fixture(scope="module")
+def more_inputs(inputs) -> Path:
+    """The inputs of the round-two table that need no model."""
+    (inputs / "abc.txt").write_text("abc")
+    return inputs
+
+
+MORE_CASES = [
+    ("translate-evaluate-alpha-nan", ["translate", "evaluate", "{out}/ckpt", "--alpha", "nan"],
+     "alpha must be a finite number, got nan"),
+    ("translate-run-alpha-inf", ["translate", "run", "{out}/ckpt", "a cat", "--alpha", "inf"],
+     "alpha must be a finite number, got inf"),
+    ("gpt-prepare-3-characters", ["gpt", "prepare", "--source", "{in}/abc.txt", "--out",
+                                  "{out}/data"],
+     "abc.txt: the val split holds 1 token; a split needs block_size + 1 tokens for one "
+     "window (2 at the least)"),
+]
+
+
+@pytest.mark.parametrize("case", MORE_CASES, ids=[c[0] for c in MORE_CASES])
+def test_cli_round_two_bad_input_is_one_clean_line(case, more_inputs, tmp_path, capsys,
+                                                   torch_one_thread):
+    _, argv, want = case
+    out = tmp_path / "out"
+    out.mkdir()
+    (line,) = _run_cli(argv, more_inputs, out, capsys)
+    assert want in line, line
+
+
+def test_gpt_prepare_reads_a_zip_member(tmp_path, capsys):
+    from nanonlp.cli import main
+
+    with zipfile.ZipFile(tmp_path / "fra-eng.zip", "w") as zf:
+        zf.writestr("fra.txt", TEXT[:5000])
+    assert main(["gpt", "prepare", "--source", f"{tmp_path}/fra-eng.zip::fra.txt", "--out",
+                 str(tmp_path / "data")]) == 0, capsys.readouterr().err
+    meta = json.loads((tmp_path / "data" / "meta.json").read_text())
+    assert meta["characters"] == 5000 and meta["source"].endswith("fra-eng.zip::fra.txt")
+
+
 # ---------------------------------------------------------------------------------------------
 # Library-level cases
 

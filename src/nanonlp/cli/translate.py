@@ -21,7 +21,7 @@ from nanonlp.errors import DataError
 from nanonlp.seq2seq.config import PRESETS, DataConfig, Seq2SeqConfig
 from nanonlp.seq2seq.plot import plot_attention
 from nanonlp.seq2seq.train import OUT, evaluate, evaluate_checkpoint, make_trainer
-from nanonlp.seq2seq.translate import Translator
+from nanonlp.seq2seq.translate import Translator, check_alpha
 from nanonlp.training import TrainConfig
 from nanonlp.training.distributed import session
 from nanonlp.training.driver import fit
@@ -105,6 +105,7 @@ def _translate_run(args: argparse.Namespace) -> None:
         or [line for line in stdin_lines() if line.strip()]
     if not sentences:
         raise DataError("nothing to translate: give sentences as arguments or on stdin")
+    check_alpha(args.alpha)  # before the checkpoint is loaded
     tr = Translator.load(args.checkpoint)
     results = tr.translate(sentences, beam=args.beam, alpha=args.alpha)
     for r in results:

@@ -28,7 +28,7 @@ import torch
 
 from nanonlp.bpe.formats import TOKENIZER_FILE, load_tokenizer
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.fileio import atomic_write, read_text
+from nanonlp.fileio import atomic_write, read_text, split_member
 
 META = "meta.json"
 
@@ -61,7 +61,8 @@ def read_source(source: str, split: str | None = None,
     from nanonlp import datasets as D
 
     names = [s.strip() for s in source.split(",") if s.strip()]
-    if len(names) == 1 and not Path(names[0]).exists():
+    # a zip member (``fra-eng.zip::fra.txt``) is a file when its archive is
+    if len(names) == 1 and not split_member(names[0])[0].exists():
         try:
             D.get_dataset(names[0])
         except Exception:
@@ -108,6 +109,12 @@ def prepare(config: PrepareConfig) -> dict[str, Any]:
         counts = {}
         for split, part in (("train", text[:cut]), ("val", text[cut:])):
             ids = tok.encode(part, allowed_special="all")
+            if len(ids) < 2:  # GPT training would refuse the folder, so do not write it
+                s = "" if len(ids) == 1 else "s"
+                raise DataError(f"{where}: the {split} split holds {len(ids)} token{s}; a split "
+                                "needs block_size + 1 tokens for one window (2 at the least): "
+                                "give more text" + (" or a larger val_fraction"
+                                                    if split == "val" else ""))
             counts[split] = write_tokens(out / f"{split}.bin", [ids], tok.vocab_size)
         meta = {"vocab_size": tok.vocab_size, "dtype": token_dtype(tok.vocab_size).name,
                 "tokenizer": kind, "tokenizer_file": TOKENIZER_FILE, "source": where,

@@ -24,7 +24,7 @@ from nanonlp.errors import ConfigError, DataError
 from nanonlp.seq2seq import data as D
 from nanonlp.seq2seq.config import DataConfig, Seq2SeqConfig, presets
 from nanonlp.seq2seq.model import KIND, Seq2Seq
-from nanonlp.seq2seq.translate import DATA_FILE, SRC_VOCAB, TGT_VOCAB, Translator
+from nanonlp.seq2seq.translate import DATA_FILE, SRC_VOCAB, TGT_VOCAB, Translator, check_alpha
 from nanonlp.seq2seq.vocab import BPEVocab
 from nanonlp.training import TrainConfig, Trainer
 from nanonlp.training.config import overrides, resume_configs
@@ -184,6 +184,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, split: str = "test", beam
     """Load a checkpoint and score it on a split of the data it was trained on, or on every
     pair of ``source`` (a TSV file or ``SRC,TGT`` files, read with the checkpoint's
     normalisation and no filter)."""
+    check_alpha(alpha)  # before the checkpoint and the data are read
     tr = Translator.load(checkpoint)
     cfg = DataConfig(**tr.data) if tr.data else DataConfig()
     if source:

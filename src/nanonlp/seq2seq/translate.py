@@ -15,6 +15,7 @@ translated text (and attention) out.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,19 @@ def length_penalty(length: int, alpha: float) -> float:
     (1.0, 2.0, 1.0)
     """
     return ((5 + length) / 6) ** alpha
+
+
+def check_alpha(alpha: float) -> float:
+    """``alpha`` if it is a finite number: a NaN exponent makes every score NaN, and the beam
+    then ranks hypotheses by nothing.
+
+    >>> check_alpha(float("nan"))
+    Traceback (most recent call last):
+    nanonlp.errors.ConfigError: alpha must be a finite number, got nan
+    """
+    if not math.isfinite(alpha):
+        raise ConfigError(f"alpha must be a finite number, got {alpha}")
+    return alpha
 
 
 @torch.no_grad()
@@ -212,6 +226,7 @@ class Translator:
     def translate(self, sentences: list[str], beam: int = 5, alpha: float = 1.0,
                   batch_size: int = 64, max_len: int | None = None) -> list[Translation]:
         """Translate raw sentences (``beam = 1``: greedy search); order is kept."""
+        check_alpha(alpha)
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         dev = next(self.model.parameters()).device
@@ -237,6 +252,7 @@ class Translator:
                         max_len: int | None = None) -> list[Translation]:
         """All the finished beam hypotheses for one sentence, best first, each with its
         ``norm_score``; the first equals ``translate([sentence], beam, alpha)[0]``."""
+        check_alpha(alpha)
         ids = self.encode_source(sentence)
         src = torch.tensor([ids], device=next(self.model.parameters()).device)
         ranked = beam_search_nbest(self.model, src, beam, alpha, max_len)[0]
