@@ -53,17 +53,17 @@ def tiny_bert(path: Path, seed: int, tok_path: Path | None = None) -> Path:
 
 def sentence_encoder(src: Path, dst: Path, mlm_head: bool = False) -> Path:
     """A copy of ``src`` with the embedding.json `bert import` writes for a
-    sentence-transformers folder."""
+    sentence-transformers folder (lines cut to 8 tokens, as MiniLM's 256 of 512)."""
     shutil.copytree(src, dst)
     (dst / E.EMBEDDING_FILE).write_text(json.dumps(
-        {"pooling": "mean", "normalize": True, "max_seq_length": 32, "mlm_head": mlm_head}))
+        {"pooling": "mean", "normalize": True, "max_seq_length": 8, "mlm_head": mlm_head}))
     return dst
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, torch_one_thread_module):
     """runs/bert/best with its index runs/bert/lines.npy beside it, another BERT, and a
-    sentence encoder without an MLM head."""
+    sentence encoder without an MLM head (the same weights) with its own index."""
     root = tmp_path_factory.mktemp("runs")
     ckpt = tiny_bert(root / "bert" / "best", seed=0)
     other = tiny_bert(root / "other" / "best", seed=1, tok_path=root / "bert" / "tok.model")
@@ -72,8 +72,11 @@ def runs(tmp_path_factory, torch_one_thread_module):
     text.write_text("\n".join(LINES) + "\n", encoding="utf-8")
     index = root / "bert" / "lines.npy"
     E.embed_file(ckpt, text, index, progress=False)
+    st_index = root / "minilm" / "lines.npy"
+    E.embed_file(st, text, st_index, progress=False)
     text.unlink()  # a runs folder holds models, not inputs
-    return {"root": root, "ckpt": ckpt, "other": other, "st": st, "index": index}
+    return {"root": root, "ckpt": ckpt, "other": other, "st": st, "index": index,
+            "st_index": st_index}
 
 
 @pytest.fixture(scope="module")
@@ -98,10 +101,15 @@ def test_a_runs_folders_index_is_served_with_its_checkpoint(client, models, runs
     h = client.get("/api/health").json()
     index = [m for m in h["models"] if m["kind"] == "index"]
     assert index == [{"kind": "index", "name": "bert/lines.npy", "lines": len(LINES),
-                      "dim": 32, "pooling": "mean", "checkpoint": "bert/best"}]
+                      "dim": 32, "pooling": "mean", "checkpoint": "bert/best"},
+                     {"kind": "index", "name": "minilm/lines.npy", "lines": len(LINES),
+                      "dim": 32, "pooling": "mean", "checkpoint": "minilm/best"}]
     assert str(runs["root"]) not in json.dumps(h)
     # one encoder in memory: the index's queries go through the BERT page's model
     assert models.get("index").obj.encoder is models.get("bert", "bert/best")
+    # the same weights, but the sentence encoder cuts lines at 8 tokens: each index is served
+    # with the folder that embedded it
+    assert models.get("index", "minilm/lines.npy").obj.max_seq_length == 8
 
 
 @pytest.mark.parametrize("row", [0, 4, len(LINES) - 1])
@@ -112,11 +120,14 @@ def test_a_query_equal_to_a_line_finds_it_first_at_cosine_one(client, runs, row)
     assert first == {"line": row + 1, "text": LINES[row], "cosine": 1.0}
 
 
-def test_results_are_bert_searchs(client, runs):
-    for q in ("the king and the woman", "nobler arrows", "x"):
-        got = client.post("/api/search", json={"query": q, "top_k": 5}).json()["results"]
-        want = E.search(runs["ckpt"], runs["index"], [q], k=5)[0]
-        assert [(x["line"], x["text"], x["cosine"]) for x in got] == \
+@pytest.mark.parametrize("index", ["index", "st_index"])
+def test_results_are_bert_searchs(client, runs, index):
+    name = runs[index].relative_to(runs["root"]).as_posix()
+    ckpt = runs["ckpt"] if index == "index" else runs["st"]
+    for q in ("the king and the woman", "nobler arrows", "x", LINES[1]):
+        got = client.post("/api/search", json={"model": name, "query": q, "top_k": 5}).json()
+        want = E.search(ckpt, runs[index], [q], k=5)[0]
+        assert [(x["line"], x["text"], x["cosine"]) for x in got["results"]] == \
             [(i + 1, t, round(c, 5)) for c, i, t in want]
 
 
@@ -198,16 +209,22 @@ def test_similarity_of_identical_texts_is_one(client, models):
     a, b = "the king and the queen", "a man and a woman"
     got = client.post("/api/bert/similarity", json={"a": a, "b": b}).json()["cosine"]
     st = models.get("bert", "minilm/best")
-    va, vb = E.embed(st.obj, st.tokenizer, [a, b])
+    va, vb = E.embed(st.obj, st.tokenizer, [a, b], max_seq_length=8)  # embedding.json's cut
     assert got == round(float(va @ vb / np.linalg.norm(va) / np.linalg.norm(vb)), 5)
     assert got < 1.0
+    # past the cut, the rest of a text does not count
+    long = "the king and the queen , the man and the woman ."
+    tokens = len(st.tokenizer.encode(long))
+    assert tokens > 8
+    r = client.post("/api/bert/similarity", json={"a": long, "b": long + " to be or not"})
+    assert r.json()["cosine"] == 1.0
 
 
 def test_similarity_and_fill_go_to_models_that_can_answer(client):
     h = client.get("/api/health").json()
     info = {m["name"]: m.get("embedding") for m in h["models"] if m["kind"] == "bert"}
     assert info == {"bert/best": None, "other/best": None,
-                    "minilm/best": {"pooling": "mean", "mlm_head": False}}
+                    "minilm/best": {"pooling": "mean", "max_seq_length": 8, "mlm_head": False}}
     r = client.post("/api/bert/similarity", json={"model": "bert/best", "a": "x", "b": "y"})
     assert r.status_code == 404 and "'bert/best' is not a sentence encoder" in r.json()["error"]
     r = client.post("/api/bert/fill", json={"model": "minilm/best", "text": "the [MASK]"})

@@ -113,10 +113,10 @@ def routes(models: Models, config: ServeConfig) -> list[Route]:
         entry = bert(body, "similarity")
         a = text_field(body, "a", config.max_text_chars)
         b = text_field(body, "b", config.max_text_chars)
-        pooling = entry.info["embedding"]["pooling"]
-        cos = await run_limited(lambda: similarity(entry.obj, entry.tokenizer, a, b, pooling),
+        how = entry.info["embedding"]
+        cos = await run_limited(lambda: similarity(entry.obj, entry.tokenizer, a, b, how),
                                 config.request_timeout_s)
-        return {"model": entry.name, "pooling": pooling, "cosine": round(cos, 5)}
+        return {"model": entry.name, "pooling": how["pooling"], "cosine": round(cos, 5)}
 
     return [Route("/api/bert/fill", api_fill, methods=["POST"]),
             Route("/api/bert/similarity", api_similarity, methods=["POST"]),

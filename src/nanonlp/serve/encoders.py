@@ -7,9 +7,10 @@ An index is the pair ``VECS.npy`` + ``VECS.npy.json`` written by ``nanonlp bert 
 Its sidecar records the checkpoint folder it was embedded with and the sha256 of that
 checkpoint's ``model.safetensors``; as ``nanonlp bert search`` does, an index is served only
 with a checkpoint whose weights have that hash. The checkpoint is the one named as
-``--index CKPT::VECS.npy``, else one the server already holds, else the folder the sidecar
-names. Each encoder is loaded once and shared by every index it embedded (and by the BERT page
-when it serves the same folder); a query is embedded with the index's pooling and ranked with
+``--index CKPT::VECS.npy``, else the folder the sidecar names, else one the server holds with
+those weights (the runs folder moved). Each encoder is loaded once and shared by every index
+it embedded (and by the BERT page when it serves the same folder); a query is embedded with
+the index's pooling and the checkpoint's cut and ranked with
 :func:`~nanonlp.bert.embed.nearest`, so the page's answer is ``bert search``'s.
 
 Left out: indexes built or extended by the server (requests never name files).
@@ -17,7 +18,6 @@ Left out: indexes built or extended by the server (requests never name files).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from nanonlp.bert.embed import EMBEDDING_FILE, checkpoint_pooling, embed, load_index, nearest, unit
+from nanonlp.bert.embed import (
+    EMBEDDING_FILE,
+    checkpoint_embedding,
+    embed,
+    load_index,
+    nearest,
+    unit,
+)
 from nanonlp.errors import DataError
 from nanonlp.fileio import sha256_file
 from nanonlp.serve.models import Loaded
@@ -50,19 +57,21 @@ def split_spec(spec: str | os.PathLike) -> tuple[str | None, str]:
 
 
 def embedding_info(checkpoint: str | os.PathLike) -> dict[str, Any] | None:
-    """What a checkpoint's ``embedding.json`` says (its pooling, and whether it has an MLM
-    head: a sentence-transformers folder has none), or None without one."""
-    path = Path(checkpoint) / EMBEDDING_FILE
-    if not path.is_file():
+    """What a checkpoint's ``embedding.json`` says (its pooling, the length its lines are cut
+    to, and whether it has an MLM head: a sentence-transformers folder has none), or None
+    without one."""
+    if not (Path(checkpoint) / EMBEDDING_FILE).is_file():
         return None
-    pooling = checkpoint_pooling(checkpoint)  # the library's check of the file and its pooling
-    meta = json.loads(path.read_text(encoding="utf-8"))
-    return {"pooling": pooling, "mlm_head": meta.get("mlm_head") is not False}
+    spec = checkpoint_embedding(checkpoint)  # the library's reading and checks of the file
+    return {"pooling": spec["pooling"], "max_seq_length": spec["max_seq_length"],
+            "mlm_head": spec.get("mlm_head") is not False}
 
 
-def similarity(model, tok, a: str, b: str, pooling: str) -> float:
-    """Cosine of the two texts' sentence vectors (:func:`nanonlp.bert.embed.embed`)."""
-    va, vb = unit(embed(model, tok, [a, b], pooling=pooling))
+def similarity(model, tok, a: str, b: str, embedding: dict[str, Any]) -> float:
+    """Cosine of the two texts' sentence vectors (:func:`nanonlp.bert.embed.embed` with the
+    checkpoint's pooling and cut; its normalisation does not change a cosine)."""
+    va, vb = unit(embed(model, tok, [a, b], pooling=embedding["pooling"],
+                        max_seq_length=embedding["max_seq_length"]))
     return float(va @ vb)
 
 
@@ -72,12 +81,14 @@ class SearchIndex:
 
     vecs: np.ndarray  # (N, C) float32, as bert embed wrote it
     lines: list[str]
-    pooling: str
+    pooling: str  # the index's, as bert embed recorded it
+    max_seq_length: int | None  # the checkpoint's cut (None: its position table)
     encoder: Loaded  # the BERT checkpoint that embedded the lines
 
     def search(self, query: str, k: int) -> list[tuple[float, int, str]]:
         """The ``k`` nearest lines to ``query`` as ``(cosine, row, line)``, best first."""
-        q = embed(self.encoder.obj, self.encoder.tokenizer, [query], pooling=self.pooling)
+        q = embed(self.encoder.obj, self.encoder.tokenizer, [query], pooling=self.pooling,
+                  max_seq_length=self.max_seq_length)
         return [(c, i, self.lines[i]) for i, c in nearest(self.vecs, q[0], k)]
 
 
@@ -116,8 +127,8 @@ def load_search(spec: str | os.PathLike, encoders: Encoders, name: str | None = 
     want, recorded = meta.get("weights_sha256"), meta.get("checkpoint")
     if ckpt is not None:
         candidates = [ckpt]
-    else:  # what the server holds first (named as it names them), then the sidecar's folder
-        candidates = [*encoders.held, *([recorded] if isinstance(recorded, str) else [])]
+    else:  # the sidecar's folder (its embedding.json too), else one the server holds
+        candidates = [*([recorded] if isinstance(recorded, str) else []), *encoders.held]
     found = next((c for c in candidates if encoders.sha256(c) == want), None)
     if found is None:
         if ckpt is not None:
@@ -127,7 +138,12 @@ def load_search(spec: str | os.PathLike, encoders: Encoders, name: str | None = 
                         f"({recorded}); name it as --index CKPT{SEP}{path}, or embed the lines "
                         "again")
     encoder = encoders.get(found)
-    index = SearchIndex(vecs, lines, meta.get("pooling", "mean"), encoder)
+    width = encoder.obj.config.n_embd
+    if vecs.shape[1] != width:
+        raise DataError(f"{path}: rows of width {vecs.shape[1]}, but the vectors of {found} "
+                        f"have width {width}")
+    index = SearchIndex(vecs, lines, meta.get("pooling", "mean"),
+                        checkpoint_embedding(found)["max_seq_length"], encoder)
     return Loaded("index", name or path, index, encoder.tokenizer,
                   info={"lines": len(lines), "dim": int(vecs.shape[1]),
                         "pooling": index.pooling, "checkpoint": encoder.name})
