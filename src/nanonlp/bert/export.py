@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -88,12 +89,18 @@ def to_hf(model: BertForMaskedLM):
     return hf.eval()
 
 
-def export_hf(model: BertForMaskedLM, out: str | os.PathLike, tokenizer=None) -> Path:
+def export_hf(model: BertForMaskedLM, out: str | os.PathLike, tokenizer=None,
+              embedding: dict[str, Any] | None = None) -> Path:
     """Write the HF folder (config.json, model.safetensors, tokenizer.json); returns it.
+    With a WordPiece ``tokenizer`` and an ``embedding`` (a checkpoint's ``embedding.json``,
+    :func:`nanonlp.bert.embed.checkpoint_embedding`), the folder is also a
+    sentence-transformers model (:func:`nanonlp.bert.sentence.write_modules`).
 
     Written into a temporary folder beside ``out`` and moved in file by file, so a failed
     export leaves an earlier one intact.
     """
+    from nanonlp.bert.sentence import write_modules
+
     out = Path(out)
     hf = to_hf(model.cpu())
     out.mkdir(parents=True, exist_ok=True)
@@ -101,6 +108,10 @@ def export_hf(model: BertForMaskedLM, out: str | os.PathLike, tokenizer=None) ->
         hf.save_pretrained(tmp)
         if hasattr(tokenizer, "save_hf"):  # an imported BERT's WordPiece: vocab.txt again
             tokenizer.save_hf(tmp)
+            if embedding is not None:  # sentence-transformers tokenizes as this WordPiece
+                write_modules(tmp, {**embedding, "max_seq_length": embedding.get(
+                    "max_seq_length") or model.config.block_size}, model.config.n_embd,
+                    model.config.lowercase)
         elif tokenizer is not None:
             from nanonlp.bpe.export import to_hf_json
 
@@ -112,3 +123,19 @@ def export_hf(model: BertForMaskedLM, out: str | os.PathLike, tokenizer=None) ->
         for f in Path(tmp).iterdir():
             os.replace(f, out / f.name) if f.is_file() else shutil.move(str(f), out / f.name)
     return out
+
+
+def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike
+                      ) -> tuple[Path, bool]:
+    """``bert export``: a checkpoint folder -> an HF folder (see :func:`export_hf`); also
+    whether it is a sentence-transformers folder (the checkpoint has ``embedding.json`` and
+    a WordPiece vocabulary, as one imported from such a folder has)."""
+    from nanonlp.bert.data import load_tokenizer
+    from nanonlp.bert.embed import EMBEDDING_FILE, checkpoint_embedding
+    from nanonlp.bert.model import load_bert
+
+    tok = load_tokenizer(checkpoint)
+    has = (Path(checkpoint) / EMBEDDING_FILE).is_file()
+    embedding = checkpoint_embedding(checkpoint) if has else None
+    out = export_hf(load_bert(checkpoint), out, tok, embedding)
+    return out, has and hasattr(tok, "save_hf")

@@ -11,10 +11,9 @@ from nanonlp.bert import finetune as ft
 from nanonlp.bert import pretrain as bp
 from nanonlp.bert.config import PRESETS, BertConfig
 from nanonlp.bert.data import load_tokenizer
-from nanonlp.bert.export import export_hf
+from nanonlp.bert.export import export_checkpoint
 from nanonlp.bert.finetune import FinetuneConfig
 from nanonlp.bert.from_hf import import_hf
-from nanonlp.bert.model import load_bert
 from nanonlp.bert.predict import predict_lines
 from nanonlp.bert.pretrain import PretrainConfig
 from nanonlp.cli.common import (
@@ -136,9 +135,9 @@ def _bert_export_args(p: argparse.ArgumentParser) -> None:
 
 
 def _bert_export(args: argparse.Namespace) -> None:
-    model = load_bert(args.checkpoint)
-    out = export_hf(model, args.out, load_tokenizer(args.checkpoint))
-    say(f"{out}: transformers.BertForMaskedLM.from_pretrained({str(out)!r})")
+    out, sentence = export_checkpoint(args.checkpoint, args.out)
+    say(f"{out}: transformers.BertForMaskedLM.from_pretrained({str(out)!r})"
+        + (f", sentence_transformers.SentenceTransformer({str(out)!r})" if sentence else ""))
 
 
 def _bert_import_args(p: argparse.ArgumentParser) -> None:
@@ -154,6 +153,12 @@ def _bert_import(args: argparse.Namespace) -> None:
     say(f"{r.out}: BERT {c.n_layer} layers x {c.n_embd} ({c.n_head} heads), vocabulary "
         f"{c.vocab_size:,}, {r.params / 1e6:.1f}M parameters, WordPiece tokenizer"
         + (f"; left out: {', '.join(r.dropped)}" if r.dropped else ""))
+    if r.embedding:
+        e = r.embedding
+        say(f"sentence-transformers: {e['pooling']} pooling"
+            + (", normalized" if e["normalize"] else "")
+            + f", lines cut at {e['max_seq_length']} tokens, in {r.out}/embedding.json "
+            "(bert embed and bert search follow it)")
     if r.fresh_head:
         say(f"note: {args.hf_dir} has no MLM head (a BertModel): the checkpoint's head starts "
             "from random init, so fill-mask output is noise until it is trained; bert "
@@ -185,11 +190,15 @@ COMMANDS: list[Command] = [
     Command(("bert", "predict"), "fill [MASK], label sentences or tag words with a checkpoint",
             _bert_predict, _bert_predict_args),
     Command(("bert", "export"), "export a pretrained checkpoint to a transformers "
-            "BertForMaskedLM folder", _bert_export, _bert_export_args),
+            "BertForMaskedLM folder", _bert_export, _bert_export_args,
+            "A checkpoint with embedding.json and a WordPiece vocabulary (one imported from a "
+            "sentence-transformers folder) exports as a sentence-transformers folder too."),
     Command(("bert", "import"), "a transformers BERT folder -> a checkpoint (same logits)",
             _bert_import, _bert_import_args,
             "Reads a BertForMaskedLM, BertForPreTraining or BertModel folder tensor by tensor "
             "(the pooler and next-sentence head are left out; a BertModel's MLM head starts "
             "fresh) and its WordPiece vocabulary, and writes a checkpoint that bert predict, "
-            "finetune and export take."),
+            "finetune and export take. A sentence-transformers folder (modules.json: "
+            "Transformer, Pooling, optional Normalize) also gives embedding.json: its pooling, "
+            "normalisation and max_seq_length, which bert embed, search and export follow."),
 ]
