@@ -755,6 +755,27 @@ def test_gpt_prepare_reads_a_zip_member(tmp_path, capsys):
     assert meta["characters"] == 5000 and meta["source"].endswith("fra-eng.zip::fra.txt")
 
 
+@pytest.mark.parametrize("where", ["port-in-use", "host-unresolved"])
+def test_serve_that_cannot_listen_is_one_clean_line(where, inputs, tmp_path, capsys):
+    """Checked before any model is loaded: exit 2 and one line, not uvicorn's log and exit 3."""
+    import socket
+
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("starlette")
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        host = "127.0.0.1" if where == "port-in-use" else "no-such-host.invalid"
+        want = f"127.0.0.1:{port}: cannot listen (" if where == "port-in-use" else \
+            "--host no-such-host.invalid: does not resolve ("
+        out = tmp_path / "out"
+        out.mkdir()
+        (line,) = _run_cli(["serve", "--bpe", "{in}/tok.model", "--host", host, "--port",
+                            str(port)], inputs, out, capsys)
+    assert want in line, line
+
+
 # ---------------------------------------------------------------------------------------------
 # Library-level cases
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import logging
+import socket
 import threading
 import webbrowser
 
@@ -49,6 +50,7 @@ def _serve(args: argparse.Namespace) -> None:
     from nanonlp.serve import ServeConfig, create_app, load_all
 
     config = config_from_args(args, ServeConfig, open=args.open)
+    check_listen(config.host, config.port)  # before the models load, and before uvicorn logs
     # the process is the server's: each request's model calls run on torch_threads threads, as
     # requests run at once (two intra-op threads per call on a busy 2-core machine measured
     # 5-50x slower per generation than one, with other jobs running)
@@ -71,6 +73,22 @@ def _serve(args: argparse.Namespace) -> None:
     _log_like_uvicorn(logging.getLogger("nanonlp.serve"))
     _announce(server, config)
     server.run()
+
+
+def check_listen(host: str, port: int) -> None:
+    """Refuse, in one line, a host that does not resolve or a port that is taken: bind a
+    socket as uvicorn will (IPv6 for a host with a colon, SO_REUSEADDR) and let it go."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except socket.gaierror as e:
+            raise ConfigError(f"--host {host}: does not resolve ({e.strerror})") from None
+        except OSError as e:
+            where = f"[{host}]" if ":" in host else host
+            raise ConfigError(f"{where}:{port}: cannot listen ({e.strerror}); give another "
+                              "--port or --host") from None
 
 
 def _log_like_uvicorn(log: logging.Logger) -> None:
