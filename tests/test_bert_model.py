@@ -158,5 +158,5 @@ def test_mean_pooling_ignores_padding_and_differs_from_cls(torch_one_thread, tmp
     assert again.pooling == "mean"
     with torch.no_grad():
         torch.testing.assert_close(again(padded)[0], mean(padded)[0])
-    with pytest.raises(ConfigError, match="unknown pooling 'max'"):
-        BertClassifier(small_config(), ["a", "b"], pooling="max")
+    with pytest.raises(ConfigError, match="unknown pooling 'sum'"):
+        BertClassifier(small_config(), ["a", "b"], pooling="sum")
