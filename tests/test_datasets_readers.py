@@ -7,7 +7,7 @@ import pytest
 
 from nanonlp.datasets import readers as R
 from nanonlp.datasets.records import Analogy, Example, Pair, ScoredPair, TaggedSentence
-from nanonlp.errors import DataError
+from nanonlp.errors import ConfigError, DataError
 
 CONLL = """\
 -DOCSTART- -X- O O
@@ -50,10 +50,11 @@ def test_iob1_to_bio_cases():
 
 
 def test_read_conll_documents_and_bio(tmp_path):
-    sents = list(R.read_conll(write(tmp_path, "eng.x", CONLL)))
+    sents = list(R.read_conll(write(tmp_path, "eng.x", CONLL), scheme="iob1", n_columns=4))
     assert [s.doc for s in sents] == [0, 0, 1]  # the -X- -X- marker (eng.testb) opens doc 1
     assert sents[0] == TaggedSentence(["EU", "rejects", "German", "call", "."],
-                                      ["B-ORG", "O", "B-MISC", "O", "O"], 0)
+                                      ["B-ORG", "O", "B-MISC", "O", "O"], 0, sents[0].line)
+    assert [s.line for s in sents] == [3, 9, 14]  # where each sentence starts, 1-based
     assert sents[1].tags == ["B-PER", "I-PER"]
     assert sents[2].tags == ["O", "B-LOC", "B-LOC", "O", "B-LOC", "B-ORG"]
 
@@ -62,19 +63,19 @@ def test_read_conll_bio_scheme_and_column(tmp_path):
     p = write(tmp_path, "bio.tsv", "Jane B-PER\nDoe I-PER\nsings O\n")
     assert list(R.read_conll(p, scheme="bio", n_columns=2))[0].tags == ["B-PER", "I-PER", "O"]
     bad = write(tmp_path, "badbio.tsv", "Jane O\nDoe I-PER\n")
-    with pytest.raises(DataError, match=r"badbio.tsv:1: BIO tag 'I-PER' at token 2 follows 'O'"):
+    with pytest.raises(DataError, match=r"badbio.tsv:2: BIO tag 'I-PER' at token 2 follows 'O'"):
         list(R.read_conll(bad, scheme="bio", n_columns=2))
 
 
 def test_read_conll_malformed(tmp_path):
     p = write(tmp_path, "bad.conll", "EU NNP I-NP I-ORG\nrejects VBZ O\n")
     with pytest.raises(DataError, match=r"bad.conll:2: expected 4 columns, got 3"):
-        list(R.read_conll(p))
+        list(R.read_conll(p, scheme="iob1", n_columns=4))
     p = write(tmp_path, "badtag.conll", "EU NNP I-NP ORG\n")
-    with pytest.raises(DataError, match=r"badtag.conll:1: not an IOB tag: 'ORG'"):
-        list(R.read_conll(p))
-    with pytest.raises(DataError, match=r"unknown tag scheme 'bilou'"):
-        list(R.read_conll(p, scheme="bilou"))
+    with pytest.raises(DataError, match=r"badtag.conll:1: tag 'ORG' is not O or B-, I-TYPE"):
+        list(R.read_conll(p, scheme="iob1"))
+    with pytest.raises(ConfigError, match=r"unknown tag scheme 'bioes'"):
+        list(R.read_conll(p, scheme="bioes"))
 
 
 def test_read_tsv_pairs(tmp_path):

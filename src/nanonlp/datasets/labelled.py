@@ -9,7 +9,7 @@ column files, and sentence pairs for contrastive training. Pure readers, checked
   :class:`~nanonlp.datasets.records.PairExample`, else an
   :class:`~nanonlp.datasets.records.Example`; either carries ``id = "file:line"``, so later
   checks can name the line.
-* :func:`read_tagged`: the NER part's column reader (:func:`nanonlp.ner.convert.read_columns`:
+* :func:`read_tagged`: the one column reader (:func:`nanonlp.datasets.readers.read_conll`:
   BIO, IOB1 or BILOU, converted to BIO), refusing an empty file.
 * :func:`read_pairs`: ``anchor<TAB>positive`` per line, or one sentence per line (its own
   positive: SimCSE's dropout noise).
@@ -32,6 +32,7 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from nanonlp.datasets.readers import read_conll
 from nanonlp.datasets.records import Example, PairExample, TaggedSentence
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.fileio import iter_json_lines, iter_lines, read_text
@@ -236,7 +237,8 @@ def _read_jsonl(path: PathLike, text_spec: str | None, pair_spec: str | None,
 def read_tagged(path: PathLike, *, token_column: int = 0, tag_column: int = -1,
                 scheme: str = "bio") -> list[TaggedSentence]:
     """The BIO-tagged sentences of a CoNLL-style column file (any tag names), read by the
-    NER part's :func:`~nanonlp.ner.convert.read_columns`; an empty file is an error.
+    one column reader, :func:`~nanonlp.datasets.readers.read_conll`; an empty file is an
+    error.
 
     >>> _ = Path("dev.conll").write_text("Ada B-PER\\nLovelace L-PER\\n\\nParis U-LOC\\n")
     >>> for sentence in read_tagged("dev.conll", scheme="bilou"):
@@ -244,10 +246,8 @@ def read_tagged(path: PathLike, *, token_column: int = 0, tag_column: int = -1,
     ['Ada', 'Lovelace'] ['B-PER', 'I-PER']
     ['Paris'] ['B-LOC']
     """
-    from nanonlp.ner.convert import read_columns
-
-    out = list(read_columns(path, token_column=token_column, tag_column=tag_column,
-                            scheme=scheme))
+    out = list(read_conll(path, token_column=token_column, tag_column=tag_column,
+                          scheme=scheme))
     if not out:
         raise DataError(f"{os.fspath(path)}: no sentences (an empty file)")
     return out
@@ -343,26 +343,10 @@ def check_tags(sentences: Sequence[TaggedSentence], labels: Sequence[str],
     """Refuse a tag outside ``labels`` (an entity type the training file lacks), naming the
     line of ``path`` it is on."""
     known = set(labels)
-    for k, s in enumerate(sentences):
+    for s in sentences:
         for i, tag in enumerate(s.tags):
             if tag not in known:
-                line = _token_line(path, k, i)
+                line = s.line + i if s.line else 0
                 types = sorted({t[2:] for t in labels if t != "O"})
                 raise DataError(f"{os.fspath(path)}:{line}: tag {tag!r} (word {s.tokens[i]!r}) "
                                 f"is of a type the training file lacks (it has {types})")
-
-
-def _token_line(path: PathLike, sentence: int, token: int) -> int:
-    """The line of token ``token`` of sentence ``sentence``, counted as read_columns does."""
-    k, i, inside = 0, 0, False
-    for lineno, line in iter_lines(path):
-        cols = line.split()
-        if not cols or cols[0] == "-DOCSTART-":
-            if inside:
-                k, i, inside = k + 1, 0, False
-            continue
-        inside = True
-        if (k, i) == (sentence, token):
-            return lineno
-        i += 1
-    return 0

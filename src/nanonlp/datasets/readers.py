@@ -16,8 +16,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from nanonlp.datasets.records import Analogy, Example, Pair, ScoredPair, TaggedSentence
-from nanonlp.datasets.tags import check_bio, iob1_to_bio
-from nanonlp.errors import DataError
+from nanonlp.datasets.tags import PREFIXES, SCHEMES, iob1_to_bio, split_tag, to_bio  # noqa: F401
+from nanonlp.errors import ConfigError, DataError
 from nanonlp.fileio import iter_lines, iter_text_chunks, read_text  # noqa: F401
 
 PathLike = str | os.PathLike
@@ -81,55 +81,75 @@ def read_parallel(source: PathLike, target: PathLike) -> Iterator[Pair]:
         yield Pair(s[1], t[1])
 
 
-def read_conll(
-    path: PathLike, *, tag_column: int = -1, scheme: str = "iob1", n_columns: int | None = 4
-) -> Iterator[TaggedSentence]:
-    """Yield :class:`TaggedSentence` from a CoNLL column file, tags converted to BIO.
+def read_conll(path: PathLike, *, token_column: int = 0, tag_column: int = -1,
+               scheme: str = "bio", n_columns: int | None = None) -> Iterator[TaggedSentence]:
+    """Yield :class:`TaggedSentence` from a CoNLL-style column file, tags converted to BIO.
 
-    Sentences are separated by blank lines; a line whose *first column* is ``-DOCSTART-`` opens
-    a new document (matching on the first column matters: CoNLL-2003's ``eng.testb`` writes the
-    marker as ``-DOCSTART- -X- -X- O``). ``scheme`` is the file's tag scheme, ``"iob1"`` or
-    ``"bio"``; the output is always BIO.
+    The one column reader: the CoNLL-2003 data set, ``ner convert`` and ``bert finetune
+    --task token`` all read through it. Sentences are separated by blank lines; a line whose
+    *first column* is ``-DOCSTART-`` opens a new document (matching on the first column
+    matters: CoNLL-2003's ``eng.testb`` writes the marker as ``-DOCSTART- -X- -X- O``), and
+    documents are numbered from 0 in the order they hold sentences. ``scheme`` is the file's
+    tag scheme (bio, iob1 or bilou); every line has ``n_columns`` columns, or as many as the
+    first line when None. Each sentence records the line it starts on (1-based, as editors
+    count), and every error names ``file:line`` of the offending token.
+
+    >>> _ = Path("dev.conll").write_text("-DOCSTART- O\\n\\nAda B-PER\\nLovelace L-PER\\n\\n"
+    ...                                  "Paris U-LOC\\n")
+    >>> for s in read_conll("dev.conll", scheme="bilou"):
+    ...     print(s.tokens, s.tags, s.doc, s.line)
+    ['Ada', 'Lovelace'] ['B-PER', 'I-PER'] 0 3
+    ['Paris'] ['B-LOC'] 0 6
     """
-    if scheme not in ("iob1", "bio"):
-        raise DataError(f"unknown tag scheme {scheme!r}; expected 'iob1' or 'bio'")
-    doc = -1
+    if scheme not in SCHEMES:
+        raise ConfigError(f"unknown tag scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
+    name = os.fspath(path)
+    doc, doc_used, start, like = 0, False, 0, ""
     tokens: list[str] = []
     tags: list[str] = []
-    start_line = 0
 
     def flush() -> Iterator[TaggedSentence]:
+        nonlocal doc_used
         if tokens:
             try:
-                bio = iob1_to_bio(tags) if scheme == "iob1" else list(check_bio(tags))
-            except ValueError as e:
-                raise DataError(f"{os.fspath(path)}:{start_line}: {e}") from None
-            yield TaggedSentence(list(tokens), bio, max(doc, 0))
+                bio = to_bio(tags, scheme)
+            except ValueError as e:  # "... at token N ...": the file's line is start + N - 1
+                m = re.search(r"token (\d+)", str(e))
+                at = start + int(m.group(1)) - 1 if m else start
+                raise DataError(f"{name}:{at}: {e}") from None
+            yield TaggedSentence(list(tokens), list(bio), doc, start)
+            doc_used = True
             tokens.clear()
             tags.clear()
 
     for lineno, line in iter_lines(path):
-        if not line.strip():
+        cols = line.split()
+        if not cols:
             yield from flush()
             continue
-        cols = line.split()
         if cols[0] == "-DOCSTART-":
             yield from flush()
-            doc += 1
+            if doc_used:  # an empty document (two markers in a row) takes no number
+                doc, doc_used = doc + 1, False
             continue
-        if n_columns is not None and len(cols) != n_columns:
-            raise DataError(
-                f"{os.fspath(path)}:{lineno}: expected {n_columns} columns, got {len(cols)}: "
-                f"{line[:60]!r}"
-            )
-        if len(cols) < 2:
-            raise DataError(f"{os.fspath(path)}:{lineno}: expected a token and a tag: {line!r}")
-        tag = cols[tag_column]
-        if tag != "O" and (tag[:2] not in ("B-", "I-") or len(tag) < 3):
-            raise DataError(f"{os.fspath(path)}:{lineno}: not an IOB tag: {tag!r}")
+        if n_columns is None:
+            n_columns = len(cols)
+            like = " like the lines before"
+        if len(cols) != n_columns:
+            raise DataError(f"{name}:{lineno}: expected {n_columns} columns{like}, got "
+                            f"{len(cols)}: {line[:60]!r}")
+        try:
+            token, tag = cols[token_column], cols[tag_column]
+        except IndexError:
+            raise DataError(f"{name}:{lineno}: no column {max(token_column, tag_column)} in "
+                            f"a line of {len(cols)} columns: {line[:60]!r}") from None
+        try:
+            split_tag(tag, PREFIXES[scheme])
+        except ValueError as e:
+            raise DataError(f"{name}:{lineno}: {e}") from None
         if not tokens:
-            start_line = lineno
-        tokens.append(cols[0])
+            start = lineno
+        tokens.append(token)
         tags.append(tag)
     yield from flush()
 

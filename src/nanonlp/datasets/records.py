@@ -20,12 +20,15 @@ class TaggedSentence(NamedTuple):
     """A tokenised sentence with one tag per token and the document it belongs to.
 
     ``doc`` is a 0-based document index (CoNLL ``-DOCSTART-`` blocks, Brown files) so that
-    sentences can be regrouped into documents.
+    sentences can be regrouped into documents. ``line`` is the line of a column file the
+    sentence starts on (1-based; 0 when it was not read from one): token i is on line
+    ``line + i``, so a later check can name the line of a word.
     """
 
     tokens: list[str]
     tags: list[str]
     doc: int = 0
+    line: int = 0
 
 
 class Example(NamedTuple):

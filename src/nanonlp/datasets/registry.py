@@ -61,7 +61,7 @@ def _read_multi30k(get: Getter, split: str, src: str = "de", tgt: str = "en") ->
 
 def _read_conll2003(get: Getter, split: str):
     name = {"train": "eng.train", "dev": "eng.testa", "test": "eng.testb"}[split]
-    yield from R.read_conll(get(name), scheme="iob1")
+    yield from R.read_conll(get(name), scheme="iob1", n_columns=4)
 
 
 def _read_text8(get: Getter, split: str, words_per_chunk: int = 10_000) -> Iterator[str]:

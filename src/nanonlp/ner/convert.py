@@ -3,8 +3,9 @@
 Inputs:
 
 * CoNLL-2003 through :func:`nanonlp.datasets.load` (IOB1 converted to BIO by the reader);
-* generic column files (:func:`read_columns`): pick the token and tag columns, tags in BIO,
-  IOB1 or BILOU, blank lines between sentences, ``-DOCSTART-`` lines between documents;
+* generic column files (:func:`nanonlp.datasets.readers.read_conll`, the one column reader):
+  pick the token and tag columns, tags in BIO, IOB1 or BILOU, blank lines between sentences,
+  ``-DOCSTART-`` lines between documents;
 * JSONL (:func:`read_jsonl`): ``{"text": ..., "entities": [[start, end, label], ...]}`` with
   character offsets, tokenised by spaCy's English tokenizer.
 
@@ -21,13 +22,13 @@ What is left out: nested or overlapping entities (spaCy's ``ner`` cannot represe
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, pairwise
 from pathlib import Path
 from typing import Literal
 
+from nanonlp.datasets.readers import read_conll
 from nanonlp.datasets.records import TaggedSentence
 from nanonlp.datasets.tags import (  # noqa: F401  (re-exports the scheme functions, as before)
     PREFIXES,
@@ -40,72 +41,10 @@ from nanonlp.datasets.tags import (  # noqa: F401  (re-exports the scheme functi
     to_bio,
 )
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.fileio import atomic_write, iter_json_lines, iter_lines
+from nanonlp.fileio import atomic_write, iter_json_lines
 
 # ---------------------------------------------------------------------------------------------
 # Readers
-
-
-def read_columns(path: str | os.PathLike, *, token_column: int = 0, tag_column: int = -1,
-                 scheme: str = "bio") -> Iterator[TaggedSentence]:
-    """Yield BIO-tagged sentences from a whitespace-separated column file.
-
-    Blank lines end sentences; a line whose token column is ``-DOCSTART-`` starts a new
-    document (the ``doc`` field counts them). Lines must all have the same number of columns.
-    """
-    if scheme not in SCHEMES:
-        raise ConfigError(f"unknown tag scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
-    name = os.fspath(path)
-    doc, n_cols = 0, None
-    tokens: list[str] = []
-    tags: list[str] = []
-    lines: list[int] = []
-
-    def flush() -> Iterator[TaggedSentence]:
-        if tokens:
-            try:
-                bio = to_bio(tags, scheme)
-            except ValueError as e:
-                # The message counts tokens from 1; turn that into the file's line.
-                raise DataError(f"{name}:{_line_of(str(e), lines)}: {e}") from None
-            yield TaggedSentence(list(tokens), list(bio), doc)
-            tokens.clear()
-            tags.clear()
-            lines.clear()
-
-    for lineno, line in iter_lines(path):
-        cols = line.split()
-        if not cols:
-            yield from flush()
-            continue
-        if cols[0] == "-DOCSTART-":
-            yield from flush()
-            doc += 1
-            continue
-        if n_cols is None:
-            n_cols = len(cols)
-        if len(cols) != n_cols:
-            raise DataError(f"{name}:{lineno}: expected {n_cols} columns like the lines before, "
-                            f"got {len(cols)}: {line[:60]!r}")
-        try:
-            token, tag = cols[token_column], cols[tag_column]
-        except IndexError:
-            raise DataError(f"{name}:{lineno}: no column {max(token_column, tag_column)} in "
-                            f"a line of {len(cols)} columns: {line[:60]!r}") from None
-        try:
-            split_tag(tag, PREFIXES[scheme])
-        except ValueError as e:
-            raise DataError(f"{name}:{lineno}: {e}") from None
-        tokens.append(token)
-        tags.append(tag)
-        lines.append(lineno)
-    yield from flush()
-
-
-def _line_of(message: str, lines: list[int]) -> int:
-    """The file line of ``token N`` in a tag-scheme error message (the sentence's last line)."""
-    m = re.search(r"token (\d+)", message)
-    return lines[int(m.group(1)) - 1] if m and int(m.group(1)) <= len(lines) else lines[-1]
 
 
 @dataclass
@@ -268,8 +207,8 @@ def read_docs(config: ConvertConfig, nlp, report: ConvertReport) -> Iterator:
         yield from sentences_to_docs(datasets.load("conll2003", split), nlp.vocab,
                                      config.n_sents, report)
     elif fmt == "columns":
-        sents = read_columns(config.input, token_column=config.token_column,
-                             tag_column=config.tag_column, scheme=config.scheme)
+        sents = read_conll(config.input, token_column=config.token_column,
+                           tag_column=config.tag_column, scheme=config.scheme)
         yield from sentences_to_docs(sents, nlp.vocab, config.n_sents, report)
     elif fmt == "jsonl":
         yield from read_jsonl(config.input, nlp, misaligned=config.misaligned, report=report)
@@ -338,7 +277,7 @@ def docs_to_conll(docs: Iterable, gold: Iterable | None = None) -> Iterator[str]
     """Yield CoNLL column lines: ``token [gold] tag``; blank lines between sentences.
 
     Each document opens with ``-DOCSTART- -X- -X- O`` and a blank line, like CoNLL-2003, so the
-    output reads back with :func:`read_columns` or ``datasets.readers.read_conll``. With
+    output reads back with :func:`nanonlp.datasets.readers.read_conll`. With
     ``gold`` (docs with the same tokens) the middle column is the gold tag: conlleval's layout.
     """
     golds = iter(gold) if gold is not None else None
