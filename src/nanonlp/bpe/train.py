@@ -222,6 +222,30 @@ def count_chunks(texts: Iterable[str], pattern: str, specials: Iterable[str] = (
 # Stage 2: merge.
 
 
+def index_pairs(words: list[str], freqs: list[int]
+                ) -> tuple[defaultdict[str, list[int]], dict[str, int], list[tuple[int, str]]]:
+    """The merge loop's starting state for words of token characters with frequencies:
+    ``where[pair]`` (the words holding the pair, once per occurrence), ``counts[pair]``
+    (occurrences weighted by frequency) and a heap of ``(-count, pair)``.
+
+    >>> where, counts, heap = index_pairs(["aab", "ab"], [1, 5])
+    >>> dict(where), counts, heap[0]
+    ({'aa': [0], 'ab': [0, 1]}, {'aa': 1, 'ab': 6}, (-6, 'ab'))
+    """
+    weight = freqs.__getitem__  # word index -> frequency
+    # where[pair]: the words that may hold the pair, once per occurrence when it was listed.
+    # A list, not a set: a word listed twice, or one that lost the pair to an earlier merge,
+    # costs one str.replace that changes nothing, which is cheaper than keeping sets exact.
+    where: defaultdict[str, list[int]] = defaultdict(list)
+    for i, word in enumerate(words):
+        for pair in map(add, word, word[1:]):  # the word's 2-character windows
+            where[pair].append(i)
+    counts = {pair: sum(map(weight, ws)) for pair, ws in where.items()}  # weighted occurrences
+    heap = [(-c, pair) for pair, c in counts.items()]
+    heapq.heapify(heap)
+    return where, counts, heap
+
+
 def learn_merges(chunk_counts: dict[bytes, int], num_merges: int,
                  first_id: int = 256, fast: bool | None = None) -> Iterator[MergeStep]:
     """Yield up to ``num_merges`` merges learned from ``{chunk bytes: frequency}``.
@@ -254,16 +278,7 @@ def learn_merges(chunk_counts: dict[bytes, int], num_merges: int,
     # (-count, pair) exactly as (-count, a, b): the tie-break above.
     words = [c.decode("latin-1") for c in chunks]
     weight = freqs.__getitem__  # word index -> frequency
-    # where[pair]: the words that may hold the pair, once per occurrence when it was listed.
-    # A list, not a set: a word listed twice, or one that lost the pair to an earlier merge,
-    # costs one str.replace that changes nothing, which is cheaper than keeping sets exact.
-    where: defaultdict[str, list[int]] = defaultdict(list)
-    for i, word in enumerate(words):
-        for pair in map(add, word, word[1:]):  # the word's 2-character windows
-            where[pair].append(i)
-    counts = {pair: sum(map(weight, ws)) for pair, ws in where.items()}  # weighted occurrences
-    heap = [(-c, pair) for pair, c in counts.items()]
-    heapq.heapify(heap)
+    where, counts, heap = index_pairs(words, freqs)
 
     new_id = first_id
     rank = 0
