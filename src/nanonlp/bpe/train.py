@@ -182,13 +182,8 @@ def count_chunks(texts: Iterable[str], pattern: str, specials: Iterable[str] = (
     # read at call time: tests shrink them.)
     limit = max(workers * BATCH_CHARS, FAST_SPLIT_CORPUS_CHARS)
     texts = iter(texts)
-    head: list[str] = []
-    size = 0
-    for text in texts:
-        head.append(text)
-        size += len(text)
-        if size >= limit:
-            break
+    head = next(batch_texts(texts, limit), [])  # (texts goes on after the head)
+    size = sum(map(len, head))
     big = size >= FAST_SPLIT_CORPUS_CHARS
     if size < limit:  # the whole corpus is in `head`
         if workers == 1 or size < MIN_PARALLEL_CHARS:
