@@ -110,7 +110,7 @@ def run_config(args: tuple) -> dict:
     """Train one config for the budget, then score model-best on test (one process)."""
     config, seed, preset, vectors, paths, budget, work = args
     name = f"{config}-s{seed}"
-    from nanonlp.ner.evaluate import EvaluateConfig, evaluate
+    from nanonlp.ner.evaluate import EvaluateConfig, evaluate_to_files
     from nanonlp.ner.train import NERTrainConfig, train
 
     cfg = NERTrainConfig(train=str(paths["train"]), dev=str(paths["dev"]), out=str(work / name),
@@ -120,9 +120,9 @@ def run_config(args: tuple) -> dict:
     steps = list(train(cfg))
     train_s = time.perf_counter() - start
     evals = [s for s in steps if s.dev_f1 is not None]
-    report = evaluate(EvaluateConfig(model=str(work / name / "model-best"),
-                                     data=str(paths["test"]),
-                                     report=str(work / f"{name}.test.json")))
+    report = evaluate_to_files(EvaluateConfig(model=str(work / name / "model-best"),
+                                              data=str(paths["test"]),
+                                              report=str(work / f"{name}.test.json")))
     best = max(evals, key=lambda s: s.dev_f1)
     return {"name": config, "seed": seed, "train_s": train_s, "steps": steps[-1].step,
             "epochs": steps[-1].epoch, "words": steps[-1].words, "stopped": steps[-1].stopped,

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from tqdm.auto import tqdm
-
 from nanonlp.cli.common import Command, input_lines, say, warn
 from nanonlp.cliargs import add_config_args, config_from_args
 from nanonlp.ner.convert import ConvertConfig, convert
-from nanonlp.ner.evaluate import EvaluateConfig, evaluate, load_pipeline
+from nanonlp.ner.evaluate import EvaluateConfig, evaluate_to_files, load_pipeline
 from nanonlp.ner.tag import TagConfig, format_entities, tag
-from nanonlp.ner.train import NERTrainConfig, train
+from nanonlp.ner.train import NERTrainConfig, fit
 
 
 def _ner_convert_args(p: argparse.ArgumentParser) -> None:
@@ -46,24 +44,7 @@ def _ner_train(args: argparse.Namespace) -> None:
     with warnings.catch_warnings():  # said once above, on the command line's terms
         warnings.simplefilter("ignore", DeprecationWarning)
         cfg = config_from_args(args, NERTrainConfig, train=args.train, dev=args.dev)
-    best, last, bar = None, None, None
-    try:
-        for step in train(cfg):
-            if bar is None:  # made at the first step, so a setup error is the only line
-                bar = tqdm(total=cfg.max_steps, unit="step", desc="ner train")
-            bar.update(step.step + 1 - bar.n)
-            if step.dev_f1 is not None:
-                best = step.dev_f1 if best is None else max(best, step.dev_f1)
-                bar.set_postfix(loss=f"{step.loss:.1f}", dev_f1=f"{100 * step.dev_f1:.2f}",
-                                best=f"{100 * best:.2f}")
-            last = step
-    finally:
-        if bar is not None:
-            bar.close()
-    if last is not None:
-        say(f"stopped: {last.stopped} (step {last.step}, epoch {last.epoch}, "
-            f"{last.seconds / 60:.1f} min); best dev F1 {100 * (best or 0):.2f}")
-    say(f"pipeline: {cfg.out}/model-best (spacy.load opens it)")
+    say(fit(cfg).summary())
 
 
 def _ner_evaluate_args(p: argparse.ArgumentParser) -> None:
@@ -74,7 +55,7 @@ def _ner_evaluate_args(p: argparse.ArgumentParser) -> None:
 
 def _ner_evaluate(args: argparse.Namespace) -> None:
     cfg = config_from_args(args, EvaluateConfig, model=args.model, data=args.data)
-    report = evaluate(cfg)
+    report = evaluate_to_files(cfg)
     say(report.table())
     say("")
     say(report.confusion_table())

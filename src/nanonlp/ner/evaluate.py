@@ -225,22 +225,45 @@ def read_gold(data: str, nlp, scheme: str = "bio") -> list:
     return list(read_docs(cfg, nlp, ConvertReport()))
 
 
-def evaluate(config: EvaluateConfig) -> EvalReport:
-    """Load the model, predict the data, score; write the optional report, HTML, columns."""
+def evaluate(model, data, *, scheme: str = "bio", batch_size: int = 64) -> EvalReport:
+    """Entity P/R/F1, overall and per type, of a pipeline on gold data: the same shape as
+    every part's ``evaluate``.
+
+    ``model`` is a pipeline folder (or a training folder: its ``model-best``) or a loaded
+    ``Language``; ``data`` is anything ``nanonlp ner convert`` reads (a ``.spacy`` DocBin,
+    ``conll2003:SPLIT``, JSONL, a column file in ``scheme``) or a list of gold ``Doc``.
+    """
+    return _evaluate(model, data, scheme, batch_size)[0]
+
+
+def _evaluate(model, data, scheme: str, batch_size: int) -> tuple[EvalReport, list, list]:
+    """The report, the predicted docs and the gold docs."""
     import time
 
-    from nanonlp.ner.convert import write_conll
-
-    nlp = load_pipeline(config.model)
-    gold = read_gold(config.data, nlp, config.scheme)
+    nlp = load_pipeline(model) if isinstance(model, str | os.PathLike) else model
+    gold = read_gold(str(data), nlp, scheme) if isinstance(data, str | os.PathLike) \
+        else list(data)
     if not any(len(doc) for doc in gold):
-        raise DataError(f"{config.data}: no documents with tokens to evaluate on")
+        raise DataError(f"{data if isinstance(data, str | os.PathLike) else 'data'}: no "
+                        "documents with tokens to evaluate on")
     start = time.perf_counter()
-    pred = predict(nlp, gold, config.batch_size)
+    pred = predict(nlp, gold, batch_size)
     seconds = time.perf_counter() - start
     report = score(pred, gold)
     report.words_per_second = report.tokens / seconds if seconds > 0 else 0.0
-    report.model, report.data = str(config.model), str(config.data)
+    if isinstance(model, str | os.PathLike):
+        report.model = str(model)
+    if isinstance(data, str | os.PathLike):
+        report.data = str(data)
+    return report, pred, gold
+
+
+def evaluate_to_files(config: EvaluateConfig) -> EvalReport:
+    """What ``nanonlp ner evaluate`` does: :func:`evaluate`, then the optional JSON report,
+    displaCy HTML page and token / gold / predicted columns, each written whole."""
+    from nanonlp.ner.convert import write_conll
+
+    report, pred, gold = _evaluate(config.model, config.data, config.scheme, config.batch_size)
     if config.report:
         report.save(config.report)
     if config.html:

@@ -118,24 +118,10 @@ def build_config(config: NERTrainConfig, vectors_dir: str | None = None):
     return cfg
 
 
-def train(config: NERTrainConfig) -> Iterator[Step]:
-    """Train as ``config`` says, yielding a :class:`Step` after every update.
-
-    The best pipeline (by dev entity F1) is in ``{out}/model-best`` when the iterator ends;
-    the final weights are in ``{out}/model-last``; the config used is ``{out}/config.cfg``.
-    """
+def check_data(config: NERTrainConfig) -> None:
+    """Refuse missing, non-DocBin or empty training and dev files, before any work (spaCy
+    fails on an empty corpus with an assertion deep in its loop)."""
     import spacy
-    from spacy.training.initialize import init_nlp
-    from spacy.training.loop import (
-        clean_output_dir,
-        create_before_to_disk_callback,
-        create_evaluation_callback,
-        create_train_batches,
-        train_while_improving,
-        update_meta,
-    )
-    from spacy.util import fix_random_seed, registry, resolve_dot_names
-    from thinc.api import ConfigValidationError
 
     for name in ("train", "dev"):
         path = getattr(config, name)
@@ -145,9 +131,20 @@ def train(config: NERTrainConfig) -> Iterator[Step]:
         if Path(path).suffix != ".spacy":
             raise DataError(f"{name} data {path}: expected a .spacy DocBin (make one with "
                             "`nanonlp ner convert`)")
-        # spaCy fails on an empty corpus with an assertion deep in its loop: check first
         if not any(len(doc) for doc in load_docbin(path, spacy.blank("en").vocab)):
             raise DataError(f"{name} data {path}: no documents with tokens")
+
+
+def initialize(config: NERTrainConfig):
+    """``spacy.training.loop.train`` up to the point where it starts iterating: the run
+    folder with ``config.cfg`` (and the vectors), the initialised pipeline and the resolved
+    ``[training]`` section. A run that fails here leaves no folder it made behind."""
+    import spacy
+    from spacy.schemas import ConfigSchemaTraining
+    from spacy.training.initialize import init_nlp
+    from spacy.util import fix_random_seed, registry, resolve_dot_names
+    from thinc.api import ConfigValidationError
+
     out = Path(config.out)
     vectors_dir = out / "vectors" if config.vectors else None
     cfg = build_config(config, vectors_dir)  # a bad override fails here, before any file
@@ -158,26 +155,42 @@ def train(config: NERTrainConfig) -> Iterator[Step]:
             init_vectors(config.vectors, vectors_dir, attr=config.vectors_attr)
         with atomic_write(out / "config.cfg") as f:
             f.write(cfg.to_str())
-
-        # spacy.training.loop.train, up to the point where it starts iterating.
         fix_random_seed(config.seed)
         try:
             nlp = init_nlp(spacy.util.load_config(out / "config.cfg", interpolate=False))
             resolved = nlp.config.interpolate()
-            from spacy.schemas import ConfigSchemaTraining
-
             T = registry.resolve(resolved["training"], schema=ConfigSchemaTraining)
         except ConfigValidationError as e:  # e.g. an override of the wrong type
             first = (e.errors or [{}])[0]
             where = ".".join(str(x) for x in first.get("loc", ())) or "?"
             raise ConfigError(f"spaCy refuses the config: {where}: "
                               f"{first.get('msg', e.title)}") from None
-        train_corpus, dev_corpus = resolve_dot_names(resolved,
-                                                     [T["train_corpus"], T["dev_corpus"]])
+        corpora = resolve_dot_names(resolved, [T["train_corpus"], T["dev_corpus"]])
     except BaseException:
         if created:  # we made the run folder for a run that never started: take it away
             shutil.rmtree(created[-1], ignore_errors=True)
         raise
+    return nlp, T, corpora
+
+
+def train(config: NERTrainConfig) -> Iterator[Step]:
+    """Train as ``config`` says, yielding a :class:`Step` after every update.
+
+    The best pipeline (by dev entity F1) is in ``{out}/model-best`` when the iterator ends;
+    the final weights are in ``{out}/model-last``; the config used is ``{out}/config.cfg``.
+    """
+    from spacy.training.loop import (
+        clean_output_dir,
+        create_before_to_disk_callback,
+        create_evaluation_callback,
+        create_train_batches,
+        train_while_improving,
+        update_meta,
+    )
+
+    check_data(config)
+    nlp, T, (train_corpus, dev_corpus) = initialize(config)
+    out = Path(config.out)
     optimizer = T["optimizer"]
     before_to_disk = create_before_to_disk_callback(T["before_to_disk"])
     evaluate = create_evaluation_callback(nlp, dev_corpus, T["score_weights"])
@@ -191,10 +204,11 @@ def train(config: NERTrainConfig) -> Iterator[Step]:
         before_update=T["before_update"],
     )
 
-    def save(best: bool) -> None:
+    def save(info: dict, best: bool) -> None:
         # spaCy's save_checkpoint: the averaged weights go to disk when there are any.
         # Each folder is built aside and swapped in whole: an interrupted save leaves the
         # previous pipeline loadable, never a mix of two steps.
+        update_meta(T, nlp, info)
         with nlp.use_params(optimizer.averages), atomic_dir(out / "model-last") as tmp:
             before_to_disk(nlp).to_disk(tmp)
         if best:
@@ -216,8 +230,7 @@ def train(config: NERTrainConfig) -> Iterator[Step]:
                        loss=float(info["losses"].get("ner", 0.0)))
         last_saved = is_best is not None
         if last_saved:
-            update_meta(T, nlp, info)
-            save(is_best)
+            save(info, is_best)
             _scores(pending, info, is_best)
         if deadline is not None and time.perf_counter() > deadline:
             pending.stopped = f"time budget of {config.budget_min:g} min"
@@ -229,8 +242,7 @@ def train(config: NERTrainConfig) -> Iterator[Step]:
                 info["checkpoints"].append((score, info["step"]))
                 best = score >= max(s for s, _ in info["checkpoints"])
                 info.update(score=score, other_scores=other)
-                update_meta(T, nlp, info)
-                save(best)
+                save(info, best)
                 last_saved = True
                 _scores(pending, info, best)
             break
@@ -242,8 +254,50 @@ def train(config: NERTrainConfig) -> Iterator[Step]:
                            else f"no dev improvement for {config.patience} steps "
                                 f"(best at step {best_step})")
     if not last_saved:
-        save(False)
+        save(info, False)
     yield pending
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` leaves behind: the last step record and the best dev F1 (0-1)."""
+
+    last: Step | None
+    best_f1: float | None
+    out: Path
+
+    def summary(self) -> str:
+        """The lines ``nanonlp ner train`` ends with."""
+        lines = []
+        if self.last is not None:
+            s = self.last
+            lines.append(f"stopped: {s.stopped} (step {s.step}, epoch {s.epoch}, "
+                         f"{s.seconds / 60:.1f} min); best dev F1 {100 * (self.best_f1 or 0):.2f}")
+        lines.append(f"pipeline: {self.out}/model-best (spacy.load opens it)")
+        return "\n".join(lines)
+
+
+def fit(config: NERTrainConfig, *, progress: bool = True) -> FitResult:
+    """Train to the end (or the budget) with a progress bar showing the loss and dev F1,
+    the counterpart of :func:`nanonlp.training.fit` for spaCy's loop."""
+    from tqdm.auto import tqdm
+
+    best, last, bar = None, None, None
+    try:
+        for step in train(config):
+            if bar is None:  # made at the first step, so a setup error is the only line
+                bar = tqdm(total=config.max_steps, unit="step", desc="ner train",
+                           disable=not progress or None)
+            bar.update(step.step + 1 - bar.n)
+            if step.dev_f1 is not None:
+                best = step.dev_f1 if best is None else max(best, step.dev_f1)
+                bar.set_postfix(loss=f"{step.loss:.1f}", dev_f1=f"{100 * step.dev_f1:.2f}",
+                                best=f"{100 * best:.2f}")
+            last = step
+    finally:
+        if bar is not None:
+            bar.close()
+    return FitResult(last, best, Path(config.out))
 
 
 def _scores(record: Step, info: dict, best: bool) -> None:
