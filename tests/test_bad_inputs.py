@@ -198,6 +198,14 @@ TRAIN_KILL_SCRIPT = textwrap.dedent(r'''
                 seen.add(s)
                 if len(seen) == 2:  # the second save of last/, between its two renames
                     os.kill(os.getpid(), signal.SIGKILL)
+            if where == "first" and os.path.basename(d).startswith(".last.tmp-"):
+                os.kill(os.getpid(), signal.SIGKILL)  # the first save of last/, half-written
+            if where == "plot" and s.startswith(".loss.png."):
+                seen.add(s)
+                if len(seen) == 2:  # the second loss.png (step 4), before its rename
+                    os.kill(os.getpid(), signal.SIGKILL)
+            if where == "corpus" and os.path.basename(d).startswith(".data.tmp-"):
+                os.kill(os.getpid(), signal.SIGKILL)  # bert's first corpus build, half-written
             return real(src, dst, *args, **kwargs)
         return wrapped
 
@@ -206,10 +214,11 @@ TRAIN_KILL_SCRIPT = textwrap.dedent(r'''
 ''')
 
 
-@pytest.mark.parametrize("where", ["body", "swap"])
+@pytest.mark.parametrize("where", ["body", "swap", "plot", "first"])
 def test_gpt_train_killed_mid_save_resumes(where, tmp_path, capsys, torch_one_thread):
-    """`gpt train` SIGKILLed while saving last/ at step 4: the next run resumes and ends
-    with a loadable checkpoint and no hidden folder."""
+    """`gpt train` SIGKILLed while saving last/ at step 4, while drawing loss.png at step 4, or
+    in the first save of last/ (step 2): the next run resumes (or, with no last/, starts
+    again in the same folder) and ends with a loadable checkpoint and no hidden file."""
     from nanonlp.cli import main
     from nanonlp.training import checkpoint as ckpt
 
@@ -224,16 +233,51 @@ def test_gpt_train_killed_mid_save_resumes(where, tmp_path, capsys, torch_one_th
                           "--train.max_steps", "6"], env=env, capture_output=True,
                          timeout=300)
     assert out.returncode == -9, out.stderr[-2000:]
-    assert (run / "last").exists() == (where == "body")  # the swap kill lost last/
-    assert main([*train, "--resume", str(run / "last"), "--train.max_steps", "6"]) == 0
+    assert (run / "last").exists() == (where in ("body", "plot"))  # the swap kill lost last/
+    assert _hidden(run), "the kill left nothing to clean"
+    # no last/ to resume from: a new run in the same folder, of one save (its first save of
+    # last/ must already remove what the kill left)
+    again = ["--train.max_steps", "2"] if where == "first" else \
+        ["--resume", str(run / "last"), "--train.max_steps", "6"]
+    assert main([*train, *again]) == 0
     capsys.readouterr()
     assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
-    assert ckpt.read_meta(run / "last", "gpt")["state"]["step"] == 6
+    end = 2 if where == "first" else 6
+    assert ckpt.read_meta(run / "last", "gpt")["state"]["step"] == end
     steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
-    # resumed from step 2 (body) or 4 (swap), the log is the uninterrupted run's: logged at
-    # step 1 and at every save. Step 4's record was saved in last/ but never logged (the kill
-    # came first): the checkpoint carries it and the resumed run puts it back
-    assert steps == [1, 2, 4, 6], steps
+    # resumed from step 2 (body) or 4 (swap, plot), the log is the uninterrupted run's: logged
+    # at step 1 and at every save. Step 4's record was saved in last/ but never logged (the
+    # kill came first): the checkpoint carries it and the resumed run puts it back
+    assert steps == ([1, 2] if where == "first" else [1, 2, 4, 6]), steps
+
+
+def test_bert_pretrain_killed_in_its_first_corpus_build_leaves_nothing(tmp_path, capsys,
+                                                                      torch_one_thread):
+    """A kill while the first corpus folder is half-written leaves a hidden .data.tmp-
+    folder; the rerun builds the corpus, trains, and removes it."""
+    from nanonlp.bpe import BPEConfig, Tokenizer
+    from nanonlp.cli import main
+
+    lines = ["the cat sat on the mat .", "a dog ran in the park ."] * 6
+    (tmp_path / "text.txt").write_text("\n".join(lines) + "\n")
+    Tokenizer.train(lines, BPEConfig(vocab_size=280, special=("[CLS]", "[SEP]", "[MASK]",
+                                                              "[PAD]"), workers=1)).save(
+        tmp_path / "tok")
+    argv = ["bert", "pretrain", "--preset", "tiny", "--sources", str(tmp_path / "text.txt"),
+            "--data", str(tmp_path / "data"), "--tokenizer", str(tmp_path / "tok.model"),
+            "--val_fraction", "0.3", "--model.n_layer", "1", "--model.n_embd", "32",
+            "--model.block_size", "16", "--train.max_steps", "2", "--train.eval_interval",
+            "2", "--train.eval_steps", "1", "--train.batch_size", "4", "--train.device", "cpu",
+            "--train.out", str(tmp_path / "run")]
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", TRAIN_KILL_SCRIPT, "corpus", *argv], env=env,
+                         capture_output=True, timeout=300)
+    assert out.returncode == -9, out.stderr[-2000:]
+    assert not (tmp_path / "data").exists() and _hidden(tmp_path)
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert _hidden(tmp_path) == [] and _hidden(tmp_path / "run") == []
+    assert (tmp_path / "data" / "meta.json").is_file()
 
 
 def test_atomic_dir_recovers_leftovers_of_older_versions(tmp_path):

@@ -20,6 +20,7 @@ import io
 import json
 import lzma
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -164,20 +165,50 @@ def recover_dir(path: str | os.PathLike) -> bool:
 def remove_stale(path: str | os.PathLike, keep_others: bool = False) -> None:
     """Delete the hidden folders killed :func:`atomic_dir` swaps left beside ``path``.
 
-    Call it when ``path`` exists (after :func:`recover_dir`). An ``.old-`` folder is retired
-    as a finished swap would have retired it (with ``keep_others``, its entries that ``path``
-    lacks are moved in first).
+    Call it after :func:`recover_dir`. An ``.old-`` folder is retired as a finished swap
+    would have retired it (with ``keep_others``, its entries that ``path`` lacks are moved in
+    first). Where ``path`` is still missing, a kill came during its first build: what is left
+    are half-written ``.tmp-`` folders (a complete one would have been put in place), and
+    they go too.
     """
     path = Path(path)
-    if not path.exists():
-        return
+    exists = path.exists()
     for kind, folder in _hidden_siblings(path):
+        if not exists and kind != "tmp":
+            continue
         if kind == "old":
             _retire(folder, path, keep_others)
         elif folder.is_symlink():
             folder.unlink()
         else:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+#: the name :func:`atomic_write` gives its temporary file: ``.<name>.<8 random characters>.tmp``
+_TEMP_FILE = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[str]:
+    """Delete the temporary files that killed :func:`atomic_write` calls left in ``folder``
+    (e.g. ``.loss.png.k3j9x_2a.tmp``); returns their names. Only for a folder whose one
+    writer is starting (a run folder): another process's write in progress would be lost.
+
+    >>> _ = Path(".loss.png.k3j9x_2a.tmp").write_bytes(b"half a png")
+    >>> _ = Path(".notes.tmp").write_text("the user's")
+    >>> remove_stale_temps(".")
+    ['.loss.png.k3j9x_2a.tmp']
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        if _TEMP_FILE.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed.append(entry.name)
+    return sorted(removed)
 
 
 def _retire(old: Path, path: Path, keep_others: bool) -> None:

@@ -31,7 +31,7 @@ from safetensors.torch import load_file as st_load_file
 from safetensors.torch import save_file as st_save_file
 
 from nanonlp.errors import DataError
-from nanonlp.fileio import atomic_dir, atomic_write, recover_dir
+from nanonlp.fileio import atomic_dir, atomic_write, recover_dir, remove_stale, remove_stale_temps
 
 FORMAT = "nanonlp-checkpoint"
 FORMAT_VERSION = 1
@@ -161,6 +161,24 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, *, kind: st
         with atomic_write(tmp / "config.json") as f:
             json.dump(meta, f, indent=1)
     return path
+
+
+def clean_run_folder(out: str | os.PathLike, names: tuple[str, ...] = ("best", "last")
+                     ) -> list[str]:
+    """Tidy a run folder as a run starts: put back a checkpoint folder a killed swap lost,
+    and delete the hidden leftovers of killed writes (half-written or retired copies of the
+    checkpoints ``names``, temporaries of files such as ``loss.png``). Returns what was
+    deleted. Call it on the one process that writes the folder."""
+    out = Path(out)
+    if not out.is_dir():
+        return []
+    gone = remove_stale_temps(out)
+    for name in names:
+        before = set(os.listdir(out))
+        recover_dir(out / name)
+        remove_stale(out / name)
+        gone += sorted(before - set(os.listdir(out)) - {name})
+    return gone
 
 
 def read_meta(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:

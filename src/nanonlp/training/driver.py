@@ -29,6 +29,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from nanonlp.fileio import atomic_write
+from nanonlp.training.checkpoint import clean_run_folder
 from nanonlp.training.loop import StepRecord, Trainer
 from nanonlp.training.metrics import MetricsLog, plot_losses
 
@@ -88,6 +89,8 @@ def fit(trainer: Trainer, title: str, *, budget_min: float | None = None,
     """
     main = trainer.dist.is_main
     say = say if main and say is not None else None
+    if main:  # what a killed run left: a half-drawn loss.png, a half-written checkpoint
+        clean_run_folder(trainer.out)
     log = MetricsLog(trainer.out / "metrics.jsonl", resume_step=trainer.step,
                      last_record=trainer.resumed_record) if main else None
     if say:
