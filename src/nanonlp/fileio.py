@@ -334,6 +334,26 @@ def _reason(e: BaseException) -> str:
     return text or type(e).__name__
 
 
+def read_text_lines(path: str | os.PathLike, what: str = "file") -> list[str]:
+    """The lines of a small UTF-8 text file, split at ``\\n`` (a file that ends with a newline
+    ends with ``''``); a missing file (``no such WHAT``) or bytes that are not UTF-8 is a
+    :class:`DataError` naming the file.
+
+    >>> _ = Path("t.txt").write_text("a\\nb\\n")
+    >>> read_text_lines("t.txt")
+    ['a', 'b', '']
+    >>> read_text_lines("nope.txt", "vocabulary file")
+    Traceback (most recent call last):
+    nanonlp.errors.DataError: nope.txt: no such vocabulary file
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8").split("\n")
+    except FileNotFoundError:
+        raise DataError(f"{os.fspath(path)}: no such {what}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{os.fspath(path)}: not UTF-8 text") from None
+
+
 def read_versioned(path: str | os.PathLike, fmt: str, version: int, what: str) -> list[str]:
     """The lines of a text file nanonlp wrote with the header ``FMT VERSION`` (tokenizer and
     vocabulary files), the header checked: a missing file, bytes that are not UTF-8, another
@@ -347,12 +367,7 @@ def read_versioned(path: str | os.PathLike, fmt: str, version: int, what: str) -
     nanonlp.errors.DataError: t.model:1: not a nanonlp y model (expected 'nanonlp-y 1', ...)
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such tokenizer file") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a nanonlp {what} (not UTF-8 text)") from None
+    lines = read_text_lines(path, "tokenizer file")
     head = lines[0].split(" ")
     if len(head) != 2 or head[0] != fmt or not head[1].isdigit():
         raise DataError(f"{path}:1: not a nanonlp {what} (expected '{fmt} {version}', got "

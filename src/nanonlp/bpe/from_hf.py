@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from nanonlp.bpe.bytelevel import bytes_to_unicode
 from nanonlp.bpe.patterns import GPT2_PATTERN
 from nanonlp.errors import DataError
+from nanonlp.fileio import read_text_lines
 
 EOT = "<|endoftext|>"
 
@@ -63,12 +64,7 @@ def read_merges_txt(path: Path) -> list[tuple[str, str]]:
     >>> read_merges_txt(p)
     [('Ġ', 't'), ('h', 'e')]
     """
-    try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text") from None
+    lines = read_text_lines(path)
     while lines and not lines[-1].strip():
         lines.pop()
     out = []

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from nanonlp.errors import ConfigError, DataError
+from nanonlp.fileio import read_text_lines
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
@@ -170,12 +171,7 @@ Vocab = WordVocab | BPEVocab
 def load_vocab(path: str | os.PathLike) -> Vocab:
     """Read a vocabulary file written by ``to_bytes`` (a BPE one loads its ``.model`` beside)."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such vocabulary file") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a nanonlp vocabulary (not UTF-8)") from None
+    lines = read_text_lines(path, "vocabulary file")
     head = lines[0].split()
     if lines[0][:len(HEADER)] != HEADER or len(head) < 4:
         raise DataError(f"{path}:1: not a nanonlp seq2seq vocabulary (header {lines[0][:40]!r})")
