@@ -20,7 +20,7 @@ from nanonlp.cliargs import add_config_args
 from nanonlp.errors import DataError
 from nanonlp.seq2seq.config import PRESETS, DataConfig, Seq2SeqConfig
 from nanonlp.seq2seq.plot import plot_attention
-from nanonlp.seq2seq.train import OUT, evaluate, evaluate_checkpoint, make_trainer
+from nanonlp.seq2seq.train import OUT, evaluate, make_trainer
 from nanonlp.seq2seq.translate import Translator, check_alpha
 from nanonlp.training import TrainConfig
 from nanonlp.training.distributed import session
@@ -79,8 +79,8 @@ def _translate_evaluate_args(p: argparse.ArgumentParser) -> None:
 
 
 def _translate_evaluate(args: argparse.Namespace) -> None:
-    r = evaluate_checkpoint(args.checkpoint, args.split, args.beam, args.alpha,
-                            args.max_sentences, args.source)
+    r = evaluate(args.checkpoint, args.source or args.split, None, args.beam, args.alpha,
+                 args.max_sentences)
     if args.json:
         say(json.dumps(dataclasses.asdict(r), indent=1))
         return

@@ -148,15 +148,20 @@ class EvalReport:
 
 
 @torch.no_grad()
-def evaluate(checkpoint: str | os.PathLike, data: str | os.PathLike, split: str = "val",
+def evaluate(model: GPT | str | os.PathLike, data: str | os.PathLike, split: str = "val",
              batch_size: int = 32, max_windows: int | None = None,
              device: str = "auto") -> EvalReport:
-    """Mean loss of a checkpoint over consecutive non-overlapping ``block_size`` windows."""
+    """Mean loss of a checkpoint (a folder, or a loaded :class:`GPT`, which stays on its
+    device) over consecutive non-overlapping ``block_size`` windows of a prepared data
+    folder's ``split``: the same shape as every part's ``evaluate``."""
     if max_windows is not None and max_windows < 1:
         raise ConfigError(f"max_windows must be >= 1, got {max_windows}")
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    model = load_gpt(checkpoint, pick_device(device))
+    if isinstance(model, str | os.PathLike):
+        model = load_gpt(model, pick_device(device))
+    was_training = model.training
+    model.eval()  # no dropout; put back as it was at the end
     dev = next(model.parameters()).device
     T = model.config.block_size
     tokens = TokenData.load(data, T)
@@ -178,4 +183,5 @@ def evaluate(checkpoint: str | os.PathLike, data: str | os.PathLike, split: str 
         _, loss = model(x, y)
         total += float(loss) * k * T
         count += k * T
+    model.train(was_training)
     return EvalReport(split, total / count, count, n)

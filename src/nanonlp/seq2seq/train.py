@@ -152,13 +152,30 @@ def score(hypotheses: list[str], references: list[list[str]]) -> tuple[float, fl
     return b.score, c.score, str(bleu.get_signature())
 
 
-def evaluate(translator: Translator, pairs: list, split: str = "test", beam: int = 5,
-             alpha: float = 1.0, max_sentences: int | None = None,
-             n_samples: int = 5) -> EvalReport:
-    """BLEU/chrF of a translator on normalised pairs; each distinct source is translated
-    once and scored against all of its references."""
+def evaluate(model: Translator | str | os.PathLike, data: list | str = "test",
+             split: str | None = None, beam: int = 5, alpha: float = 1.0,
+             max_sentences: int | None = None, n_samples: int = 5) -> EvalReport:
+    """sacreBLEU BLEU and chrF of a translator; each distinct source is translated once and
+    scored against all of its references. The same shape as every part's ``evaluate``.
+
+    ``model`` is a :class:`Translator` or a checkpoint folder. ``data`` is a list of
+    normalised pairs, a split of the data the checkpoint was trained on (``train``, ``val``,
+    ``test``), or a source of pairs (a TSV file or ``SRC,TGT`` files, read with the
+    checkpoint's normalisation and no filter). ``split`` names the data in the report.
+    """
+    check_alpha(alpha)  # before the checkpoint and the data are read
     if max_sentences is not None and max_sentences < 1:
         raise ConfigError(f"max_sentences must be >= 1, got {max_sentences}")
+    translator = model if isinstance(model, Translator) else Translator.load(model)
+    if isinstance(data, str):
+        cfg = DataConfig(**translator.data) if translator.data else DataConfig()
+        if data in D.SPLITS:
+            split, pairs = split or data, D.read_pairs(cfg, data)
+        else:
+            cfg = dataclasses.replace(cfg, source=data, filter="none")
+            split, pairs = split or data, D.read_all(cfg)
+    else:
+        split, pairs = split or "test", data
     sources, refs = D.group_references(pairs)
     if max_sentences:
         sources, refs = sources[:max_sentences], refs[:max_sentences]
@@ -178,16 +195,3 @@ def evaluate(translator: Translator, pairs: list, split: str = "test", beam: int
                       seconds, samples, sig)
 
 
-def evaluate_checkpoint(checkpoint: str | os.PathLike, split: str = "test", beam: int = 5,
-                        alpha: float = 1.0, max_sentences: int | None = None,
-                        source: str | None = None) -> EvalReport:
-    """Load a checkpoint and score it on a split of the data it was trained on, or on every
-    pair of ``source`` (a TSV file or ``SRC,TGT`` files, read with the checkpoint's
-    normalisation and no filter)."""
-    check_alpha(alpha)  # before the checkpoint and the data are read
-    tr = Translator.load(checkpoint)
-    cfg = DataConfig(**tr.data) if tr.data else DataConfig()
-    if source:
-        cfg = dataclasses.replace(cfg, source=source, filter="none")
-        return evaluate(tr, D.read_all(cfg), source, beam, alpha, max_sentences)
-    return evaluate(tr, D.read_pairs(cfg, split), split, beam, alpha, max_sentences)

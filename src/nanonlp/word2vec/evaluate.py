@@ -17,6 +17,7 @@ Everything is gathered into one JSON-ready report by :func:`evaluate`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -195,10 +196,12 @@ def evaluate_similarity(wv: WordVectors, pairs: Iterable[ScoredPair],
             "pairs": len(gold), "oov": oov, "oov_ratio": 100.0 * oov / (len(gold) + oov)}
 
 
-def evaluate(wv: WordVectors, analogies: str | None = "words",
+def evaluate(wv: WordVectors | str | os.PathLike, analogies: str | None = "words",
              similarity: Sequence[str] = DEFAULT_SIMILARITY, restrict_vocab: int = 300_000,
              method: str = "add") -> dict:
-    """One report: analogies (``word_analogy/<analogies>``) and each similarity set.
+    """One report: analogies (``word_analogy/<analogies>``) and each similarity set, of
+    vectors or a vectors file (any format :meth:`WordVectors.load` reads): the same shape as
+    every part's ``evaluate``.
 
     Sets that cannot be read here (e.g. MEN and RW without ``NANONLP_DATA``) are listed under
     ``"unavailable"`` instead of failing the whole evaluation.
@@ -206,6 +209,8 @@ def evaluate(wv: WordVectors, analogies: str | None = "words",
     from nanonlp import datasets as D
 
     _check_restrict_vocab(restrict_vocab)
+    if isinstance(wv, str | os.PathLike):
+        wv = WordVectors.load(wv)
     report: dict = {"vocab": len(wv), "dim": wv.dim, "analogy": None, "similarity": {},
                     "unavailable": []}
     if analogies:
