@@ -12,7 +12,7 @@ Follows OpenAI's GPT-2 ``encoder.py`` and tiktoken's ``cl100k_base`` definitions
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from functools import lru_cache
 
 import regex
@@ -169,3 +169,25 @@ def allowed_specials(text: str, specials: Collection[str], allowed_special: Coll
         if m:
             raise SpecialTokenError(m.group(), m.start())
     return allowed
+
+
+def encode_with_specials(text: str, special_tokens: dict[str, int],
+                         allowed_special: Collection[str] | str,
+                         disallowed_special: Collection[str] | str,
+                         encode_ordinary: Callable[[str], list[int]]) -> list[int]:
+    """A tokenizer's ``encode``: the special tokens :func:`allowed_specials` lets through become
+    their ids, the text between them goes to ``encode_ordinary``.
+
+    >>> encode_with_specials("ab<s>c", {"<s>": 9}, "all", "all", lambda t: [ord(c) for c in t])
+    [97, 98, 9, 99]
+    """
+    allowed = allowed_specials(text, special_tokens, allowed_special, disallowed_special)
+    if not allowed:
+        return encode_ordinary(text)
+    out: list[int] = []
+    for i, part in enumerate(special_splitter(allowed).split(text)):
+        if i % 2:  # split() puts the matched special tokens at odd positions
+            out.append(special_tokens[part])
+        elif part:
+            out += encode_ordinary(part)
+    return out

@@ -35,10 +35,9 @@ from nanonlp.bpe.config import BPEConfig
 from nanonlp.bpe.patterns import (
     GPT4_PATTERN,
     Chunker,
-    allowed_specials,
+    encode_with_specials,
     pattern_name,
     resolve_pattern,
-    special_splitter,
 )
 from nanonlp.bpe.pool import process_pool
 from nanonlp.bpe.stream import PIECE_CHARS, iter_pieces
@@ -238,17 +237,8 @@ class Tokenizer:
         neither allowed nor removed from ``disallowed_special`` (default: all of them) is an
         error, because text from users that smuggles in ``<|endoftext|>`` is usually a bug.
         """
-        allowed = allowed_specials(text, self.special_tokens, allowed_special,
-                                   disallowed_special)
-        if not allowed:
-            return self.encode_ordinary(text)
-        out: list[int] = []
-        for i, part in enumerate(special_splitter(allowed).split(text)):
-            if i % 2:  # split() puts the matched special tokens at odd positions
-                out.append(self.special_tokens[part])
-            elif part:
-                out += self.encode_ordinary(part)
-        return out
+        return encode_with_specials(text, self.special_tokens, allowed_special,
+                                    disallowed_special, self.encode_ordinary)
 
     def _encode_chunk(self, data: bytes) -> list[int]:
         """Apply merges to one chunk's bytes, always the lowest-ranked pair present first.

@@ -39,7 +39,7 @@ from typing import Any
 
 import regex
 
-from nanonlp.bpe.patterns import allowed_specials, special_splitter
+from nanonlp.bpe.patterns import encode_with_specials
 from nanonlp.errors import DataError
 from nanonlp.fileio import atomic_write, read_versioned
 
@@ -189,17 +189,8 @@ class WordPiece:
     def encode(self, text: str, *, allowed_special: Iterable[str] | str = (),
                disallowed_special: Iterable[str] | str = "all") -> list[int]:
         """Encode ``text``; special tokens as in :meth:`nanonlp.bpe.Tokenizer.encode`."""
-        allowed = allowed_specials(text, self.special_tokens, allowed_special,
-                                   disallowed_special)
-        if not allowed:
-            return self.encode_ordinary(text)
-        out: list[int] = []
-        for i, part in enumerate(special_splitter(allowed).split(text)):
-            if i % 2:  # the matched special tokens sit at odd positions
-                out.append(self.special_tokens[part])
-            elif part:
-                out += self.encode_ordinary(part)
-        return out
+        return encode_with_specials(text, self.special_tokens, allowed_special,
+                                    disallowed_special, self.encode_ordinary)
 
     def encode_batch(self, texts: Sequence[str], *, workers: int = 1,
                      **kwargs: Any) -> list[list[int]]:
