@@ -157,11 +157,14 @@ def subsample(ids: np.ndarray, keep: np.ndarray, state: int) -> tuple[list[int],
     return kept, state
 
 
-def draw_negative(cum_table: np.ndarray, state: int) -> tuple[int, int]:
-    """One noise word from the unigram^0.75 table; returns (word, state)."""
-    state = lcg_next(state)
-    x = (state >> 16) % int(cum_table[-1])
-    return int(np.searchsorted(cum_table, x, side="right")), state
+def draw_negatives(cum_table: np.ndarray, state: int, k: int) -> tuple[list[int], int]:
+    """``k`` noise words from the unigram^0.75 table; returns (words, state)."""
+    words = []
+    for _ in range(k):
+        state = lcg_next(state)
+        x = (state >> 16) % int(cum_table[-1])
+        words.append(int(np.searchsorted(cum_table, x, side="right")))
+    return words, state
 
 
 def train_sentence(W_in: np.ndarray, W_out: np.ndarray, ids: np.ndarray, lr: float, *,
@@ -188,17 +191,11 @@ def train_sentence(W_in: np.ndarray, W_out: np.ndarray, ids: np.ndarray, lr: flo
             continue
         if sg:
             for c in context:
-                negs = []
-                for _ in range(negative):
-                    t, state = draw_negative(cum_table, state)
-                    negs.append(t)
+                negs, state = draw_negatives(cum_table, state, negative)
                 loss += sgns_step(W_in, W_out, c, kept[i], negs, lr)
                 examples += 1
         else:
-            negs = []
-            for _ in range(negative):
-                t, state = draw_negative(cum_table, state)
-                negs.append(t)
+            negs, state = draw_negatives(cum_table, state, negative)
             loss += cbow_step(W_in, W_out, context, kept[i], negs, lr)
             examples += 1
     return state, loss, examples
