@@ -820,6 +820,85 @@ def test_serve_that_cannot_listen_is_one_clean_line(where, inputs, tmp_path, cap
     assert want in line, line
 
 
+def _own(fmt: str, bad: bytes, line: int = 2) -> bytes:
+    """Six good examples of two labels in format ``fmt``, with ``bad`` as line ``line``."""
+    good = [(t, "pos" if i % 2 else "neg") for i, t in enumerate(
+        ["the cat", "sat on", "the mat", "a cat sat", "on the", "mat cat"])]
+    rows = [{"tsv": f"{t}\t{lab}", "csv": f'"{t}",{lab}',
+             "jsonl": json.dumps({"text": t, "label": lab})}[fmt].encode() for t, lab in good]
+    rows.insert(line - 1, bad)
+    return b"\n".join(rows) + b"\n"
+
+
+OWN_FILES = {
+    "float-label.jsonl": _own("jsonl", b'{"text": "sat on", "label": 1.5}'),
+    "nan-label.jsonl": _own("jsonl", b'{"text": "the cat", "label": NaN}', 1),
+    "bool-label.jsonl": _own("jsonl", b'{"text": "the cat", "label": true}', 1),
+    "nul-label.tsv": _own("tsv", b"sat on\tpo\x00s"),
+    "nul-text.tsv": _own("tsv", b"the c\x00at\tpos", 1),
+    "nul-text.csv": b"text,label\n" + _own("csv", b'"sat\x00 on",neg'),
+    "nul-text.jsonl": _own("jsonl", b'{"text": "sat \\u0000", "label": "neg"}'),
+}
+
+
+def _finetune(name: str) -> list[str]:
+    return ["bert", "finetune", "{in}/bert/ckpt", "--train", "{in}/own/" + name,
+            "--train.out", "{out}/ft", "--train.max_steps", "1", "--train.eval_steps", "1",
+            "--train.device", "cpu"]
+
+
+OWN_CASES = [
+    ("jsonl-float-label", _finetune("float-label.jsonl"),
+     "float-label.jsonl:2: 'label' must be a string or an integer, got 1.5"),
+    ("jsonl-nan-label", _finetune("nan-label.jsonl"),
+     "nan-label.jsonl:1: 'label' must be a string or an integer, got NaN"),
+    ("jsonl-bool-label", _finetune("bool-label.jsonl"),
+     "bool-label.jsonl:1: 'label' must be a string or an integer, got true"),
+    ("tsv-nul-label", _finetune("nul-label.tsv"), "nul-label.tsv:2: a NUL byte in the label"),
+    ("tsv-nul-text", _finetune("nul-text.tsv"), "nul-text.tsv:1: a NUL byte in the text"),
+    ("csv-nul-text", _finetune("nul-text.csv"), "nul-text.csv:3: a NUL byte in the text"),
+    ("jsonl-nul-text", _finetune("nul-text.jsonl"), "nul-text.jsonl:2: a NUL byte in 'text'"),
+]
+
+
+@pytest.fixture(scope="module")
+def own_inputs(bert_inputs) -> Path:
+    d = bert_inputs.parent / "own"
+    d.mkdir()
+    for name, data in OWN_FILES.items():
+        (d / name).write_bytes(data)
+    return bert_inputs.parent
+
+
+@pytest.mark.parametrize("case", OWN_CASES, ids=[c[0] for c in OWN_CASES])
+def test_cli_own_data_bad_input_is_one_clean_line(case, own_inputs, tmp_path, capsys,
+                                                  torch_one_thread):
+    _, argv, want = case
+    out = tmp_path / "out"
+    out.mkdir()
+    (line,) = _run_cli(argv, own_inputs, out, capsys)
+    assert want in line, line
+
+
+@pytest.mark.parametrize("name, data", [
+    ("headerless.tsv", "\ufeffthe cat\tpos\nsat on\tneg\n"),
+    ("header.tsv", "\ufeffsentence\tlabel\nthe cat\tpos\nsat on\tneg\n"),
+    ("header.csv", "\ufeffsentence,label\nthe cat,pos\nsat on,neg\n"),
+    ("headerless.csv", "\ufeffthe cat,pos\nsat on,neg\n"),
+    ("records.jsonl", '\ufeff{"text": "the cat", "label": "pos"}\n{"text": "sat on", '
+                      '"label": "neg"}\n'),
+])
+def test_own_data_readers_strip_a_utf8_bom(name, data, tmp_path):
+    from nanonlp.datasets.labelled import read_labelled
+
+    (tmp_path / name).write_text(data, encoding="utf-8")
+    got = [(r.text, r.label) for r in read_labelled(tmp_path / name)]
+    assert got == [("the cat", "pos"), ("sat on", "neg")]
+    if name.startswith("header."):  # a column named by the flag is found, not '\ufeffsentence'
+        got = read_labelled(tmp_path / name, text_column="sentence", label_column="label")
+        assert [r.text for r in got] == ["the cat", "sat on"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Library-level cases
 

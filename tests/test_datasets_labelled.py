@@ -50,8 +50,12 @@ def test_csv_quoting_multiline_cells_and_pairs(tmp_path):
 
 
 def test_jsonl_labels_numbers_and_pairs(tmp_path):
-    p = write(tmp_path / "d.jsonl", '{"text": "a", "label": 1}\n\n{"text": "b", "label": true}\n')
-    assert [(r.text, r.label) for r in L.read_labelled(p)] == [("a", "1"), ("b", "true")]
+    p = write(tmp_path / "d.jsonl", '{"text": "a", "label": 1}\n\n{"text": "b", "label": "x"}\n')
+    assert [(r.text, r.label) for r in L.read_labelled(p)] == [("a", "1"), ("b", "x")]
+    p = write(tmp_path / "g.jsonl", '{"text": "a", "label": 1}\n{"text": "b", "label": true}\n')
+    with pytest.raises(DataError, match=r"g\.jsonl:2: 'label' must be a string or an integer, "
+                                        "got true"):  # labels are names (issue #30)
+        L.read_labelled(p)
     p = write(tmp_path / "e.jsonl", '{"text": "a", "text_pair": "b", "label": "x"}\n'
                                     '{"text": "c", "label": "y"}\n')
     with pytest.raises(DataError, match=r"e\.jsonl:2: no 'text_pair' field \(the first record "

@@ -388,6 +388,8 @@ def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[str, Any]]:
     """
     name = os.fspath(path)
     for lineno, line in iter_lines(path):
+        if lineno == 1:
+            line = line.removeprefix("\ufeff")  # a UTF-8 byte order mark, as editors write
         if not line.strip():
             continue
         where = f"{name}:{lineno}"

@@ -18,7 +18,9 @@ column files, and sentence pairs for contrastive training. Pure readers, checked
   class, are errors naming the file and line.
 
 Every problem is a :class:`~nanonlp.errors.DataError` whose one line names the file, the
-line and the value: a missing or empty column, a ragged row, invalid UTF-8, an empty file.
+line and the value: a missing or empty column, a ragged row, invalid UTF-8, a NUL byte, a
+JSON label that is not a string or an integer, an empty file. A UTF-8 byte order mark is
+dropped.
 Left out: guessing a delimiter other than the file name's (``.csv`` is comma, anything else
 tab), and multi-label rows.
 """
@@ -43,6 +45,7 @@ PAIR_NAMES = ("text_pair", "sentence2")
 LABEL_NAMES = ("label",)
 
 PathLike = str | os.PathLike
+BOM = "\ufeff"  # what some editors write first in a UTF-8 file; never part of the text
 
 
 def file_format(path: PathLike) -> str:
@@ -90,13 +93,16 @@ def _is_index(spec: str) -> bool:
 
 
 def _rows(path: PathLike, fmt: str) -> Iterator[tuple[int, list[str]]]:
-    """``(line, cells)`` of the non-blank rows of a TSV or CSV file (cells stripped)."""
+    """``(line, cells)`` of the non-blank rows of a TSV or CSV file (cells stripped; a UTF-8
+    byte order mark that an editor put before the first cell is dropped)."""
     if fmt == "tsv":
         for lineno, line in iter_lines(path):
+            if lineno == 1:
+                line = line.removeprefix(BOM)
             if line.strip():
                 yield lineno, [c.strip() for c in line.split("\t")]
         return
-    reader = csv.reader(io.StringIO(read_text(path), newline=""))
+    reader = csv.reader(io.StringIO(read_text(path).removeprefix(BOM), newline=""))
     start = 1
     try:
         for cells in reader:
@@ -185,9 +191,11 @@ def _read_table(path: PathLike, fmt: str, text_spec: str | None, pair_spec: str 
                             f"line {line1}")
         value = {}
         for what, i in cols.items():
+            col = repr(names[i]) if names else i
             if not cells[i]:
-                col = repr(names[i]) if names else i
                 raise DataError(f"{name}:{lineno}: empty {what} (column {col})")
+            if "\0" in cells[i]:  # a binary file, or a cut-and-paste accident: never text
+                raise DataError(f"{name}:{lineno}: a NUL byte in the {what} (column {col})")
             value[what] = cells[i]
         out.append(_example(value, f"{name}:{lineno}"))
     if not out:
@@ -223,12 +231,18 @@ def _read_jsonl(path: PathLike, text_spec: str | None, pair_spec: str | None,
                     " (the first record has one: every record needs it)"
                     if what == "text_pair" and pair_spec is None else ""))
             v = obj[key]
-            if what == "label" and isinstance(v, (bool, int, float)):
-                v = json.dumps(v)  # 1 -> "1", true -> "true": labels are names
+            if what == "label" and (isinstance(v, bool) or not isinstance(v, (str, int))):
+                # a float (NaN included) or true would become a class named "1.5" or "NaN"
+                raise DataError(f"{where}: {key!r} must be a string or an integer, got "
+                                f"{json.dumps(v)[:40]}")
+            if what == "label" and isinstance(v, int):
+                v = str(v)  # 1 -> "1": labels are names
             if not isinstance(v, str):
                 raise DataError(f"{where}: {key!r} must be a string, got {json.dumps(v)[:40]}")
             if not v.strip():
                 raise DataError(f"{where}: empty {key!r}")
+            if "\0" in v:
+                raise DataError(f"{where}: a NUL byte in {key!r}")
             value[what] = v.strip()
         out.append(_example(value, where))
     return out
