@@ -241,3 +241,18 @@ def test_the_pages_are_served(client):
     r = client.get("/search")
     assert r.status_code == 200 and "/static/search.js" in r.text
     assert client.get("/static/search.js").status_code == 200
+
+
+def test_discovery_finds_indexes_beside_and_inside_checkpoints(runs, tmp_path):
+    from nanonlp.serve import discover
+
+    shutil.copytree(runs["ckpt"], tmp_path / "run" / "best")
+    for where in (tmp_path / "run", tmp_path / "run" / "best"):
+        for f in (runs["index"], E.sidecar(runs["index"])):
+            shutil.copy(f, where / f.name)
+    np.save(tmp_path / "run" / "stray.npy", np.zeros((2, 2), np.float32))  # no sidecar
+    found = [(k, p.relative_to(tmp_path).as_posix()) for k, p in discover(tmp_path)]
+    assert found == [("bert", "run/best"), ("index", "run/best/lines.npy"),
+                     ("index", "run/lines.npy")]
+    models = load_all({}, tmp_path)
+    assert [e.info["checkpoint"] for e in models.by_kind["index"].values()] == ["run/best"] * 2

@@ -7,7 +7,8 @@ An index is the pair ``VECS.npy`` + ``VECS.npy.json`` written by ``nanonlp bert 
 Its sidecar records the checkpoint folder it was embedded with and the sha256 of that
 checkpoint's ``model.safetensors``; as ``nanonlp bert search`` does, an index is served only
 with a checkpoint whose weights have that hash. The checkpoint is the one named as
-``--index CKPT::VECS.npy``, else the folder the sidecar names, else one the server holds with
+``--index CKPT::VECS.npy``, else the folder the sidecar names (or one the server holds that
+embeds as it does: the same weights and ``embedding.json`` cut), else one the server holds with
 those weights (the runs folder moved). Each encoder is loaded once and shared by every index
 it embedded (and by the BERT page when it serves the same folder); a query is embedded with
 the index's pooling and the checkpoint's cut and ranked with
@@ -125,11 +126,7 @@ def load_search(spec: str | os.PathLike, encoders: Encoders, name: str | None = 
     ckpt, path = split_spec(spec)
     vecs, lines, meta = load_index(path)
     want, recorded = meta.get("weights_sha256"), meta.get("checkpoint")
-    if ckpt is not None:
-        candidates = [ckpt]
-    else:  # the sidecar's folder (its embedding.json too), else one the server holds
-        candidates = [*([recorded] if isinstance(recorded, str) else []), *encoders.held]
-    found = next((c for c in candidates if encoders.sha256(c) == want), None)
+    found = _checkpoint_of(ckpt, recorded, want, encoders)
     if found is None:
         if ckpt is not None:
             raise DataError(f"{path}: was embedded by another model ({recorded}), not {ckpt}; "
@@ -147,3 +144,19 @@ def load_search(spec: str | os.PathLike, encoders: Encoders, name: str | None = 
     return Loaded("index", name or path, index, encoder.tokenizer,
                   info={"lines": len(lines), "dim": int(vecs.shape[1]),
                         "pooling": index.pooling, "checkpoint": encoder.name})
+
+
+def _checkpoint_of(ckpt: str | None, recorded: Any, want: Any, encoders: Encoders
+                   ) -> str | Path | None:
+    """The folder an index is served with: ``ckpt`` if its weights are the index's; else a
+    held checkpoint that embeds as the sidecar's folder does (same weights, same cut), else
+    that folder; else (the folder moved) a held checkpoint with the same weights."""
+    if ckpt is not None:
+        return ckpt if encoders.sha256(ckpt) == want else None
+    held = [c for c in encoders.held if encoders.sha256(c) == want]
+    if isinstance(recorded, str) and encoders.sha256(recorded) == want:
+        def cut(c):
+            return checkpoint_embedding(c)["max_seq_length"]
+
+        return next((c for c in held if cut(c) == cut(recorded)), recorded)
+    return held[0] if held else None
