@@ -280,8 +280,9 @@ def read_matrix(data: bytes, path: Path) -> np.ndarray:
         read_header = npy.read_array_header_1_0 if version == (1, 0) else \
             npy.read_array_header_2_0
         shape, fortran, dtype = read_header(f)
-    except (ValueError, TypeError, SyntaxError, OverflowError) as e:
-        raise DataError(f"{path}: not a .npy matrix ({str(e).splitlines()[0][:80]})") from None
+    except Exception as e:  # numpy's header parser: ValueError, SyntaxError, TokenError, ...
+        why = str(e).strip().splitlines()[0][:80] if str(e).strip() else type(e).__name__
+        raise DataError(f"{path}: not a .npy matrix ({why})") from None
     if dtype.hasobject:
         raise DataError(f"{path}: holds Python objects (a pickle), not numbers; an index is "
                         "never unpickled")
