@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from functools import partial
 from pathlib import Path
 
 from nanonlp.bert import finetune as ft
@@ -19,8 +20,10 @@ from nanonlp.bert.pretrain import PretrainConfig
 from nanonlp.cli.common import (
     PRESET_NOTE,
     Command,
+    add_import_args,
     add_train_flags,
     at_least,
+    imported,
     input_lines,
     prefixed,
     say,
@@ -140,18 +143,13 @@ def _bert_export(args: argparse.Namespace) -> None:
         + (f", sentence_transformers.SentenceTransformer({str(out)!r})" if sentence else ""))
 
 
-def _bert_import_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("hf_dir", help="a transformers BERT folder (config.json, model.safetensors, "
-                   "vocab.txt or tokenizer.json)")
-    p.add_argument("out", help="checkpoint folder to write (config.json, model.safetensors, "
-                   "tokenizer.model)")
+_bert_import_args = partial(add_import_args, hf_dir_help="a transformers BERT folder "
+                            "(config.json, model.safetensors, vocab.txt or tokenizer.json)")
 
 
 def _bert_import(args: argparse.Namespace) -> None:
     r = import_hf(args.hf_dir, args.out)
-    c = r.config
-    say(f"{r.out}: BERT {c.n_layer} layers x {c.n_embd} ({c.n_head} heads), vocabulary "
-        f"{c.vocab_size:,}, {r.params / 1e6:.1f}M parameters, WordPiece tokenizer"
+    say(f"{imported(r, 'BERT')}, {r.params / 1e6:.1f}M parameters, WordPiece tokenizer"
         + (f"; left out: {', '.join(r.dropped)}" if r.dropped else ""))
     if r.embedding:
         e = r.embedding

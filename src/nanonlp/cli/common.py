@@ -42,6 +42,21 @@ PRESET_NOTE = ("--preset sets some of these (its recipe wins over the defaults s
                "a flag given here wins over both")
 
 
+def add_import_args(p: argparse.ArgumentParser, hf_dir_help: str) -> None:
+    """The positionals of ``gpt import`` and ``bert import``: ``hf_dir out``."""
+    p.add_argument("hf_dir", help=hf_dir_help)
+    p.add_argument("out", help="checkpoint folder to write (config.json, model.safetensors, "
+                   "tokenizer.model)")
+
+
+def imported(r: Any, name: str) -> str:
+    """How an import's summary line starts: ``OUT: NAME 2 layers x 64 (2 heads), vocabulary
+    1,000`` (``r``: a ``gpt`` or ``bert`` ``ImportReport``)."""
+    c = r.config
+    return (f"{r.out}: {name} {c.n_layer} layers x {c.n_embd} ({c.n_head} heads), vocabulary "
+            f"{c.vocab_size:,}")
+
+
 def prefixed(args: argparse.Namespace, prefix: str) -> dict[str, Any]:
     """The flags the user gave under ``--prefix.field`` (defaults come from the preset).
 

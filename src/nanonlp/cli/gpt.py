@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -12,9 +13,11 @@ from nanonlp.bpe.formats import TOKENIZER_FILE, load_tokenizer
 from nanonlp.cli.common import (
     PRESET_NOTE,
     Command,
+    add_import_args,
     add_train_flags,
     at_least,
     checked_arg,
+    imported,
     prefixed,
     say,
 )
@@ -125,18 +128,15 @@ def _gpt_export(args: argparse.Namespace) -> None:
         + ("" if tok else " (no tokenizer in the checkpoint: no tokenizer.json)"))
 
 
-def _gpt_import_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("hf_dir", help="a transformers GPT-2 folder (config.json, model.safetensors; "
-                   "vocab.json + merges.txt or tokenizer.json come along)")
-    p.add_argument("out", help="checkpoint folder to write (config.json, model.safetensors, "
-                   "tokenizer.model)")
+_gpt_import_args = partial(add_import_args, hf_dir_help="a transformers GPT-2 folder "
+                           "(config.json, model.safetensors; vocab.json + merges.txt or "
+                           "tokenizer.json come along)")
 
 
 def _gpt_import(args: argparse.Namespace) -> None:
     r = import_hf(args.hf_dir, args.out)
-    c = r.config
-    say(f"{r.out}: GPT-2 {c.n_layer} layers x {c.n_embd} ({c.n_head} heads), vocabulary "
-        f"{c.vocab_size:,}, block {c.block_size:,}, {r.params / 1e6:.1f}M parameters; "
+    say(f"{imported(r, 'GPT-2')}, block {r.config.block_size:,}, {r.params / 1e6:.1f}M "
+        "parameters; "
         + (f"{TOKENIZER_FILE} from the folder's tokenizer" if r.tokenizer else
            "no tokenizer in the folder (gpt sample needs one)"))
 
