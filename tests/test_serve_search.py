@@ -152,6 +152,17 @@ def test_an_unknown_index_is_404(client):
     assert r.status_code == 404 and "no index model named 'nope.npy'" in r.json()["error"]
 
 
+def test_no_index_or_encoder_loaded_is_404():
+    from nanonlp.serve import Models
+
+    client = TestClient(create_app(Models()), base_url=BASE)
+    r = client.post("/api/search", json={"query": "king"})
+    assert r.status_code == 404 and r.json()["error"].startswith(
+        "no index model is loaded (start the server with --index PATH")
+    r = client.post("/api/bert/similarity", json={"a": "x", "b": "y"})
+    assert r.status_code == 404 and r.json()["error"].startswith("no bert model is loaded")
+
+
 def test_index_flag_with_and_without_its_checkpoint(runs, tmp_path):
     idx = str(runs["index"])
     alone = load_all({"index": [idx]})  # the sidecar names the checkpoint
