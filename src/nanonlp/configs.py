@@ -1,15 +1,16 @@
 """What every config dataclass shares: rebuilding one from the dict a checkpoint saved, and
 the size limits a transformer's shape is held to before anything is allocated.
 
-The model configs (``gpt``, ``bert``, ``seq2seq``) call :func:`config_from_dict` in their
-``from_dict``; it lives here, not beside the command-line flags in :mod:`nanonlp.cliargs`, so
-that a model config does not depend on the CLI's helpers.
+The model configs (``gpt``, ``bert``, ``seq2seq``) get ``to_dict``/``from_dict`` from
+:class:`ModelConfig`, whose ``from_dict`` is :func:`config_from_dict`. They live here, not
+beside the command-line flags in :mod:`nanonlp.cliargs`, so that a model config does not
+depend on the CLI's helpers.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, TypeVar
 
 from nanonlp.errors import ConfigError
 
@@ -34,6 +35,24 @@ def config_from_dict(cls: type, d: dict[str, Any], what: str):
     if unknown:
         raise ConfigError(f"unknown {what} config field(s) {unknown}")
     return cls(**d)
+
+
+C = TypeVar("C", bound="ModelConfig")
+
+
+class ModelConfig:
+    """What a checkpoint's model config (``GPTConfig``, ``BertConfig``, ``Seq2SeqConfig``, all
+    dataclasses) does with its ``config.json``: ``to_dict`` to save it, ``from_dict`` to read
+    it back (``what`` names the model in the error for an unknown field)."""
+
+    what = "model"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls: type[C], d: dict[str, Any]) -> C:
+        return config_from_dict(cls, d, cls.what)
 
 
 #: the largest position table and parameter count a config may ask for: far above any model

@@ -9,11 +9,10 @@ sequences of 128 tokens (the length of BERT's first pretraining phase).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from nanonlp.configs import check_transformer_size, config_from_dict
+from nanonlp.configs import ModelConfig, check_transformer_size
 from nanonlp.errors import ConfigError
 from nanonlp.training.config import pick_preset
 
@@ -22,7 +21,9 @@ SPECIALS = ("[CLS]", "[SEP]", "[MASK]", "[PAD]")
 
 
 @dataclass
-class BertConfig:
+class BertConfig(ModelConfig):
+    what = "BERT"  # (not a field: no annotation) names the model in errors
+
     vocab_size: int = 8192  # tokens in the vocabulary (set from the tokenizer when training)
     block_size: int = 128  # longest sequence, [CLS] and [SEP] included (position table size)
     n_layer: int = 4  # transformer blocks
@@ -64,13 +65,6 @@ class BertConfig:
     @property
     def special_ids(self) -> tuple[int, int, int, int]:
         return (self.cls_id, self.sep_id, self.mask_id, self.pad_id)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> BertConfig:
-        return config_from_dict(cls, d, "BERT")
 
 
 #: name -> {"model": BertConfig fields, "train": TrainConfig fields}

@@ -9,11 +9,10 @@ size with what the field has adopted since: rotary positions, QK-norm, bfloat16 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from nanonlp.configs import check_transformer_size, config_from_dict
+from nanonlp.configs import ModelConfig, check_transformer_size
 from nanonlp.errors import ConfigError
 from nanonlp.training.config import pick_preset
 
@@ -23,7 +22,9 @@ NORMS = ("layernorm", "rmsnorm")  # the kinds layers.make_norm builds (norm and 
 
 
 @dataclass
-class GPTConfig:
+class GPTConfig(ModelConfig):
+    what = "GPT"  # (not a field: no annotation) names the model in errors
+
     vocab_size: int = 65  # tokens in the vocabulary (set from the data when training)
     block_size: int = 256  # longest context the model attends over
     n_layer: int = 6  # transformer blocks
@@ -72,13 +73,6 @@ class GPTConfig:
     def gpt2_compatible(self) -> bool:
         """Whether ``transformers.GPT2LMHeadModel`` can hold exactly this model."""
         return self.norm == "layernorm" and self.pos == "learned" and not self.qk_norm
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> GPTConfig:
-        return config_from_dict(cls, d, "GPT")
 
 
 #: name -> {"model": GPTConfig fields, "train": TrainConfig fields}

@@ -8,11 +8,10 @@ German -> English. Model defaults follow Bahdanau et al. (2015) scaled down for 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from nanonlp.configs import config_from_dict
+from nanonlp.configs import ModelConfig
 from nanonlp.errors import ConfigError
 from nanonlp.seq2seq.vocab import NORMALIZERS
 from nanonlp.training.config import pick_preset
@@ -52,7 +51,9 @@ class DataConfig:
 
 
 @dataclass
-class Seq2SeqConfig:
+class Seq2SeqConfig(ModelConfig):
+    what = "seq2seq"  # (not a field: no annotation) names the model in errors
+
     src_vocab: int = 0  # source vocabulary size (taken from the data)
     tgt_vocab: int = 0  # target vocabulary size (taken from the data)
     emb_dim: int = 256  # word embedding size, source and target
@@ -75,13 +76,6 @@ class Seq2SeqConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Seq2SeqConfig:
-        return config_from_dict(cls, d, "seq2seq")
 
 
 #: name -> {"data": ..., "model": ..., "train": ...} overrides of the dataclass defaults.
