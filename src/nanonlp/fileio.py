@@ -289,9 +289,7 @@ def open_binary(path: str | os.PathLike) -> Iterator[IO[bytes]]:
         try:
             zf = zipfile.ZipFile(archive)
         except (zipfile.BadZipFile, EOFError, OSError) as e:
-            if isinstance(e, PermissionError):
-                raise
-            raise DataError(f"{archive}: not a readable zip archive ({_reason(e)})") from None
+            raise _damaged(e, f"{archive}: not a readable zip archive") from None
         with zf:
             try:
                 info = zf.getinfo(member)
@@ -307,10 +305,7 @@ def open_binary(path: str | os.PathLike) -> Iterator[IO[bytes]]:
                 with f:
                     yield f
             except _DAMAGED as e:
-                if isinstance(e, PermissionError):
-                    raise
-                raise DataError(f"{os.fspath(path)}: damaged zip member ({_reason(e)})") \
-                    from None
+                raise _damaged(e, f"{os.fspath(path)}: damaged zip member") from None
         return
     kind = _KINDS.get(archive.suffix)
     if kind is None:
@@ -322,10 +317,15 @@ def open_binary(path: str | os.PathLike) -> Iterator[IO[bytes]]:
         with opener(archive, "rb") as f:
             yield f
     except _DAMAGED as e:
-        if isinstance(e, PermissionError):
-            raise
-        raise DataError(f"{archive}: not a valid {kind} file, or cut short ({_reason(e)})") \
-            from None
+        raise _damaged(e, f"{archive}: not a valid {kind} file, or cut short") from None
+
+
+def _damaged(e: BaseException, what: str) -> DataError:
+    """The error for a damaged file: ``WHAT (reason)``. A :class:`PermissionError` is the
+    user's to fix, not a sign of damage: it is raised as it is."""
+    if isinstance(e, PermissionError):
+        raise e
+    return DataError(f"{what} ({_reason(e)})")
 
 
 def _reason(e: BaseException) -> str:
