@@ -281,3 +281,85 @@ def test_finetune_resume_equals_uninterrupted(pretrained, tmp_path):
     with pytest.raises(DataError, match="a 'bert' checkpoint, not a 'bert-classifier' one"):
         finetune.make_trainer(cfg, tmp / "run" / "last", records=records,
                               resume=tmp / "run" / "last")
+
+
+def _imported_copy(src, dest):
+    """``src`` saved again as ``bert import`` saves a real pretrained model (state says so)."""
+    from nanonlp.training.checkpoint import save_checkpoint
+
+    model = load_bert(src)
+    save_checkpoint(dest, model, kind="bert", model_config=model.config.to_dict(),
+                    state={"imported_from": "hf/some-bert", "fresh_head": False},
+                    extra_files={TOKENIZER_FILE: (src / TOKENIZER_FILE).read_bytes()})
+    assert not (dest / "embedding.json").exists()
+    return dest
+
+
+def test_an_imported_checkpoint_gets_berts_recipe_and_epochs_set_the_steps(pretrained, tmp_path):
+    tmp, _, _ = pretrained
+    ours = tmp / "run" / "last"
+    theirs = _imported_copy(ours, tmp_path / "imported")
+    assert not finetune.is_pretrained(ours) and finetune.is_pretrained(theirs)
+    mine = finetune.train_config(ours, None, None, 100)
+    assert (mine.lr, mine.schedule, mine.max_steps) == (2e-4, "cosine", 1000)
+    bert = finetune.train_config(theirs, {"batch_size": 8}, 3, 100)  # ceil(3 * 100 / 8) = 38
+    assert (bert.lr, bert.min_lr, bert.schedule, bert.beta2) == (5e-5, 0.0, "linear", 0.999)
+    assert (bert.max_steps, bert.warmup_steps) == (38, 4)  # warmup: 10% of the steps
+    assert finetune.train_config(theirs, {"lr": 2e-5, "warmup_steps": 0}, 1, 64).lr == 2e-5
+    assert finetune.train_config(theirs, {"warmup_steps": 0}, 1, 64).warmup_steps == 0
+    with pytest.raises(ConfigError, match="give --epochs or --train.max_steps, not both"):
+        finetune.train_config(theirs, {"max_steps": 5}, 1, 64)
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(ConfigError, match="epochs must be > 0"):
+            FinetuneConfig(task="sst2", epochs=bad)
+
+
+def test_linear_schedule_warms_up_then_falls_to_min_lr():
+    from nanonlp.training.config import SCHEDULE_NAMES, TrainConfig
+    from nanonlp.training.schedule import SCHEDULES, linear_lr
+
+    assert set(SCHEDULES) == set(SCHEDULE_NAMES)  # the config's choices are the formulas
+    lrs = [linear_lr(s, 1.0, 0.0, 10, 100) for s in range(101)]
+    assert lrs[9] == pytest.approx(10 / 11) and lrs[10] == 1.0 and lrs[100] == 0.0
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))  # never rises after the warmup
+    assert lrs[55] == pytest.approx(0.5)  # halfway down the straight line
+    with pytest.raises(ConfigError, match="unknown schedule 'step'"):
+        TrainConfig(schedule="step")
+
+
+def test_pooling_follows_the_checkpoints_embedding_json(pretrained, tmp_path):
+    import json
+    import shutil
+
+    tmp, _, _ = pretrained
+    ckpt = tmp_path / "st"
+    shutil.copytree(tmp / "run" / "last", ckpt)
+    assert FinetuneConfig(task="sst2").pooling_for(ckpt) == "cls"
+    assert FinetuneConfig(task="contrastive", train="x").pooling_for(ckpt) == "mean"
+    (ckpt / "embedding.json").write_text(json.dumps({"pooling": "max", "normalize": True}))
+    assert FinetuneConfig(task="sst2").pooling_for(ckpt) == "max"
+    assert FinetuneConfig(task="sst2", pooling="mean").pooling_for(ckpt) == "mean"
+    rng = random.Random(0)
+    records = {"train": _sentiment(40, rng), "val": _sentiment(8, rng)}
+    trainer = finetune.make_trainer(FinetuneConfig(task="sst2"), ckpt, records=records,
+                                    train=dict(max_steps=2, device="cpu", eval_steps=1,
+                                               out=str(tmp_path / "ft")))
+    assert trainer.model.pooling == "max"
+
+
+@pytest.mark.parametrize("argv, want", [
+    (["--epochs", "0"], "epochs must be > 0 (or None), got 0.0"),
+    (["--epochs", "1", "--train.max_steps", "5"], "give --epochs or --train.max_steps, not both"),
+])
+def test_cli_epochs_bad_values_are_one_line_and_write_nothing(pretrained, tmp_path, capsys, argv,
+                                                             want):
+    from nanonlp.cli import main
+
+    tmp, _, _ = pretrained
+    (tmp_path / "train.tsv").write_text("a good film\tpos\na bad film\tneg\n" * 5)
+    rc = main(["bert", "finetune", str(tmp / "run" / "last"), "--train",
+               str(tmp_path / "train.tsv"), "--train.out", str(tmp_path / "out"),
+               "--train.device", "cpu", *argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and want in err, err
+    assert not (tmp_path / "out").exists()

@@ -22,6 +22,7 @@ the shape and the tokenizer, so the two differ only in the starting weights.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any, Literal
 import torch
 
 from nanonlp.bert.data import TOKENIZER_FILE, load_tokenizer, special_ids
+from nanonlp.bert.embed import EMBEDDING_FILE, checkpoint_embedding
 from nanonlp.bert.encode import collate, encode_example, encode_words, label_index
 from nanonlp.bert.model import (
     POOLING,
@@ -49,10 +51,18 @@ from nanonlp.training.distributed import DistInfo
 
 CHECKPOINT_KIND = "bert-classifier"  # what a fine-tuned BERT's checkpoint says it is
 
-#: fine-tuning recipe (BERT section 4: small learning rate, few epochs, warmup, dropout 0.1)
+#: the recipe for our own small encoders, from scratch or an hour's pretraining: a higher
+#: learning rate than BERT's, which these small, briefly trained models need (bert_sweep)
 FINETUNE_TRAIN = dict(max_steps=1000, batch_size=32, lr=2e-4, min_lr=2e-5, warmup_steps=100,
                       weight_decay=0.01, beta2=0.98, eval_interval=250, eval_steps=10,
                       out="runs/bert-finetune")
+
+#: BERT's recipe, for a real pretrained checkpoint (one ``bert import`` brought in): Devlin et
+#: al. 2019 appendix A.3 (lr among 5e-5, 3e-5, 2e-5; warmup over the first 10% of the steps,
+#: then linear decay to 0; dropout 0.1), AdamW's usual beta2 0.999 as HF's Trainer has it
+PRETRAINED_TRAIN = {**FINETUNE_TRAIN, "lr": 5e-5, "min_lr": 0.0, "schedule": "linear",
+                    "beta2": 0.999}
+WARMUP_FRACTION = 0.1  # BERT's recipe: warm up over this part of the steps
 
 
 #: tasks read from your own files (``--train``, ``--dev``, ``--test``) -> the model's task kind
@@ -79,7 +89,8 @@ class FinetuneConfig:
     scheme: str = "bio"  # column files: tag scheme bio, iob1 or bilou (read as BIO)
     init: Literal["pretrained", "random"] = "pretrained"  # pretrained encoder, or re-initialised
     dropout: float = 0.1  # dropout while fine-tuning (BERT: 0.1; SimCSE's noise)
-    pooling: str | None = None  # cls or mean of real tokens (None: cls; mean for contrastive)
+    pooling: str | None = None  # cls, mean, max, mean_sqrt_len (None: the checkpoint's, see help)
+    epochs: float | None = None  # passes over the training data; sets the steps (None: max_steps)
     temperature: float = 0.05  # contrastive: softmax temperature over cosines (SimCSE: 0.05)
     max_train: int | None = None  # only the first N training examples (quick/low-resource)
     dev_fraction: float = 0.1  # held out for val when there is no dev split or --dev file
@@ -105,10 +116,10 @@ class FinetuneConfig:
             raise ConfigError(f"init must be pretrained or random, got {self.init!r}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.pooling is None:
-            self.pooling = "mean" if self.task == "contrastive" else "cls"
-        if self.pooling not in POOLING:
-            raise ConfigError(f"unknown pooling {self.pooling!r}; choose {' or '.join(POOLING)}")
+        if self.pooling is not None and self.pooling not in POOLING:
+            raise ConfigError(f"unknown pooling {self.pooling!r}; choose {', '.join(POOLING)}")
+        if self.epochs is not None and not (math.isfinite(self.epochs) and self.epochs > 0):
+            raise ConfigError(f"epochs must be > 0 (or None), got {self.epochs}")
         if self.scheme not in SCHEMES:
             raise ConfigError(f"unknown tag scheme {self.scheme!r}; choose {', '.join(SCHEMES)}")
         if not self.temperature > 0:
@@ -117,6 +128,16 @@ class FinetuneConfig:
             raise ConfigError(f"max_train must be >= 1 (or None), got {self.max_train}")
         if not 0 < self.dev_fraction < 1:
             raise ConfigError(f"dev_fraction must be in (0, 1), got {self.dev_fraction}")
+
+    def pooling_for(self, checkpoint: str | os.PathLike) -> str:
+        """The pooling asked for, else the one the checkpoint's sentence vectors were trained
+        with (its ``embedding.json``: a sentence-transformers folder, a SimCSE run), else mean
+        for contrastive training and [CLS] for classifiers (BERT's)."""
+        if self.pooling is not None:
+            return self.pooling
+        if (Path(checkpoint) / EMBEDDING_FILE).exists():
+            return checkpoint_embedding(checkpoint)["pooling"]
+        return "mean" if self.task_kind == "contrastive" else "cls"
 
     @property
     def task_kind(self) -> str:
@@ -217,6 +238,40 @@ def encode_rows(records: list, task_kind: str, tok, labels: list[str], ids: dict
     return rows, cut
 
 
+def is_pretrained(checkpoint: str | os.PathLike) -> bool:
+    """Whether a checkpoint is a real pretrained model that ``bert import`` brought in (it
+    then gets BERT's fine-tuning recipe, :data:`PRETRAINED_TRAIN`), not one of our own."""
+    from nanonlp.training.checkpoint import read_meta
+
+    return bool(read_meta(checkpoint).get("state", {}).get("imported_from"))
+
+
+def train_config(checkpoint: str | os.PathLike, train: dict[str, Any] | TrainConfig | None,
+                 epochs: float | None, n_train: int) -> TrainConfig:
+    """The training config of a new fine-tuning run: the checkpoint's recipe (BERT's for an
+    imported model, ours otherwise), ``epochs`` turned into steps (BERT's warmup scaled to
+    them), then what ``train`` sets explicitly on top.
+
+    >>> import tempfile; from nanonlp.bert import BertConfig, BertForMaskedLM, save_bert
+    >>> tiny = BertConfig(vocab_size=300, block_size=16, n_layer=1, n_head=2, n_embd=16)
+    >>> ckpt = save_bert(BertForMaskedLM(tiny), tempfile.mkdtemp())
+    >>> c = train_config(ckpt, {"batch_size": 10}, epochs=2, n_train=95)
+    >>> c.max_steps, c.lr, c.schedule   # ceil(2 * 95 / 10) steps, our own recipe
+    (19, 0.0002, 'cosine')
+    """
+    given = overrides(train)
+    if epochs is not None and "max_steps" in given:
+        raise ConfigError("give --epochs or --train.max_steps, not both")
+    recipe = dict(PRETRAINED_TRAIN if is_pretrained(checkpoint) else FINETUNE_TRAIN)
+    if epochs is not None:
+        per_step = given.get("batch_size", recipe["batch_size"]) * given.get("grad_accum", 1)
+        recipe["max_steps"] = max(1, math.ceil(epochs * n_train / per_step))
+    if recipe.get("schedule") == "linear":  # BERT's warmup is a fraction of the steps
+        recipe["warmup_steps"] = round(WARMUP_FRACTION * given.get("max_steps",
+                                                                   recipe["max_steps"]))
+    return TrainConfig(**{**recipe, **given})
+
+
 def make_trainer(data: FinetuneConfig, checkpoint: str | os.PathLike,
                  model: dict[str, Any] | None = None,
                  train: dict[str, Any] | TrainConfig | None = None, *,
@@ -240,22 +295,22 @@ def make_trainer(data: FinetuneConfig, checkpoint: str | os.PathLike,
         if resume is not None:
             raise ConfigError("--resume is not supported for --task contrastive; start it again")
         return _contrastive_trainer(cfg, checkpoint, model, train, records, dist)
+    if records is None:
+        records = load_records(cfg)
+    train_recs = records["train"][:cfg.max_train] if cfg.max_train else records["train"]
     if resume is not None:  # the interrupted run's recipe, not the defaults
         _, tcfg = resume_configs(resume, CHECKPOINT_KIND, overrides(train))
     else:
-        tcfg = TrainConfig(**{**FINETUNE_TRAIN, **overrides(train)})
+        tcfg = train_config(checkpoint, train, cfg.epochs, len(train_recs))
     base = load_bert(checkpoint)
     tok = load_tokenizer(checkpoint)
     ids = special_ids(tok, str(Path(checkpoint) / TOKENIZER_FILE))
     task_kind = cfg.task_kind
-    if records is None:
-        records = load_records(cfg)
-    train_recs = records["train"][:cfg.max_train] if cfg.max_train else records["train"]
     labels = label_set(train_recs, task_kind, cfg.train or cfg.task)
     config = base.config.__class__(**{**base.config.to_dict(), "dropout": cfg.dropout,
                                       **(model or {})})
     net = BertClassifier(config, labels, task_kind, torch.Generator().manual_seed(tcfg.seed),
-                         pooling=cfg.pooling)
+                         pooling=cfg.pooling_for(checkpoint))
     if cfg.init == "pretrained":
         # the encoder only: an MLM head (or another task's label head) is left behind
         net.bert.load_state_dict(base.bert.state_dict())
@@ -280,19 +335,20 @@ def _contrastive_trainer(cfg: FinetuneConfig, checkpoint: str | os.PathLike,
     """SimCSE on (anchor, positive) records: a ``bert`` checkpoint whose encoder is tuned."""
     from nanonlp.bert.contrastive import PairData, SimCSE
 
-    tcfg = TrainConfig(**{**FINETUNE_TRAIN, **overrides(train)})
-    base = load_bert(checkpoint)
-    tok = load_tokenizer(checkpoint)
-    ids = special_ids(tok, str(Path(checkpoint) / TOKENIZER_FILE))
     if records is None:
         records = load_records(cfg)
     train_recs = records["train"][:cfg.max_train] if cfg.max_train else records["train"]
+    tcfg = train_config(checkpoint, train, cfg.epochs, len(train_recs))
+    base = load_bert(checkpoint)
+    tok = load_tokenizer(checkpoint)
+    ids = special_ids(tok, str(Path(checkpoint) / TOKENIZER_FILE))
     if cfg.dropout == 0 and all(a == b for a, b in train_recs):
         raise ConfigError("single sentences (their own positives) need dropout > 0: its noise "
                           "is all that tells the two copies apart (SimCSE uses 0.1)")
     config = base.config.__class__(**{**base.config.to_dict(), "dropout": cfg.dropout,
                                       **(model or {})})
-    net = SimCSE(config, cfg.pooling, cfg.temperature, torch.Generator().manual_seed(tcfg.seed))
+    pooling = cfg.pooling_for(checkpoint)
+    net = SimCSE(config, pooling, cfg.temperature, torch.Generator().manual_seed(tcfg.seed))
     if cfg.init == "pretrained":
         if isinstance(base, BertForMaskedLM):  # the MLM head too, so fill-mask still works
             net.load_state_dict(base.state_dict())
@@ -309,10 +365,15 @@ def _contrastive_trainer(cfg: FinetuneConfig, checkpoint: str | os.PathLike,
         splits[s], truncated[s] = rows, cut
     data = PairData(splits, ids["pad_id"])
     data.truncated = truncated
-    info = {"task": "contrastive", "method": "simcse", "pooling": cfg.pooling,
-            "temperature": cfg.temperature, "pairs": any(a != b for a, b in train_recs)}
+    # what the checkpoint's vectors were (a sentence-transformers folder's length limit and
+    # normalisation), then what this training makes them
+    before = checkpoint_embedding(checkpoint) if (Path(checkpoint) / EMBEDDING_FILE).exists() \
+        else {}
+    info = {**before, "task": "contrastive", "method": "simcse", "pooling": pooling,
+            "temperature": cfg.temperature, "pairs": any(a != b for a, b in train_recs),
+            "mlm_head": isinstance(base, BertForMaskedLM) and before.get("mlm_head", True)}
     files = {TOKENIZER_FILE: (Path(checkpoint) / TOKENIZER_FILE).read_bytes(),
-             "embedding.json": json.dumps(info, indent=1).encode()}
+             EMBEDDING_FILE: json.dumps(info, indent=1).encode()}
     return Trainer(net, data, tcfg, kind="bert", model_config=config.to_dict(),
                    extra_files=files, dist=dist)
 

@@ -88,7 +88,7 @@ def _bert_finetune(args: argparse.Namespace) -> None:
                                   resume=args.resume, dist=dist)
         labels = getattr(trainer.model, "labels", None)
         title = f"bert finetune {cfg.task} ({cfg.init} init" + \
-            (f", labels {labels})" if labels else f", {cfg.pooling} pooling)")
+            (f", labels {labels})" if labels else f", {trainer.model.pooling} pooling)")
         if dist.is_main:
             for split, n in trainer.data.truncated.items():
                 if n:
@@ -103,7 +103,8 @@ def _bert_finetune(args: argparse.Namespace) -> None:
         if cfg.task_kind != "contrastive":
             report = score_splits(trainer.model, tok, records)
         elif any(a != b for a, b in records["val"]):
-            report = {"dev": pair_retrieval(trainer.model, tok, records["val"], cfg.pooling)}
+            report = {"dev": pair_retrieval(trainer.model, tok, records["val"],
+                                            trainer.model.pooling)}
         else:  # single sentences: nothing to retrieve
             report = {}
         if report:
@@ -182,7 +183,13 @@ COMMANDS: list[Command] = [
             "dropout noise), for `bert embed` and `bert search`. The label set is the training "
             "file's and is saved in the checkpoint. Named sets: --task sst2 (the default without "
             "--train), sentence_polarity, conll2003. Prints dev (and test) scores as a table; "
-            "--report writes them as JSON. Writes what every trainer writes (OUT/best, "
+            "--report writes them as JSON. Defaults that follow the checkpoint: one that "
+            "`bert import` brought in (a real pretrained model) gets BERT's recipe (lr 5e-5, "
+            "warmup over 10% of the steps, linear decay to 0, beta2 0.999); our own get ours "
+            "(lr 2e-4, cosine); --pooling is the one in the checkpoint's embedding.json (a "
+            "sentence-transformers folder's), else cls (mean for contrastive). --epochs N sets "
+            "the steps from the training set's size. Flags override all of these. Batches "
+            "pad to their own longest row. Writes what every trainer writes (OUT/best, "
             "OUT/last, metrics.jsonl, loss.png); multi-process: "
             "torchrun --nproc_per_node N -m nanonlp bert finetune ..."),
     Command(("bert", "predict"), "fill [MASK], label sentences or tag words with a checkpoint",

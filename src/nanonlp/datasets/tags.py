@@ -1,8 +1,8 @@
 """Entity tag schemes: BIO (IOB2), IOB1 and BILOU, converted to BIO and checked, as pure functions.
 
-Every reader of tagged text (:func:`nanonlp.datasets.readers.read_conll`,
-:func:`nanonlp.ner.convert.read_columns`) turns its file's scheme into BIO here, so the rest of
-nanonlp sees one scheme. A tag is ``O`` or ``PREFIX-TYPE``:
+The one reader of tagged column files (:func:`nanonlp.datasets.readers.read_conll`) turns its
+file's scheme into BIO here, so the rest of nanonlp sees one scheme. A tag is ``O`` or
+``PREFIX-TYPE``:
 
 * **BIO** (IOB2): every entity starts with ``B-``, continues with ``I-``;
 * **IOB1** (CoNLL-2003's): an entity starts with ``I-``; ``B-`` only starts an entity that

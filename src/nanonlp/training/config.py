@@ -20,6 +20,7 @@ from nanonlp.training.checkpoint import read_meta
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+SCHEDULE_NAMES = ("cosine", "linear")  # the keys of training.schedule.SCHEDULES
 
 
 @dataclass
@@ -28,9 +29,10 @@ class TrainConfig:
     batch_size: int = 12  # sequences per micro-batch, summed over all processes under DDP
     grad_accum: int = 1  # micro-batches whose gradients add up to one optimizer step
     lr: float = 1e-3  # peak learning rate, reached after the warmup
-    min_lr: float = 1e-4  # floor of the cosine decay (nanoGPT: lr / 10)
+    min_lr: float = 1e-4  # floor of the decay (nanoGPT: lr / 10)
     warmup_steps: int = 100  # linear warmup from ~0 to lr
-    decay_steps: int | None = None  # cosine decay ends here (None: at max_steps)
+    decay_steps: int | None = None  # the decay ends here (None: at max_steps)
+    schedule: str = "cosine"  # decay after warmup: cosine (nanoGPT) or linear (BERT fine-tuning)
     weight_decay: float = 0.1  # AdamW decay, on matrices only (not biases, norms)
     beta1: float = 0.9  # AdamW first-moment decay
     beta2: float = 0.99  # AdamW second-moment decay; 0.99 suits small batches (nanoGPT)
@@ -72,6 +74,9 @@ class TrainConfig:
                               f"{self.weight_decay}, {self.grad_clip}")
         if self.device not in DEVICES and not self.device.startswith("cuda:"):
             raise ConfigError(f"unknown device {self.device!r}; choose {', '.join(DEVICES)}")
+        if self.schedule not in SCHEDULE_NAMES:
+            raise ConfigError(f"unknown schedule {self.schedule!r}; choose "
+                              f"{', '.join(SCHEDULE_NAMES)}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"unknown dtype {self.dtype!r}; choose {', '.join(DTYPES)}")
 

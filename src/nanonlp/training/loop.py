@@ -38,7 +38,7 @@ from nanonlp.training import checkpoint as ckpt
 from nanonlp.training.config import TrainConfig
 from nanonlp.training.device import autocast, enable_tf32, pick_device, pick_dtype
 from nanonlp.training.distributed import DistInfo, broadcast_from_main, mean_over_ranks, shard
-from nanonlp.training.schedule import cosine_lr, make_optimizer
+from nanonlp.training.schedule import SCHEDULES, make_optimizer
 
 
 class Batches(Protocol):
@@ -293,8 +293,9 @@ class Trainer:
 
     def _one_step(self, start: float) -> StepRecord:
         cfg, sched = self.config, self.schedule
-        lr = cosine_lr(self.step, cfg.lr, cfg.min_lr, sched.warmup_steps,
-                       sched.max_steps if sched.decay_steps is None else sched.decay_steps)
+        lr = SCHEDULES[cfg.schedule](self.step, cfg.lr, cfg.min_lr, sched.warmup_steps,
+                                     sched.max_steps if sched.decay_steps is None
+                                     else sched.decay_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self._snapshot = (self.generator.get_state(), torch.get_rng_state())

@@ -1,5 +1,6 @@
 """The optimiser and its learning-rate schedule: AdamW with decay / no-decay parameter groups
-(Loshchilov & Hutter 2019) and linear warmup then cosine decay (nanoGPT's ``get_lr``)."""
+(Loshchilov & Hutter 2019) and linear warmup then cosine decay (nanoGPT's ``get_lr``), or
+linear decay (BERT's fine-tuning recipe, Devlin et al. 2019 appendix A.3)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,24 @@ def cosine_lr(step: int, lr: float, min_lr: float, warmup: int, decay_steps: int
         return min_lr
     ratio = (step - warmup) / max(1, decay_steps - warmup)  # 0 -> 1 over the decay
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr - min_lr)
+
+
+def linear_lr(step: int, lr: float, min_lr: float, warmup: int, decay_steps: int) -> float:
+    """Learning rate at ``step`` (0-based): linear warmup, a straight line to ``min_lr``, then
+    flat; the schedule BERT is fine-tuned with (HF's ``get_linear_schedule_with_warmup``).
+
+    >>> [round(linear_lr(s, 1.0, 0.0, 2, 6), 3) for s in range(8)]
+    [0.333, 0.667, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+    """
+    if step < warmup:
+        return lr * (step + 1) / (warmup + 1)
+    if step >= decay_steps:
+        return min_lr
+    ratio = (step - warmup) / max(1, decay_steps - warmup)  # 0 -> 1 over the decay
+    return lr - ratio * (lr - min_lr)
+
+
+SCHEDULES = {"cosine": cosine_lr, "linear": linear_lr}  # TrainConfig.schedule -> its formula
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
