@@ -307,7 +307,7 @@ def test_an_imported_checkpoint_gets_berts_recipe_and_epochs_set_the_steps(pretr
     assert (bert.max_steps, bert.warmup_steps) == (38, 4)  # warmup: 10% of the steps
     assert finetune.train_config(theirs, {"lr": 2e-5, "warmup_steps": 0}, 1, 64).lr == 2e-5
     assert finetune.train_config(theirs, {"warmup_steps": 0}, 1, 64).warmup_steps == 0
-    with pytest.raises(ConfigError, match="give --epochs or --train.max_steps, not both"):
+    with pytest.raises(ConfigError, match=r"give --epochs or --train\.max_steps, not both"):
         finetune.train_config(theirs, {"max_steps": 5}, 1, 64)
     for bad in (0, -1, float("nan")):
         with pytest.raises(ConfigError, match="epochs must be > 0"):
