@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -321,7 +322,7 @@ def test_linear_schedule_warms_up_then_falls_to_min_lr():
     assert set(SCHEDULES) == set(SCHEDULE_NAMES)  # the config's choices are the formulas
     lrs = [linear_lr(s, 1.0, 0.0, 10, 100) for s in range(101)]
     assert lrs[9] == pytest.approx(10 / 11) and lrs[10] == 1.0 and lrs[100] == 0.0
-    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))  # never rises after the warmup
+    assert all(a >= b for a, b in itertools.pairwise(lrs[10:]))  # never rises after warmup
     assert lrs[55] == pytest.approx(0.5)  # halfway down the straight line
     with pytest.raises(ConfigError, match="unknown schedule 'step'"):
         TrainConfig(schedule="step")
