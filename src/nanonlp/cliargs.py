@@ -104,6 +104,16 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, prefix: str | No
         group.add_argument(flag, **kwargs)
 
 
+def positional_config_args(cls, **positionals: str):
+    """The ``add_args(parser)`` of a command that takes ``positionals`` (name=help, in order)
+    and then every other field of the config dataclass ``cls`` as a flag."""
+    def add_args(p: argparse.ArgumentParser) -> None:
+        for name, help_text in positionals.items():
+            p.add_argument(name, help=help_text)
+        add_config_args(p, cls, skip=tuple(positionals))
+    return add_args
+
+
 def _dest(name: str, prefix: str | None) -> str:
     return f"{prefix}.{name}" if prefix else name
 

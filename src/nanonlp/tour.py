@@ -89,6 +89,12 @@ class TourContext:
         """A path for an artefact of this part inside the report folder."""
         return self.out / name
 
+    def figure(self, fig, name: str, caption: str, data: dict) -> Figure:
+        """Lay out ``fig``, save it as ``name`` in the report folder and describe it."""
+        fig.tight_layout()
+        save_figure(fig, self.path(name))
+        return Figure(name, caption, data)
+
 
 def save_figure(fig, path: Path, dpi: int = 100) -> None:
     """Save a matplotlib figure as PNG atomically (a report never links a half-written file)."""

@@ -6,17 +6,16 @@ import argparse
 import warnings
 
 from nanonlp.cli.common import Command, input_lines, say, warn
-from nanonlp.cliargs import add_config_args, config_from_args
+from nanonlp.cliargs import config_from_args, positional_config_args
 from nanonlp.ner.convert import ConvertConfig, convert
 from nanonlp.ner.evaluate import EvaluateConfig, evaluate_to_files, load_pipeline
 from nanonlp.ner.tag import TagConfig, format_entities, tag
 from nanonlp.ner.train import NERTrainConfig, fit
 
-
-def _ner_convert_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", help="column file, .jsonl, .spacy, or conll2003:train|dev|test")
-    p.add_argument("output", help="output .spacy DocBin or .conll columns")
-    add_config_args(p, ConvertConfig, skip=("input", "output"))
+_ner_convert_args = positional_config_args(
+    ConvertConfig,
+    input="column file, .jsonl, .spacy, or conll2003:train|dev|test",
+    output="output .spacy DocBin or .conll columns")
 
 
 def _ner_convert(args: argparse.Namespace) -> None:
@@ -31,10 +30,10 @@ def _ner_convert(args: argparse.Namespace) -> None:
         + (f"; {len(report.adjusted)} spans snapped to tokens" if report.adjusted else ""))
 
 
-def _ner_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("train", help="training data (.spacy, see `nanonlp ner convert`)")
-    p.add_argument("dev", help="development data (.spacy) for evaluation and early stopping")
-    add_config_args(p, NERTrainConfig, skip=("train", "dev"))
+_ner_train_args = positional_config_args(
+    NERTrainConfig,
+    train="training data (.spacy, see `nanonlp ner convert`)",
+    dev="development data (.spacy) for evaluation and early stopping")
 
 
 def _ner_train(args: argparse.Namespace) -> None:
@@ -47,10 +46,10 @@ def _ner_train(args: argparse.Namespace) -> None:
     say(fit(cfg).summary())
 
 
-def _ner_evaluate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="pipeline folder, or a training folder (uses model-best)")
-    p.add_argument("data", help="gold data: .spacy, conll2003:SPLIT, .jsonl or a column file")
-    add_config_args(p, EvaluateConfig, skip=("model", "data"))
+_ner_evaluate_args = positional_config_args(
+    EvaluateConfig,
+    model="pipeline folder, or a training folder (uses model-best)",
+    data="gold data: .spacy, conll2003:SPLIT, .jsonl or a column file")
 
 
 def _ner_evaluate(args: argparse.Namespace) -> None:
@@ -65,9 +64,8 @@ def _ner_evaluate(args: argparse.Namespace) -> None:
         f"{report.words_per_second:,.0f} words/s")
 
 
-def _ner_tag_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="pipeline folder, or a training folder (uses model-best)")
-    add_config_args(p, TagConfig, skip=("model",))
+_ner_tag_args = positional_config_args(
+    TagConfig, model="pipeline folder, or a training folder (uses model-best)")
 
 
 def _ner_tag(args: argparse.Namespace) -> None:

@@ -6,7 +6,7 @@ import time
 from itertools import islice
 
 from nanonlp import datasets as D
-from nanonlp.tour import Figure, PartReport, TourContext, save_figure
+from nanonlp.tour import Figure, PartReport, TourContext
 
 
 def run(ctx: TourContext) -> PartReport:
@@ -48,7 +48,4 @@ def _plot(ctx: TourContext, counts: dict[str, int]) -> Figure:
     ax.set_xscale("log")
     ax.set_xlabel("records in the default split (log scale)")
     ax.set_title(f"Data sets available on this machine ({time.strftime('%Y-%m-%d')})")
-    fig.tight_layout()
-    path = ctx.path("data_sets.png")
-    save_figure(fig, path)
-    return Figure(path.name, "Records per available data set", counts)
+    return ctx.figure(fig, "data_sets.png", "Records per available data set", counts)

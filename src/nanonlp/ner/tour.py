@@ -13,7 +13,7 @@ from itertools import islice
 
 from nanonlp.datasets.records import TaggedSentence
 from nanonlp.fileio import atomic_write
-from nanonlp.tour import Figure, PartReport, TourContext, save_figure
+from nanonlp.tour import Figure, PartReport, TourContext
 
 # The last three names of each list never occur in training sentences, so the dev score
 # measures whether the model learned from context; a few names belong to two types.
@@ -152,8 +152,7 @@ def _plot(ctx: TourContext, per_type: dict[str, float], curve: list) -> Figure:
     ax2.set_xlabel("training step")
     ax2.set_ylabel("dev F1 (%)")
     ax2.set_title("Dev F1 during training")
-    fig.tight_layout()
-    path = ctx.path("ner_f1.png")
-    save_figure(fig, path)
-    return Figure(path.name, "NER: dev F1 per entity type (left) and during training (right)",
-                  {"per_type_f1": per_type, "curve": [[s, round(100 * f, 2)] for s, f in curve]})
+    return ctx.figure(fig, "ner_f1.png",
+                      "NER: dev F1 per entity type (left) and during training (right)",
+                      {"per_type_f1": per_type,
+                       "curve": [[s, round(100 * f, 2)] for s, f in curve]})

@@ -9,33 +9,36 @@ import math
 import torch
 
 
+def warmup_then(fall, step: int, lr: float, min_lr: float, warmup: int,
+                decay_steps: int) -> float:
+    """Learning rate at ``step`` (0-based): linear warmup to ``lr``, then down to ``min_lr``
+    along ``fall(ratio)`` (1 at the start of the decay, 0 at its end), then flat."""
+    if step < warmup:
+        return lr * (step + 1) / (warmup + 1)
+    if step >= decay_steps:
+        return min_lr
+    ratio = (step - warmup) / max(1, decay_steps - warmup)  # 0 -> 1 over the decay
+    return min_lr + fall(ratio) * (lr - min_lr)
+
+
 def cosine_lr(step: int, lr: float, min_lr: float, warmup: int, decay_steps: int) -> float:
-    """Learning rate at ``step`` (0-based): linear warmup, cosine to ``min_lr``, then flat.
+    """Linear warmup, cosine to ``min_lr``, then flat (nanoGPT's ``get_lr``).
 
     >>> [round(cosine_lr(s, 1.0, 0.1, 2, 6), 3) for s in range(8)]
     [0.333, 0.667, 1.0, 0.868, 0.55, 0.232, 0.1, 0.1]
     """
-    if step < warmup:
-        return lr * (step + 1) / (warmup + 1)
-    if step >= decay_steps:
-        return min_lr
-    ratio = (step - warmup) / max(1, decay_steps - warmup)  # 0 -> 1 over the decay
-    return min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (lr - min_lr)
+    return warmup_then(lambda r: 0.5 * (1.0 + math.cos(math.pi * r)), step, lr, min_lr,
+                       warmup, decay_steps)
 
 
 def linear_lr(step: int, lr: float, min_lr: float, warmup: int, decay_steps: int) -> float:
-    """Learning rate at ``step`` (0-based): linear warmup, a straight line to ``min_lr``, then
-    flat; the schedule BERT is fine-tuned with (HF's ``get_linear_schedule_with_warmup``).
+    """Linear warmup, a straight line to ``min_lr``, then flat: the schedule BERT is
+    fine-tuned with (HF's ``get_linear_schedule_with_warmup``).
 
     >>> [round(linear_lr(s, 1.0, 0.0, 2, 6), 3) for s in range(8)]
     [0.333, 0.667, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
     """
-    if step < warmup:
-        return lr * (step + 1) / (warmup + 1)
-    if step >= decay_steps:
-        return min_lr
-    ratio = (step - warmup) / max(1, decay_steps - warmup)  # 0 -> 1 over the decay
-    return lr - ratio * (lr - min_lr)
+    return warmup_then(lambda r: 1.0 - r, step, lr, min_lr, warmup, decay_steps)
 
 
 SCHEDULES = {"cosine": cosine_lr, "linear": linear_lr}  # TrainConfig.schedule -> its formula

@@ -10,7 +10,7 @@ WS-353 / SimLex-999 copies that gensim also ships, so this step needs no network
 from __future__ import annotations
 
 from nanonlp import datasets as D
-from nanonlp.tour import Figure, PartReport, TourContext, save_figure
+from nanonlp.tour import Figure, PartReport, TourContext
 from nanonlp.word2vec.config import Word2VecConfig
 from nanonlp.word2vec.corpus import Corpus
 from nanonlp.word2vec.evaluate import evaluate
@@ -90,9 +90,6 @@ def _loss_figure(ctx: TourContext, records) -> Figure:
     ax.set_xlabel("words trained (millions)")
     ax.set_ylabel("negative-sampling loss per pair")
     ax.set_title("Skip-gram training loss")
-    fig.tight_layout()
-    path = ctx.path("word2vec_loss.png")
-    save_figure(fig, path)
-    return Figure(path.name, "Training loss, mean per (word, context) pair",
-                  {"million words": [round(x, 3) for x in xs],
-                   "loss": [round(y, 4) for y in ys]})
+    return ctx.figure(fig, "word2vec_loss.png", "Training loss, mean per (word, context) pair",
+                      {"million words": [round(x, 3) for x in xs],
+                       "loss": [round(y, 4) for y in ys]})
