@@ -83,30 +83,26 @@ def routes(models: Models, config: ServeConfig) -> list[Route]:
                                 f"a {task} one")
         return entry
 
-    @endpoint(config)
-    async def api_fill(request, body):
-        entry = bert(body, "mlm")
+    async def on_text(body: dict, task: str, answer) -> dict:
+        """``answer(model, tokenizer, text)`` of the BERT for ``task``, under the time limit."""
+        entry = bert(body, task)
         text = text_field(body, "text", config.max_text_chars)
-        k = int_field(body, "top_k", 5, 1, config.max_top_k)
-        out = await run_limited(lambda: fill(entry.obj, entry.tokenizer, text, k),
+        out = await run_limited(lambda: answer(entry.obj, entry.tokenizer, text),
                                 config.request_timeout_s)
         return {"model": entry.name, **out}
+
+    @endpoint(config)
+    async def api_fill(request, body):
+        k = int_field(body, "top_k", 5, 1, config.max_top_k)
+        return await on_text(body, "mlm", lambda m, tok, text: fill(m, tok, text, k))
 
     @endpoint(config)
     async def api_classify(request, body):
-        entry = bert(body, "sequence")
-        text = text_field(body, "text", config.max_text_chars)
-        out = await run_limited(lambda: label_probabilities(entry.obj, entry.tokenizer, text),
-                                config.request_timeout_s)
-        return {"model": entry.name, **out}
+        return await on_text(body, "sequence", label_probabilities)
 
     @endpoint(config)
     async def api_tag(request, body):
-        entry = bert(body, "token")
-        text = text_field(body, "text", config.max_text_chars)
-        out = await run_limited(lambda: tags(entry.obj, entry.tokenizer, text),
-                                config.request_timeout_s)
-        return {"model": entry.name, **out}
+        return await on_text(body, "token", tags)
 
     @endpoint(config)
     async def api_similarity(request, body):
