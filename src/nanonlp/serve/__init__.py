@@ -25,7 +25,8 @@ Every answer is the library's own (``Tokenizer.encode``, ``WordVectors.most_simi
 """
 
 from nanonlp.serve.config import ServeConfig
-from nanonlp.serve.models import KINDS, Loaded, Models, discover, load, load_all
+from nanonlp.serve.loader import load_all
+from nanonlp.serve.models import KINDS, Loaded, Models, discover, load
 
 __all__ = ["KINDS", "Loaded", "Models", "ServeConfig", "create_app", "discover", "load",
            "load_all"]

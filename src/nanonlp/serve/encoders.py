@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from nanonlp.bert.embed import (
-    EMBEDDING_FILE,
     checkpoint_embedding,
     embed,
     load_index,
@@ -55,17 +54,6 @@ def split_spec(spec: str | os.PathLike) -> tuple[str | None, str]:
         ckpt, path = spec.split(SEP, 1)
         return ckpt, path
     return None, spec
-
-
-def embedding_info(checkpoint: str | os.PathLike) -> dict[str, Any] | None:
-    """What a checkpoint's ``embedding.json`` says (its pooling, the length its lines are cut
-    to, and whether it has an MLM head: a sentence-transformers folder has none), or None
-    without one."""
-    if not (Path(checkpoint) / EMBEDDING_FILE).is_file():
-        return None
-    spec = checkpoint_embedding(checkpoint)  # the library's reading and checks of the file
-    return {"pooling": spec["pooling"], "max_seq_length": spec["max_seq_length"],
-            "mlm_head": spec.get("mlm_head") is not False}
 
 
 def similarity(model, tok, a: str, b: str, embedding: dict[str, Any]) -> float:

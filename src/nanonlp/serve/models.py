@@ -162,66 +162,11 @@ def load(kind: str, path: str | os.PathLike, name: str | None = None) -> Loaded:
                 "block_size": model.config.block_size}
         if task != "mlm":
             info["labels"] = model.labels
-        from nanonlp.serve.encoders import embedding_info
-
         embedding = embedding_info(path)
         if embedding is not None:  # a sentence encoder: the BERT page offers similarity
             info["embedding"] = embedding
         return Loaded(kind, name, model, bert_tokenizer(path), info=info)
     raise NanonlpError(f"unknown model kind {kind!r}; kinds: {', '.join(KINDS)}")
-
-
-def load_all(paths: dict[str, list[str | os.PathLike]], runs: str | os.PathLike | None = None,
-             warn=None) -> Models:
-    """Load what ``runs`` holds (see :func:`discover`), then the models named per kind.
-
-    A model named on the command line that fails to load is an error; one found in the runs
-    folder that fails is skipped with a ``warn(message)``. Indexes come last: each needs the
-    checkpoint that embedded it, which may be one of the BERTs loaded before it.
-    """
-    from nanonlp.serve.encoders import Encoders, load_search
-
-    models, encoders = Models(), Encoders()
-    indexes: list[tuple[Path, str]] = []
-    if runs is not None:
-        left: list[tuple[str, Path]] = []
-        found = discover(runs, left)
-        if left and warn is not None:
-            kinds = sorted({k for k, _ in left})
-            warn(f"{len(left)} more model(s) below {runs} not loaded ({', '.join(kinds)}: at "
-                 f"most {MAX_PER_KIND} of a kind from a runs folder); name them with "
-                 f"--{kinds[0]} to serve them")
-        for kind, path in found:
-            name = Path(path).relative_to(runs).as_posix()
-            if kind == "index":
-                indexes.append((path, name))
-                continue
-            try:
-                models.add(entry := load(kind, path, name))
-            except NanonlpError as e:
-                if warn is not None:
-                    warn(f"skipped {path}: {e}")
-            else:
-                if kind == "bert":
-                    encoders.add(path, entry)
-    for kind in KINDS[:-1]:
-        for path in paths.get(kind) or ():
-            models.add(entry := load(kind, path))
-            if kind == "bert":
-                encoders.add(path, entry)
-    for path, name in indexes:
-        try:
-            models.add(load_search(path, encoders, name))
-        except NanonlpError as e:
-            if warn is not None:
-                warn(f"skipped {path}: {e}")
-    for spec in paths.get("index") or ():
-        models.add(load_search(spec, encoders))
-    return models
-
-
-# ----------------------------------------------------------------------------------------------
-# discovery in a runs folder
 
 
 def discover(runs: str | os.PathLike, left: list | None = None) -> list[tuple[str, Path]]:
@@ -320,3 +265,16 @@ def _first_line(path: Path) -> bytes:
             return f.readline(200).rstrip(b"\r\n")
     except OSError:
         return b""
+
+
+def embedding_info(checkpoint: str | os.PathLike) -> dict[str, Any] | None:
+    """What a checkpoint's ``embedding.json`` says (its pooling, the length its lines are cut
+    to, and whether it has an MLM head: a sentence-transformers folder has none), or None
+    without one."""
+    from nanonlp.bert.embed import EMBEDDING_FILE, checkpoint_embedding
+
+    if not (Path(checkpoint) / EMBEDDING_FILE).is_file():
+        return None
+    spec = checkpoint_embedding(checkpoint)  # the library's reading and checks of the file
+    return {"pooling": spec["pooling"], "max_seq_length": spec["max_seq_length"],
+            "mlm_head": spec.get("mlm_head") is not False}
