@@ -184,6 +184,6 @@ def _fmt(v: Any) -> str:
 
 
 def _bar(total: int):
-    from tqdm.auto import tqdm
+    from nanonlp.progress import tqdm
 
     return tqdm(total=total, unit="part")

@@ -84,7 +84,7 @@ def embed(model, tok, lines: Sequence[str], *, pooling: str = "mean", batch_size
     classifier or contrastive), each line cut to ``max_seq_length`` tokens ([CLS] and [SEP]
     included; default: the position table), rows scaled to length 1 if ``normalize``.
     :func:`checkpoint_embedding` gives a checkpoint's own settings."""
-    from tqdm.auto import tqdm
+    from nanonlp.progress import tqdm
 
     if pooling not in POOLING:
         raise ConfigError(f"unknown pooling {pooling!r}; choose {', '.join(POOLING)}")

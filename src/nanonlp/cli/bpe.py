@@ -7,8 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from nanonlp import datasets as D
 from nanonlp.bpe import BPEConfig, Tokenizer, read_tokens
 from nanonlp.bpe.export import save_hf, save_tiktoken
@@ -20,6 +18,7 @@ from nanonlp.cli.common import Command, at_least, say, stdin_text
 from nanonlp.cliargs import add_config_args, config_from_args
 from nanonlp.errors import DataError, SpecialTokenError
 from nanonlp.fileio import atomic_write, read_text
+from nanonlp.progress import tqdm
 
 
 def _bpe_sources(sources: list[str]):

@@ -184,6 +184,6 @@ def _fetch_one(url: str, spec: FileSpec, dest: Path, *, progress: bool, timeout:
 
 
 def _progress_bar(total: int | None, desc: str):
-    from tqdm.auto import tqdm
+    from nanonlp.progress import tqdm
 
     return tqdm(total=total, desc=desc, unit="B", unit_scale=True, leave=False)

@@ -280,7 +280,7 @@ class FitResult:
 def fit(config: NERTrainConfig, *, progress: bool = True) -> FitResult:
     """Train to the end (or the budget) with a progress bar showing the loss and dev F1,
     the counterpart of :func:`nanonlp.training.fit` for spaCy's loop."""
-    from tqdm.auto import tqdm
+    from nanonlp.progress import tqdm
 
     best, last, bar = None, None, None
     try:

@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from nanonlp.fileio import atomic_write
+from nanonlp.progress import tqdm
 from nanonlp.training.checkpoint import clean_run_folder
 from nanonlp.training.loop import StepRecord, Trainer
 from nanonlp.training.metrics import MetricsLog, plot_losses
