@@ -319,11 +319,12 @@ def describe(notes: dict, args) -> str:
                      f"{n['load_after']}.")
     if "conll2003" in notes:
         k = notes["conll2003"]["casing"]
+        total = k["case_only"]["spans"] + k["other"]["spans"]
         lines.append(
-            f"Casing: {k['case_only']['spans']:,} of {k['case_only']['spans'] + k['other']['spans']:,}"
-            f" test entities consist only of words that the training data also has lower-cased "
-            f"as ordinary (O) words, so only their capital letter marks them (e.g. Bush/bush); "
-            f"the uncased model finds {k['case_only']['recall']:.1f}% of those and "
+            f"Casing: {k['case_only']['spans']:,} of {total:,} test entities consist only "
+            f"of words that the training data also has lower-cased as ordinary (O) words, "
+            f"so only their capital letter marks them (e.g. Bush/bush); the uncased model "
+            f"finds {k['case_only']['recall']:.1f}% of those and "
             f"{k['other']['recall']:.1f}% of the rest.")
     return "\n".join(lines)
 
