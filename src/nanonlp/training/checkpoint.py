@@ -5,7 +5,7 @@
     ckpt/
       config.json            format, model kind, model config, training config, step, metrics
       model.safetensors      weights (a tied weight stored once; config.json names its aliases)
-      optimizer.safetensors  AdamW moments and step counts (hyper-parameters are in config.json)
+      optimizer.safetensors  AdamW moments, Muon momenta, step counts (settings in config.json)
       rng.safetensors        torch CPU / CUDA RNG states and the batch sampler's generator
 
 The whole folder is written into a temporary sibling (``.last.tmp-XXXX``) and swapped in
@@ -254,7 +254,8 @@ def load_training_state(path: str | os.PathLike, meta: dict[str, Any],
         raise DataError(f"{path}: holds weights only (no optimizer state) and cannot be resumed")
     tensors = read_tensors(path / "optimizer.safetensors")
     # how the step runs (fused kernel or not) belongs to this run's device, not the saved one's
-    how = [{k: g[k] for k in ("fused", "foreach") if k in g} for g in optimizer.param_groups]
+    how = [{k: g[k] for k in ("fused", "foreach", "ns_dtype") if k in g}
+           for g in optimizer.param_groups]
     groups = meta["optimizer_groups"]
     if isinstance(groups, list) and len(groups) == len(how):  # else load_state_dict refuses
         groups = [{**g, **h} for g, h in zip(groups, how)]

@@ -21,6 +21,7 @@ from nanonlp.training.checkpoint import read_meta
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 SCHEDULE_NAMES = ("cosine", "linear")  # the keys of training.schedule.SCHEDULES
+OPTIMIZERS = ("adamw", "muon")  # what training.schedule.make_optimizer builds
 
 
 @dataclass
@@ -33,6 +34,9 @@ class TrainConfig:
     warmup_steps: int = 100  # linear warmup from ~0 to lr
     decay_steps: int | None = None  # the decay ends here (None: at max_steps)
     schedule: str = "cosine"  # decay after warmup: cosine (nanoGPT) or linear (BERT fine-tuning)
+    optimizer: str = "adamw"  # adamw, or muon: orthogonalised momentum for hidden matrices
+    muon_lr: float = 0.02  # muon: peak lr of the hidden matrices (lr's schedule scales it)
+    muon_momentum: float = 0.95  # muon: momentum of the hidden matrices (Nesterov)
     weight_decay: float = 0.1  # AdamW decay, on matrices only (not biases, norms)
     beta1: float = 0.9  # AdamW first-moment decay
     beta2: float = 0.99  # AdamW second-moment decay; 0.99 suits small batches (nanoGPT)
@@ -77,6 +81,12 @@ class TrainConfig:
         if self.schedule not in SCHEDULE_NAMES:
             raise ConfigError(f"unknown schedule {self.schedule!r}; choose "
                               f"{', '.join(SCHEDULE_NAMES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose "
+                              f"{', '.join(OPTIMIZERS)}")
+        if not self.muon_lr > 0 or not 0 <= self.muon_momentum < 1:
+            raise ConfigError(f"need muon_lr > 0 and 0 <= muon_momentum < 1, got "
+                              f"{self.muon_lr}, {self.muon_momentum}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"unknown dtype {self.dtype!r}; choose {', '.join(DTYPES)}")
 

@@ -9,7 +9,8 @@ The loop knows two contracts and nothing about the model inside them:
   from ``generator`` (so a resumed run draws the batches the uninterrupted run would have).
 
 Per step: set the learning rate (warmup + cosine), run ``grad_accum`` micro-batches (under DDP
-only the last one all-reduces gradients), clip the global gradient norm, step AdamW. Every
+only the last one all-reduces gradients), clip the global gradient norm, step the optimizer
+(AdamW, or Muon: ``TrainConfig.optimizer``). Every
 ``log_interval`` steps the loss is read back from the device (the only per-step host sync,
 so a GPU is not stalled every step). Every ``eval_interval`` steps: mean loss on fixed
 train/val batches, ``best/`` saved when val improves, ``last/`` always. A non-finite loss stops
@@ -38,7 +39,7 @@ from nanonlp.training import checkpoint as ckpt
 from nanonlp.training.config import TrainConfig
 from nanonlp.training.device import autocast, enable_tf32, pick_device, pick_dtype
 from nanonlp.training.distributed import DistInfo, broadcast_from_main, mean_over_ranks, shard
-from nanonlp.training.schedule import SCHEDULES, make_optimizer
+from nanonlp.training.schedule import SCHEDULES, make_optimizer, set_lr
 
 
 class Batches(Protocol):
@@ -110,7 +111,9 @@ class Trainer:
         enable_tf32(self.device)
         self.model = model.to(self.device)
         self.optimizer = make_optimizer(self.model, config.lr, config.weight_decay,
-                                        (config.beta1, config.beta2))
+                                        (config.beta1, config.beta2),
+                                        optimizer=config.optimizer, muon_lr=config.muon_lr,
+                                        muon_momentum=config.muon_momentum)
         # float16 gradients underflow without loss scaling; bf16 and fp32 need none
         self.scaler = torch.amp.GradScaler(self.device.type,
                                            enabled=self.dtype == torch.float16)
@@ -142,6 +145,13 @@ class Trainer:
 
     def _resume(self, path: Path) -> None:
         meta = ckpt.read_meta(path, self.kind)
+        # the moments of one optimizer mean nothing to the other: refuse a switch by name
+        saved = (meta.get("train_config") or {}).get("optimizer", "adamw")
+        if saved != self.config.optimizer:
+            raise ConfigError(f"{path}: trained with optimizer {saved}, and this run asks for "
+                              f"{self.config.optimizer}; a resume keeps the checkpoint's "
+                              f"optimizer (--train.optimizer {saved}); to switch, start a new "
+                              f"run from its weights (gpt train --init {path})")
         if meta["model_config"] != self.model_config:
             theirs = meta["model_config"]
             diff = next(k for k in sorted(set(theirs) | set(self.model_config))
@@ -296,8 +306,7 @@ class Trainer:
         lr = SCHEDULES[cfg.schedule](self.step, cfg.lr, cfg.min_lr, sched.warmup_steps,
                                      sched.max_steps if sched.decay_steps is None
                                      else sched.decay_steps)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        set_lr(self.optimizer, lr, cfg.lr, cfg.muon_lr)
         self._snapshot = (self.generator.get_state(), torch.get_rng_state())
         # the loss stays on the device: reading it back each micro-batch would wait for the
         # GPU to finish (a host sync); it is read at log steps only, as nanoGPT does

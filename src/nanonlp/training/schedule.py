@@ -1,12 +1,16 @@
 """The optimiser and its learning-rate schedule: AdamW with decay / no-decay parameter groups
-(Loshchilov & Hutter 2019) and linear warmup then cosine decay (nanoGPT's ``get_lr``), or
-linear decay (BERT's fine-tuning recipe, Devlin et al. 2019 appendix A.3)."""
+(Loshchilov & Hutter 2019) or Muon for the hidden matrices (:mod:`nanonlp.training.muon`),
+and linear warmup then cosine decay (nanoGPT's ``get_lr``), or linear decay (BERT's
+fine-tuning recipe, Devlin et al. 2019 appendix A.3)."""
 
 from __future__ import annotations
 
 import math
 
 import torch
+
+from nanonlp.errors import ConfigError
+from nanonlp.training.muon import make_muon
 
 
 def warmup_then(fall, step: int, lr: float, min_lr: float, warmup: int,
@@ -44,6 +48,13 @@ def linear_lr(step: int, lr: float, min_lr: float, warmup: int, decay_steps: int
 SCHEDULES = {"cosine": cosine_lr, "linear": linear_lr}  # TrainConfig.schedule -> its formula
 
 
+def set_lr(optimizer: torch.optim.Optimizer, lr: float, peak: float, muon_peak: float) -> None:
+    """Put the schedule's ``lr`` (whose peak is ``peak``) into every param group: Muon's
+    groups follow the same curve from their own peak ``muon_peak``."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * muon_peak / peak if group.get("muon") else lr
+
+
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """Two AdamW groups: matrices (and embeddings) decay; biases and norm gains do not.
 
@@ -60,14 +71,22 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 
 def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float,
-                   betas: tuple[float, float]) -> torch.optim.AdamW:
-    """AdamW over :func:`param_groups`; torch's fused kernel on the CPU and CUDA.
+                   betas: tuple[float, float], *, optimizer: str = "adamw",
+                   muon_lr: float = 0.02, muon_momentum: float = 0.95
+                   ) -> torch.optim.Optimizer:
+    """AdamW over :func:`param_groups`; torch's fused kernel on the CPU and CUDA. With
+    ``optimizer="muon"``: :func:`nanonlp.training.muon.make_muon` (Muon for the hidden
+    matrices at ``muon_lr``, AdamW for the rest at ``lr``).
 
     The fused step updates every tensor in one kernel per group; on the CPU torch's default
     (one Python-level update per tensor) cost 2.3 ms a step for the 0.8M-parameter nanogpt-cpu
     model against 0.6 ms fused, about 2.5% of its training time. Other devices keep torch's
     default.
     """
+    if optimizer == "muon":
+        return make_muon(model, lr, muon_lr, weight_decay, betas, muon_momentum)
+    if optimizer != "adamw":
+        raise ConfigError(f"unknown optimizer {optimizer!r}; choose adamw, muon")
     groups = param_groups(model, weight_decay)
     devices = {p.device.type for g in groups for p in g["params"]}
     fused = devices <= {"cpu", "cuda"} and bool(devices)
