@@ -21,12 +21,12 @@ MODEL = GPTConfig(vocab_size=13, block_size=8, n_layer=1, n_head=2, n_embd=16)
 STEPS = 3
 
 
-def run(out, dist=None):
+def run(out, dist=None, optimizer="adamw"):
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     arrays = {s: rng.integers(0, 13, 400).astype(np.uint16) for s in ("train", "val")}
     cfg = TrainConfig(max_steps=STEPS, batch_size=8, grad_accum=2, lr=1e-2, warmup_steps=1,
-                      log_interval=1,
+                      log_interval=1, optimizer=optimizer,
                       eval_interval=STEPS, eval_steps=2, device="cpu", out=str(out))
     t = Trainer(GPT(MODEL, torch.Generator().manual_seed(0)),
                 TokenData(arrays, 8, 13), cfg, kind="gpt", model_config=MODEL.to_dict(),
@@ -46,7 +46,7 @@ from nanonlp.training.distributed import setup, teardown
 out = sys.argv[1]
 info = setup("cpu")
 try:
-    t, losses, ev = run(out, info)
+    t, losses, ev = run(out, info, sys.argv[2])
     if info.is_main:
         tensors = {{k: v.clone() for k, v in t.model.state_dict().items()
                    if k != "lm_head.weight"}}
@@ -65,8 +65,9 @@ def free_port():
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch without distributed")
-def test_two_process_gloo_equals_single_process(tmp_path):
-    single, losses, ev = run(tmp_path / "single", DistInfo())
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_two_process_gloo_equals_single_process(tmp_path, optimizer):
+    single, losses, ev = run(tmp_path / "single", DistInfo(), optimizer)
     out = tmp_path / "ddp"
     out.mkdir()
     script = tmp_path / "worker.py"
@@ -75,7 +76,8 @@ def test_two_process_gloo_equals_single_process(tmp_path):
     # instead deadlocks at random: libraries loaded by earlier tests hold threads and locks.)
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_addr", "127.0.0.1", "--master_port", str(free_port()), str(script), str(out)],
+         "--master_addr", "127.0.0.1", "--master_port", str(free_port()), str(script), str(out),
+         optimizer],
         capture_output=True, text=True, timeout=300,
         env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-2000:]
