@@ -16,8 +16,8 @@ from nanonlp.configs import ModelConfig, check_transformer_size
 from nanonlp.errors import ConfigError
 from nanonlp.training.config import pick_preset
 
-#: activation -> the ``approximate`` argument of ``torch.nn.GELU``
-ACTIVATIONS = {"gelu_tanh": "tanh", "gelu": "none"}
+#: activation -> the ``gelu`` argument of ``layers.MLP`` (GELU's ``approximate``, or relu2)
+ACTIVATIONS = {"gelu_tanh": "tanh", "gelu": "none", "relu2": "relu2"}
 NORMS = ("layernorm", "rmsnorm")  # the kinds layers.make_norm builds (norm and qk_norm_kind)
 
 
@@ -37,9 +37,12 @@ class GPTConfig(ModelConfig):
     qk_norm: bool = False  # normalise queries and keys per head (stabler at high lr)
     qk_norm_kind: Literal["rmsnorm", "layernorm"] = "rmsnorm"  # the norm qk_norm applies
     tie_weights: bool = True  # share the token embedding with the output layer (GPT-2)
-    activation: Literal["gelu_tanh", "gelu"] = "gelu_tanh"  # GELU's tanh form (GPT-2) or erf
+    activation: Literal["gelu_tanh", "gelu", "relu2"] = "gelu_tanh"  # GELU's tanh form (GPT-2),
+    # erf form, or relu2: relu(x)**2 (Primer), sparse and cheaper than GELU (modded-nanogpt)
     norm_eps: float = 1e-5  # epsilon of every norm (GPT-2's layer_norm_epsilon)
     n_inner: int | None = None  # MLP hidden width (None: 4 * n_embd, as GPT-2)
+    zero_init_proj: bool = False  # output projections start at 0: each block the identity
+    logit_softcap: float | None = None  # cap * tanh(logits / cap): bounded logits (Gemma 2)
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -66,13 +69,29 @@ class GPTConfig(ModelConfig):
             raise ConfigError(f"norm_eps must be in (0, 1), got {self.norm_eps}")
         if self.n_inner is not None and (not isinstance(self.n_inner, int) or self.n_inner < 1):
             raise ConfigError(f"n_inner must be a positive integer or None, got {self.n_inner!r}")
+        if self.logit_softcap is not None and not (
+                isinstance(self.logit_softcap, (int, float)) and self.logit_softcap > 0):
+            raise ConfigError(f"logit_softcap must be > 0 (or None: no cap), got "
+                              f"{self.logit_softcap!r}")
         check_transformer_size("GPT", self.vocab_size, self.block_size, self.n_layer,
                                self.n_embd, self.n_inner)
 
     @property
+    def gpt2_incompatible(self) -> list[str]:
+        """The options ``transformers.GPT2LMHeadModel`` cannot hold, as ``field=value``.
+
+        >>> GPTConfig(pos="rotary", logit_softcap=30.0).gpt2_incompatible
+        ['pos=rotary', 'logit_softcap=30.0']
+        """
+        bad = {"norm": self.norm != "layernorm", "pos": self.pos != "learned",
+               "qk_norm": self.qk_norm, "logit_softcap": self.logit_softcap is not None}
+        return [f"{k}={getattr(self, k)}" for k, v in bad.items() if v]
+
+    @property
     def gpt2_compatible(self) -> bool:
-        """Whether ``transformers.GPT2LMHeadModel`` can hold exactly this model."""
-        return self.norm == "layernorm" and self.pos == "learned" and not self.qk_norm
+        """Whether ``transformers.GPT2LMHeadModel`` can hold exactly this model (ReLU^2 and
+        an untied head it can: ``activation_function="relu2"``, ``tie_word_embeddings``)."""
+        return not self.gpt2_incompatible
 
 
 #: name -> {"model": GPTConfig fields, "train": TrainConfig fields}

@@ -5,7 +5,9 @@ in, and HF's own ``save_pretrained`` writes ``config.json`` + ``model.safetensor
 tokenizer goes beside them as ``tokenizer.json`` (nanonlp BPE via
 :func:`nanonlp.bpe.export.save_hf`; a character vocabulary as a ``tokenizers`` WordLevel
 model over single characters). Only GPT-2-compatible options export: learned positions,
-LayerNorm, no QK-norm. Without biases we export zero biases, which is the same function.
+LayerNorm, no QK-norm, no logit soft-cap (ReLU^2 is HF's ``relu2``; an untied head and
+zero-initialised projections are plain weights). Without biases we export zero biases,
+which is the same function.
 
 HF's GPT-2 stores Linear weights as ``Conv1D`` (in, out): ours are (out, in), so every
 attention and MLP matrix is transposed on the way out.
@@ -27,7 +29,7 @@ from nanonlp.gpt.model import GPT
 
 CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 #: our activation -> HF's ``activation_function`` (``gelu_new`` is GPT-2's tanh GELU)
-HF_ACTIVATION = {"gelu_tanh": "gelu_new", "gelu": "gelu"}
+HF_ACTIVATION = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu2": "relu2"}
 
 
 def hf_config(model: GPT):
@@ -36,8 +38,9 @@ def hf_config(model: GPT):
 
     c = model.config
     if not c.gpt2_compatible:
-        raise ConfigError(f"GPT-2 cannot hold this model (norm={c.norm}, pos={c.pos}, "
-                          f"qk_norm={c.qk_norm}); export needs layernorm, learned, no qk_norm")
+        raise ConfigError(f"GPT-2 cannot hold this model ({', '.join(c.gpt2_incompatible)}); "
+                          f"export needs norm=layernorm, pos=learned, no qk_norm, no "
+                          f"logit_softcap")
     return GPT2Config(vocab_size=c.vocab_size, n_positions=c.block_size, n_embd=c.n_embd,
                       n_layer=c.n_layer, n_head=c.n_head, n_inner=c.n_inner,
                       activation_function=HF_ACTIVATION[c.activation],

@@ -2,8 +2,11 @@
 
 Token embedding + position (learned table, or rotary inside attention: Su et al. 2021), a stack
 of pre-norm causal blocks from :mod:`nanonlp.layers`, a final norm and an output layer tied to
-the token embedding (Press & Wolf 2017). The parameter names follow nanoGPT and HF's GPT-2
-(``transformer.wte``, ``transformer.h.0.attn.c_attn``, ...), which keeps the export a renaming.
+the token embedding (Press & Wolf 2017), or its own. Options from the modded-nanogpt speedrun
+(Jordan et al. 2024): ReLU^2 MLPs, zero-initialised output projections, an untied head, and
+logit soft-capping (Gemma Team 2024), each a :class:`GPTConfig` field. The parameter names
+follow nanoGPT and HF's GPT-2 (``transformer.wte``, ``transformer.h.0.attn.c_attn``, ...),
+which keeps the export a renaming.
 
 Contract (shared with BERT and seq2seq): ``forward(idx, targets=None) -> (logits, loss)``.
 For generation, :meth:`GPT.forward_cached` runs only the new positions against a KV cache.
@@ -58,6 +61,12 @@ class GPT(nn.Module):
         if generator is None:
             generator = torch.Generator().manual_seed(0)
         init_gpt2_(self, self.config.n_layer, generator=generator)
+        if self.config.zero_init_proj:
+            # every block then adds 0 to the residual stream: the network starts as the
+            # embedding read out by the head, and each block learns what to add
+            for block in self.transformer.h:
+                nn.init.zeros_(block.attn.c_proj.weight)
+                nn.init.zeros_(block.mlp.c_proj.weight)
 
     def num_params(self, embeddings: bool = False) -> int:
         """Parameter count; by default without the position table (as GPT-2 papers count)."""
@@ -87,7 +96,7 @@ class GPT(nn.Module):
         x, rotary = self._embed(idx, 0)
         for block in self.transformer.h:
             x, _ = block(x, rotary=rotary)
-        logits = self.lm_head(self.transformer.ln_f(x))  # (B, T, V)
+        logits = self._logits(x)  # (B, T, V)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1),
@@ -104,7 +113,17 @@ class GPT(nn.Module):
         for i, block in enumerate(self.transformer.h):
             x, kv = block(x, None if cache is None else cache[i], rotary=rotary)
             new_cache.append(kv)
-        return self.lm_head(self.transformer.ln_f(x)), new_cache
+        return self._logits(x), new_cache
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Final norm and head: (B, T, C) -> (B, T, V), soft-capped if the config says so."""
+        logits = self.lm_head(self.transformer.ln_f(x))
+        cap = self.config.logit_softcap
+        if cap is not None:
+            # tanh keeps small logits as they are and bends large ones towards +-cap, so no
+            # token's logit can run away while the loss pushes on it (Gemma 2, modded-nanogpt)
+            logits = cap * torch.tanh(logits / cap)
+        return logits
 
 
 def save_gpt(model: GPT, path, tokenizer_file=None):
