@@ -41,14 +41,29 @@ def _gpt_prepare_args(p: argparse.ArgumentParser) -> None:
 
 def _gpt_prepare(args: argparse.Namespace) -> None:
     cfg = config_from_args(args, PrepareConfig)
-    meta = prepare(cfg)
+    meta = prepare(cfg, progress=True)
+    shards = ""
+    if "shards" in meta:
+        shards = (f", {meta['documents']:,} documents in {len(meta['shards']['train'])} + "
+                  f"{len(meta['shards']['val'])} shards")
+        if meta["skipped_documents"]:
+            shards += f", {meta['skipped_documents']:,} not UTF-8 left out"
     say(f"{meta['source']}: {meta['characters']:,} characters -> train {meta['tokens']['train']:,}"
         f" / val {meta['tokens']['val']:,} tokens ({meta['tokenizer']} vocabulary of "
-        f"{meta['vocab_size']:,}, {meta['dtype']}) in {cfg.out}")
+        f"{meta['vocab_size']:,}, {meta['dtype']}{shards}) in {cfg.out}")
+
+
+def _add_vocab_size(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--vocab_size", type=at_least(1),
+                   help="for a folder of nanoGPT's train.bin/val.bin (no meta.json): the "
+                        "vocabulary its ids come from (uint16 ids up to 65,536); with a "
+                        "prepared folder, a larger vocabulary for the model (e.g. 50304)")
 
 
 def _gpt_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("data", help="folder written by `nanonlp gpt prepare`")
+    p.add_argument("data", help="folder written by `nanonlp gpt prepare` (train.bin/val.bin or "
+                                "shards), or nanoGPT's train.bin/val.bin with --vocab_size")
+    _add_vocab_size(p)
     p.add_argument("--preset", default="nanogpt-cpu",
                    help=f"model + training recipe: {', '.join(PRESETS)} (default: nanogpt-cpu); "
                         "--model.* and --train.* flags override its fields")
@@ -66,7 +81,8 @@ def _gpt_train(args: argparse.Namespace) -> None:
     train = prefixed(args, "train")
     with session(train.get("device", "auto")) as dist:
         trainer = make_trainer(args.data, args.preset, prefixed(args, "model"), train,
-                               resume=args.resume, init=args.init, dist=dist)
+                               resume=args.resume, init=args.init, dist=dist,
+                               vocab_size=args.vocab_size)
         title = f"gpt ({args.preset}" + (f", from {args.init})" if args.init else ")")
         result = fit(trainer, title, budget_min=args.budget_min,
                      info={"preset": args.preset, "data": args.data, "init": args.init})
@@ -101,7 +117,9 @@ def _gpt_sample(args: argparse.Namespace) -> None:
 
 def _gpt_evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="checkpoint folder (OUT/best, OUT/last)")
-    p.add_argument("data", help="folder written by `nanonlp gpt prepare`")
+    p.add_argument("data", help="folder written by `nanonlp gpt prepare` (train.bin/val.bin or "
+                                "shards), or nanoGPT's train.bin/val.bin with --vocab_size")
+    _add_vocab_size(p)
     p.add_argument("--split", default="val", choices=("train", "val"), help="(default: val)")
     p.add_argument("--max_windows", type=at_least(1), help="evaluate at most this many windows")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default: auto)")
@@ -109,7 +127,7 @@ def _gpt_evaluate_args(p: argparse.ArgumentParser) -> None:
 
 def _gpt_evaluate(args: argparse.Namespace) -> None:
     r = evaluate(args.checkpoint, args.data, args.split, max_windows=args.max_windows,
-                 device=args.device)
+                 device=args.device, vocab_size=args.vocab_size)
     say(f"{args.split}: loss {r.loss:.4f} nats/token, perplexity {r.perplexity:.3f}, "
         f"{r.bits_per_token:.4f} bits/token over {r.tokens:,} tokens ({r.windows:,} windows)")
 
@@ -146,7 +164,11 @@ COMMANDS: list[Command] = [
             _gpt_prepare, _gpt_prepare_args,
             "Tokenizes with a character vocabulary or a nanonlp BPE model and writes "
             "OUT/train.bin, OUT/val.bin (raw uint16/uint32 ids, memory-mappable), "
-            "OUT/meta.json and OUT/tokenizer.model. The last val_fraction of the text is val."),
+            "OUT/meta.json and OUT/tokenizer.model. The last val_fraction of the text is val. "
+            "A corpus of documents (folders, globs, .jsonl with --text_field, .parquet; .gz, "
+            ".xz, .zst) streams in --workers processes into shards OUT/train_000000.bin, ... "
+            "(--shard_tokens ids each, end-of-text after every document), a document in val "
+            "when a hash of its text says so; a killed run, started again, resumes."),
     Command(("gpt", "train"), "train a GPT from a preset (checkpoints, metrics, loss curve)",
             _gpt_train, _gpt_train_args,
             "AdamW with warmup + cosine decay, gradient accumulation and clipping, periodic "

@@ -40,15 +40,17 @@ INIT_OVERRIDES = ("dropout", "block_size")
 def configs(data: str | os.PathLike, preset: str = "nanogpt-cpu",
             model: dict[str, Any] | None = None, train: dict[str, Any] | TrainConfig | None = None,
             *, resume: str | os.PathLike | None = None,
-            init: str | os.PathLike | None = None) -> tuple[GPTConfig, TrainConfig]:
+            init: str | os.PathLike | None = None,
+            vocab_size: int | None = None) -> tuple[GPTConfig, TrainConfig]:
     """The model and training configs: preset, then data vocabulary, then overrides.
 
     When resuming, the model config is the checkpoint's and the training config is the
     checkpoint's with the overrides applied (e.g. a larger ``max_steps`` to train on). From
     ``init``, the model config is that checkpoint's (only :data:`INIT_OVERRIDES` may change)
-    and the training config the preset's with the overrides.
+    and the training config the preset's with the overrides. ``vocab_size`` reads a nanoGPT
+    folder (no ``meta.json``) or pads a prepared one's vocabulary (nanoGPT's 50,304).
     """
-    meta = read_meta(data)
+    meta = read_meta(data, vocab_size)
     model, train = dict(model or {}), overrides(train)
     if resume is not None and init is not None:
         raise ConfigError("give --resume (continue a run) or --init (start a new run from a "
@@ -71,7 +73,8 @@ def configs(data: str | os.PathLike, preset: str = "nanogpt-cpu",
             raise ConfigError(f"model options {sorted(model)} cannot change when resuming")
     else:
         p = presets(preset)
-        mcfg = GPTConfig(**{**p["model"], "vocab_size": int(meta["vocab_size"]), **model})
+        mcfg = GPTConfig(**{**p["model"], "vocab_size": vocab_size or int(meta["vocab_size"]),
+                            **model})
         tcfg = TrainConfig(**{"out": OUT, **p["train"], **train})
     if mcfg.vocab_size < int(meta["vocab_size"]):
         raise ConfigError(f"vocab_size {mcfg.vocab_size} is smaller than the data's "
@@ -84,15 +87,17 @@ def make_trainer(data: str | os.PathLike, preset: str = "nanogpt-cpu",
                  train: dict[str, Any] | TrainConfig | None = None, *,
                  resume: str | os.PathLike | None = None,
                  init: str | os.PathLike | None = None,
-                 dist: DistInfo | None = None) -> Trainer:
+                 dist: DistInfo | None = None, vocab_size: int | None = None) -> Trainer:
     """A ready :class:`Trainer` for a GPT on a prepared data folder (``data``): the preset's
     model and training fields, then the ``model`` / ``train`` overrides; ``resume`` continues
     a checkpoint (its configs, the ``train`` overrides on top); ``init`` starts from a
-    checkpoint's weights and model config (the data must be tokenized with its tokenizer)."""
-    mcfg, tcfg = configs(data, preset, model, train, resume=resume, init=init)
+    checkpoint's weights and model config (the data must be tokenized with its tokenizer);
+    ``vocab_size`` is for a folder of nanoGPT's ``train.bin``/``val.bin`` (no ``meta.json``)."""
+    mcfg, tcfg = configs(data, preset, model, train, resume=resume, init=init,
+                         vocab_size=vocab_size)
     if init is not None:
         check_same_tokenizer(init, data)
-    batches = TokenData.load(data, mcfg.block_size)
+    batches = TokenData.load(data, mcfg.block_size, vocab_size)
     gpt = GPT(mcfg, torch.Generator().manual_seed(tcfg.seed))
     if init is not None:
         init_weights(gpt, init)
@@ -150,7 +155,7 @@ class EvalReport:
 @torch.no_grad()
 def evaluate(model: GPT | str | os.PathLike, data: str | os.PathLike, split: str = "val",
              batch_size: int = 32, max_windows: int | None = None,
-             device: str = "auto") -> EvalReport:
+             device: str = "auto", vocab_size: int | None = None) -> EvalReport:
     """Mean loss of a checkpoint (a folder, or a loaded :class:`GPT`, which stays on its
     device) over consecutive non-overlapping ``block_size`` windows of a prepared data
     folder's ``split``: the same shape as every part's ``evaluate``."""
@@ -164,7 +169,7 @@ def evaluate(model: GPT | str | os.PathLike, data: str | os.PathLike, split: str
     model.eval()  # no dropout; put back as it was at the end
     dev = next(model.parameters()).device
     T = model.config.block_size
-    tokens = TokenData.load(data, T)
+    tokens = TokenData.load(data, T, vocab_size)
     if split not in tokens.splits:
         raise ConfigError(f"unknown split {split!r}; choose train or val")
     if tokens.vocab_size > model.config.vocab_size:
