@@ -34,6 +34,7 @@ import contextlib
 import dataclasses
 import glob
 import hashlib
+import io
 import json
 import os
 import time
@@ -127,7 +128,7 @@ def open_packed(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     with open(path, "rb") as raw:
         try:
             with zstandard.ZstdDecompressor().stream_reader(raw) as f:
-                yield f
+                yield io.BufferedReader(f, 1 << 20)  # lines, which the bare reader lacks
         except zstandard.ZstdError as e:
             raise DataError(f"{path}: not a valid zstd file, or cut short ({e})") from None
 
@@ -302,12 +303,13 @@ def ordered_map(fn: Callable, items: Iterable, workers: int, init: Callable,
             yield pending.popleft().get()
 
 
-def batches(docs: Iterable[RawDoc], max_bytes: int = BATCH_BYTES) -> Iterator[list[RawDoc]]:
-    """Group documents into lists of about ``max_bytes``.
+def batches(docs: Iterable[RawDoc], max_bytes: int | None = None) -> Iterator[list[RawDoc]]:
+    """Group documents into lists of about ``max_bytes`` (default :data:`BATCH_BYTES`).
 
     >>> [len(b) for b in batches([(b"ab", "f", 1, 0)] * 5, max_bytes=4)]
     [2, 2, 1]
     """
+    max_bytes = max_bytes or BATCH_BYTES
     batch: list[RawDoc] = []
     size = 0
     for doc in docs:
