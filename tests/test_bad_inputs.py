@@ -763,7 +763,35 @@ def test_cli_import_bad_weights_are_one_clean_line(case, hf_inputs, tmp_path, ca
 def more_inputs(inputs) -> Path:
     """The inputs of the round-two table that need no model."""
     (inputs / "abc.txt").write_text("abc")
+    _corpus_inputs(inputs)
     return inputs
+
+
+def _corpus_inputs(d: Path) -> None:
+    """Bad corpora for the streamed `gpt prepare` and bad shard folders (issue #31)."""
+    from nanonlp.gpt.data import PrepareConfig, prepare
+
+    for name, data in (("badutf8", b'{"text": "ok"}\n{"text": "caf\xe9"}\n'),
+                       ("nofield", b'{"text": "ok"}\n{"body": "x"}\n'),
+                       ("nodocs", b"\n\n")):
+        (d / f"docs_{name}").mkdir()
+        (d / f"docs_{name}" / "a.jsonl").write_bytes(data)
+    (d / "docs_parquet").mkdir()
+    with contextlib.suppress(ImportError):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({"body": ["a b"]}), d / "docs_parquet" / "x.parquet")
+    (d / "docs_ok").mkdir()
+    (d / "docs_ok" / "a.jsonl").write_text("".join(
+        json.dumps({"text": f"{TEXT[i:i + 300]} {i}"}) + "\n" for i in range(0, 3000, 30)))
+    prepare(PrepareConfig(source=str(d / "docs_ok"), out=str(d / "shards"), shard_tokens=500,
+                          tokenizer=str(d / "tok.model"), val_fraction=0.3))
+    shard = d / "shards" / "train_000001.bin"
+    shard.write_bytes(shard.read_bytes()[:-2] + b"\x01\x00")
+    (d / "odd_bin").mkdir()
+    (d / "odd_bin" / "train.bin").write_bytes(b"\x01\x00" * 100 + b"\x01")
+    (d / "odd_bin" / "val.bin").write_bytes(b"\x01\x00" * 100)
 
 
 MORE_CASES = [
@@ -775,6 +803,25 @@ MORE_CASES = [
                                   "{out}/data"],
      "abc.txt: the val split holds 1 token; a split needs block_size + 1 tokens for one "
      "window (2 at the least)"),
+    # issue #31: corpora of documents and shard folders
+    ("gpt-prepare-jsonl-bad-utf8", ["gpt", "prepare", "--source", "{in}/docs_badutf8", "--out",
+                                    "{out}/d", "--tokenizer", "{in}/tok.model"],
+     "a.jsonl:2: not valid UTF-8 (byte 0xe9 at byte offset 28)"),
+    ("gpt-prepare-jsonl-no-field", ["gpt", "prepare", "--source", "{in}/docs_nofield", "--out",
+                                    "{out}/d", "--tokenizer", "{in}/tok.model"],
+     "a.jsonl:2: no 'text' text field"),
+    ("gpt-prepare-parquet-no-column", ["gpt", "prepare", "--source", "{in}/docs_parquet/*",
+                                       "--out", "{out}/d", "--tokenizer", "{in}/tok.model"],
+     "x.parquet"),
+    ("gpt-prepare-no-documents", ["gpt", "prepare", "--source", "{in}/docs_nodocs", "--out",
+                                  "{out}/d", "--tokenizer", "{in}/tok.model"],
+     "the train split holds 0 tokens (0 documents in all)"),
+    ("gpt-train-shard-sha256", ["gpt", "train", "{in}/shards", "--train.out", "{out}/run",
+                                "--preset", "tiny", "--train.device", "cpu"],
+     "train_000001.bin: sha256 differs from meta.json's"),
+    ("gpt-train-odd-bin", ["gpt", "train", "{in}/odd_bin", "--vocab_size", "300",
+                           "--train.out", "{out}/run", "--preset", "tiny", "--train.device",
+                           "cpu"], "train.bin: 201 bytes is not a whole number of uint16 ids"),
 ]
 
 
