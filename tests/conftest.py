@@ -19,6 +19,9 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     """Point the nanonlp cache at a fresh folder so no test reads or writes ~/.cache."""
     monkeypatch.setenv("NANONLP_CACHE", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    # dtype auto on a CPU trains in float32, whatever this machine's bfloat16 speed: test
+    # numbers (and runs compared across processes) must not depend on a timing probe
+    monkeypatch.setenv("NANONLP_CPU_BF16", "0")
 
 
 @pytest.fixture

@@ -113,12 +113,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # --block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128
         # --max_iters=2000 --lr_decay_iters=2000 --dropout=0.0 --eval_iters=20. Its GELU is
         # the erf form (nn.GELU()), which on the CPU also costs a third of the tanh form's time
-        # (0.45 against 1.3 ms a layer, forward and backward, at this size)
+        # (0.45 against 1.3 ms a layer, forward and backward, at this size). float32, as
+        # nanoGPT runs on a CPU (no autocast), whatever dtype auto would measure
         "model": dict(block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0,
                       activation="gelu"),
         "train": dict(max_steps=2000, decay_steps=2000, batch_size=12, lr=1e-3, min_lr=1e-4,
                       warmup_steps=100, beta2=0.99, weight_decay=0.1, grad_clip=1.0,
-                      eval_interval=250, eval_steps=20),
+                      eval_interval=250, eval_steps=20, dtype="float32"),
     },
     "cpu-modern": {
         # the nanogpt-cpu budget with rotary positions and QK-norm, which tolerates a 6x higher
@@ -130,13 +131,15 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # instead of RMSNorm, for the block norms and QK-norm alike (the paper's choice; the
         # CPU has a fused LayerNorm backward, and RMSNorm's is a chain of small ops): 0.92x
         # the step time, val 1.7246 against 1.7253 at 1,650 steps; bfloat16 autocast on a CPU
-        # with native bfloat16: 0.83x again, val 1.6799 against 1.6785 at 2,200 steps
+        # with native bfloat16: 0.83x again, val 1.6799 against 1.6785 at 2,200 steps. But on
+        # an Intel Xeon with avx512_bf16 bfloat16 took 1.6x float32's time (issue #32): dtype
+        # auto, which measures it at start-up (training.device.cpu_bf16_probe)
         "model": dict(block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0,
                       norm="layernorm", pos="rotary", qk_norm=True, qk_norm_kind="layernorm",
                       activation="gelu"),
         "train": dict(max_steps=2000, batch_size=12, lr=6e-3, min_lr=1e-4, warmup_steps=100,
                       beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_interval=250,
-                      eval_steps=20, dtype="bfloat16"),
+                      eval_steps=20, dtype="auto"),
     },
     "gpt2": {
         # GPT-2 small (124M with the 50,257-token vocabulary); nanoGPT train_gpt2.py recipe

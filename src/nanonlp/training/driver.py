@@ -61,6 +61,8 @@ def describe(trainer: Trainer, title: str, budget_min: float | None = None) -> s
     n = sum(p.numel() for p in trainer.model.parameters())
     dtype = str(trainer.dtype).removeprefix("torch.")
     dtype = "" if dtype == "float32" else f" ({dtype} autocast)"
+    if trainer.dtype_note:  # dtype auto on a CPU: say what was chosen, and why
+        dtype = f" ({trainer.dtype_note})"
     return (f"{title}: {n:,} parameters on {trainer.device}{dtype}{procs}; step "
             f"{trainer.step} -> "
             f"{trainer.schedule.max_steps}{budget}; writing {trainer.out}")

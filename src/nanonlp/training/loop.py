@@ -37,7 +37,7 @@ import torch
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.training import checkpoint as ckpt
 from nanonlp.training.config import TrainConfig
-from nanonlp.training.device import autocast, enable_tf32, pick_device, pick_dtype
+from nanonlp.training.device import autocast, cpu_auto_dtype, enable_tf32, pick_device, pick_dtype
 from nanonlp.training.distributed import DistInfo, broadcast_from_main, mean_over_ranks, shard
 from nanonlp.training.schedule import SCHEDULES, make_optimizer, set_lr
 
@@ -108,6 +108,13 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
         self.dtype = pick_dtype(config.dtype, self.device)
+        self.dtype_note: str | None = None  # on a CPU, why dtype auto chose what it did
+        if config.dtype == "auto" and self.device.type == "cpu":
+            self.dtype, self.dtype_note = cpu_auto_dtype()
+            # every process follows rank 0's choice: each one's probe could measure otherwise
+            bf16 = broadcast_from_main(float(self.dtype == torch.bfloat16), self.dist,
+                                       self.device)
+            self.dtype = torch.bfloat16 if bf16 else torch.float32
         enable_tf32(self.device)
         self.model = model.to(self.device)
         self.optimizer = make_optimizer(self.model, config.lr, config.weight_decay,
@@ -171,6 +178,11 @@ class Trainer:
                             f"({type(e).__name__}: {e}); cannot resume from it") from None
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
+        chosen = state.get("dtype")
+        if self.dtype_note is not None and chosen in ("float32", "bfloat16"):
+            # a resumed run trains in what the run chose, not what a new probe measures now
+            self.dtype = getattr(torch, chosen)
+            self.dtype_note = f"dtype auto: {chosen}, as chosen when the run began"
         if isinstance(state.get("record"), dict):
             self.resumed_record = state["record"]
 
@@ -219,6 +231,7 @@ class Trainer:
             torch.set_rng_state(self._snapshot[1])
         try:
             state = {"step": self.step, "tokens": self.tokens, "best_val": self.best_val,
+                     "dtype": str(self.dtype).removeprefix("torch."),
                      "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
                      # this step's record, so a resume can put back a log line a kill lost
                      "record": None if self._record is None else self._record.to_json()}
