@@ -196,3 +196,12 @@ def test_cli_bad_optimizer_inputs_are_one_line_exit_2(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert rc == 2 and len(err) == 1 and message in err[0], err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_newton_schulz_runs_in_the_runs_precision(tmp_path):
+    assert trainer(tmp_path / "a", 1).optimizer.param_groups[0]["ns_dtype"] == "float32"
+    cfg = dict(dtype="bfloat16")
+    t = Trainer(GPT(MODEL), data(), TrainConfig(device="cpu", out=str(tmp_path / "b"),
+                                                optimizer="muon", **cfg),
+                kind="gpt", model_config=MODEL.to_dict())
+    assert t.optimizer.param_groups[0]["ns_dtype"] == "bfloat16"

@@ -117,10 +117,7 @@ class Trainer:
             self.dtype = torch.bfloat16 if bf16 else torch.float32
         enable_tf32(self.device)
         self.model = model.to(self.device)
-        self.optimizer = make_optimizer(self.model, config.lr, config.weight_decay,
-                                        (config.beta1, config.beta2),
-                                        optimizer=config.optimizer, muon_lr=config.muon_lr,
-                                        muon_momentum=config.muon_momentum)
+        self.optimizer = self._make_optimizer()
         # float16 gradients underflow without loss scaling; bf16 and fp32 need none
         self.scaler = torch.amp.GradScaler(self.device.type,
                                            enabled=self.dtype == torch.float16)
@@ -150,6 +147,15 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------
 
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        cfg = self.config
+        # Muon orthogonalises in the run's precision (bfloat16 on CUDA whatever it is)
+        ns = torch.bfloat16 if self.dtype == torch.bfloat16 or self.device.type == "cuda" \
+            else torch.float32
+        return make_optimizer(self.model, cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2),
+                              optimizer=cfg.optimizer, muon_lr=cfg.muon_lr,
+                              muon_momentum=cfg.muon_momentum, ns_dtype=ns)
+
     def _resume(self, path: Path) -> None:
         meta = ckpt.read_meta(path, self.kind)
         # the moments of one optimizer mean nothing to the other: refuse a switch by name
@@ -166,9 +172,15 @@ class Trainer:
             raise DataError(f"{path}: checkpoint is for another model ({diff} = "
                             f"{theirs.get(diff)!r}, this model has "
                             f"{self.model_config.get(diff)!r})")
+        state = meta["state"]
+        chosen = state.get("dtype")
+        if self.dtype_note is not None and chosen in ("float32", "bfloat16"):
+            # a resumed run trains in what the run chose, not what a new probe measures now
+            self.dtype = getattr(torch, chosen)
+            self.dtype_note = f"dtype auto: {chosen}, as chosen when the run began"
+            self.optimizer = self._make_optimizer()  # Muon's Newton-Schulz follows the dtype
         ckpt.load_weights(path, self.model, meta)
         ckpt.load_training_state(path, meta, self.optimizer, self.generator)
-        state = meta["state"]
         try:
             self.step = int(state["step"])
             self.tokens = int(state.get("tokens", 0))
@@ -178,11 +190,6 @@ class Trainer:
                             f"({type(e).__name__}: {e}); cannot resume from it") from None
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-        chosen = state.get("dtype")
-        if self.dtype_note is not None and chosen in ("float32", "bfloat16"):
-            # a resumed run trains in what the run chose, not what a new probe measures now
-            self.dtype = getattr(torch, chosen)
-            self.dtype_note = f"dtype auto: {chosen}, as chosen when the run began"
         if isinstance(state.get("record"), dict):
             self.resumed_record = state["record"]
 

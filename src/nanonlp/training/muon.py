@@ -182,23 +182,26 @@ class Muon(torch.optim.Optimizer):
 
 
 def make_muon(model: nn.Module, lr: float, muon_lr: float, weight_decay: float,
-              betas: tuple[float, float], momentum: float = 0.95) -> Muon:
+              betas: tuple[float, float], momentum: float = 0.95,
+              ns_dtype: torch.dtype | None = None) -> Muon:
     """Muon over :func:`muon_params`: the hidden matrices at ``muon_lr``, the rest AdamW at
     ``lr``, with weight decay on its matrices (embeddings, an untied head) only, as
     :func:`nanonlp.training.schedule.param_groups` does for AdamW alone.
 
-    Newton-Schulz runs in bfloat16 on CUDA (the paper) and in float32 elsewhere: the CPU step
-    must stay exact across DDP processes and machines, and where a CPU lacks native bfloat16
-    the products would be slower in it, not faster.
+    Newton-Schulz runs in ``ns_dtype``; by default bfloat16 on CUDA (the paper) and float32
+    elsewhere. The Trainer passes its autocast dtype: a float32 run stays float32 throughout
+    (a CPU without native bfloat16 would only be slower in it), a bfloat16 run orthogonalises
+    in bfloat16 too (1.3x faster on a 2-core EPYC with AVX-512 BF16).
     """
     hidden, rest = muon_params(model)
     if not hidden:
         raise ConfigError(f"optimizer muon needs 2-D hidden weight matrices, and this "
                           f"{type(model).__name__} has none (use --train.optimizer adamw)")
-    on_cuda = hidden[0].device.type == "cuda"
+    if ns_dtype is None:
+        ns_dtype = torch.bfloat16 if hidden[0].device.type == "cuda" else torch.float32
     return Muon([
         {"params": hidden, "muon": True, "lr": muon_lr, "weight_decay": 0.0,
-         "ns_dtype": "bfloat16" if on_cuda else "float32"},
+         "ns_dtype": str(ns_dtype).removeprefix("torch.")},
         {"params": [p for p in rest if p.dim() >= 2], "weight_decay": weight_decay},
         {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0},
     ], lr=lr, momentum=momentum, betas=betas)

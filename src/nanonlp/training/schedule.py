@@ -72,11 +72,11 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float,
                    betas: tuple[float, float], *, optimizer: str = "adamw",
-                   muon_lr: float = 0.02, muon_momentum: float = 0.95
-                   ) -> torch.optim.Optimizer:
+                   muon_lr: float = 0.02, muon_momentum: float = 0.95,
+                   ns_dtype: torch.dtype | None = None) -> torch.optim.Optimizer:
     """AdamW over :func:`param_groups`; torch's fused kernel on the CPU and CUDA. With
     ``optimizer="muon"``: :func:`nanonlp.training.muon.make_muon` (Muon for the hidden
-    matrices at ``muon_lr``, AdamW for the rest at ``lr``).
+    matrices at ``muon_lr``, AdamW for the rest at ``lr``; Newton-Schulz in ``ns_dtype``).
 
     The fused step updates every tensor in one kernel per group; on the CPU torch's default
     (one Python-level update per tensor) cost 2.3 ms a step for the 0.8M-parameter nanogpt-cpu
@@ -84,7 +84,7 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float,
     default.
     """
     if optimizer == "muon":
-        return make_muon(model, lr, muon_lr, weight_decay, betas, muon_momentum)
+        return make_muon(model, lr, muon_lr, weight_decay, betas, muon_momentum, ns_dtype)
     if optimizer != "adamw":
         raise ConfigError(f"unknown optimizer {optimizer!r}; choose adamw, muon")
     groups = param_groups(model, weight_decay)
