@@ -246,6 +246,32 @@ def test_export_loads_in_transformers_and_sentence_transformers(ckpt, tmp_path,
     assert cosines(ours(ckpt, lines), exported).min() >= 0.99999
 
 
+@pytest.mark.parametrize("pattern", ["gpt2", "gpt4", "wordpiece"])
+def test_a_heads_tokens_are_the_whole_texts_first_tokens(pattern):
+    """embed() tokenizes only the head of a long line (text_head): wherever the cut falls,
+    the head's tokens start the whole text's tokens (so when there are enough, the kept
+    ones are the same)."""
+    from nanonlp.bert.embed import splits_at_spaces, text_head
+    from nanonlp.bpe import BPEConfig, Tokenizer
+    from nanonlp.bpe.wordpiece import WordPiece
+
+    text = (PARAGRAPH + "It's 1,234.5  x\n\n. ok.\nWord  \tnext 12345 don't Ça " +
+            MULTILINGUAL + " ") * 3
+    if pattern == "wordpiece":
+        vocab = ["[PAD]", "[UNK]", *sorted({w.lower().strip(".,") for w in text.split()})]
+        tok = WordPiece([v for v in dict.fromkeys(vocab) if v], unk="[UNK]")
+    else:
+        tok = Tokenizer.train(text, BPEConfig(vocab_size=300, pattern=pattern))
+    assert splits_at_spaces(tok)
+    full = tok.encode(text, disallowed_special=())
+    for n in range(1, 120, 3):
+        for cpt in (1, 2, 3):
+            head = tok.encode(text_head(text, n, cpt), disallowed_special=())
+            assert head == full[:len(head)], (n, cpt)
+    assert not splits_at_spaces(Tokenizer.train(text, BPEConfig(vocab_size=300,
+                                                                pattern="none")))
+
+
 # ----------------------------------------------------------------------------------------------
 # bad sentence-transformers folders: a tiny random BERT, each case one clean line and exit 2
 

@@ -25,6 +25,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from nanonlp.bert.model import POOLING, load_bert
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.fileio import atomic_write, iter_lines, sha256_file
 
+HEAD_CUT = re.compile(r"(?<=\S) ")  # a space after a non-space: where a head may end
 EMBEDDING_FILE = "embedding.json"  # in a checkpoint: the pooling its vectors were trained for
 INDEX_FORMAT = "nanonlp-embeddings"
 INDEX_VERSION = 1
@@ -98,7 +100,17 @@ def embed(model, tok, lines: Sequence[str], *, pooling: str = "mean", batch_size
         raise ConfigError(f"max_seq_length must be in 2..{c.block_size} (the position "
                           f"table), got {limit}")
     unique = list(dict.fromkeys(lines))  # identical lines: encoded once, identical rows
-    enc = [encode_text(tok, t, ids, limit, c.lowercase) for t in unique]
+    heads = splits_at_spaces(tok)
+
+    def encode(text: str) -> list[int]:
+        # a long line: tokenize only what can be kept
+        head = text_head(text, limit - 2) if heads else text
+        row = encode_text(tok, head, ids, limit, c.lowercase)
+        if len(row) < limit and len(head) < len(text):  # the head fell short: all of it
+            row = encode_text(tok, text, ids, limit, c.lowercase)
+        return row
+
+    enc = [encode(t) for t in unique]
     order = sorted(range(len(enc)), key=lambda i: len(enc[i]))  # batches of like lengths
     dev = next(model.parameters()).device
     out = np.zeros((len(unique), c.n_embd), np.float32)
@@ -118,6 +130,38 @@ def embed(model, tok, lines: Sequence[str], *, pooling: str = "mean", batch_size
     bar.close()
     where = {t: i for i, t in enumerate(unique)}
     return out[[where[t] for t in lines]] if len(unique) < len(lines) else out
+
+
+def text_head(text: str, tokens: int, chars_per_token: int = 6) -> str:
+    """The start of ``text``, cut before a space that follows a non-space, of about
+    ``tokens * chars_per_token`` characters (all of ``text`` when it is not longer). Both
+    tokenizers split words at such a space (WordPiece at any whitespace, byte-level BPE's
+    patterns start a new chunk there), so whenever the head gives ``tokens`` tokens they are
+    the first ``tokens`` of the whole text's (for the tokenizers :func:`splits_at_spaces`
+    accepts), and a 5,000-character review cut to 256 tokens is tokenized as 1,500
+    characters.
+
+    >>> text_head("one two  three four", tokens=2, chars_per_token=5)
+    'one two'
+    >>> text_head("short", tokens=2)
+    'short'
+    """
+    budget = tokens * chars_per_token
+    if len(text) <= budget:
+        return text
+    cut = max((m.start() for m in HEAD_CUT.finditer(text, 0, budget + 1)), default=0)
+    return text[:cut] if cut else text
+
+
+def splits_at_spaces(tok) -> bool:
+    """Whether ``tok`` never makes a token across a space that follows a non-space (see
+    :func:`text_head`): a WordPiece, or a byte-level BPE with GPT-2's or GPT-4's pattern (not
+    ``none``, whose merges may cross spaces, nor a pattern of the user's)."""
+    from nanonlp.bpe.patterns import GPT2_PATTERN, GPT4_PATTERN
+    from nanonlp.bpe.wordpiece import WordPiece
+
+    return isinstance(tok, WordPiece) or getattr(tok, "pattern", None) in (GPT2_PATTERN,
+                                                                             GPT4_PATTERN)
 
 
 def nearest(vecs: np.ndarray, query: np.ndarray, k: int = 10) -> list[tuple[int, float]]:

