@@ -20,6 +20,11 @@ The folder's WordPiece vocabulary (``vocab.txt`` with ``tokenizer_config.json``,
 ``[MASK]``, ``[CLS]``, ``[SEP]`` ids go into the config. ``lowercase`` stays false: the
 WordPiece does the case folding (and accent stripping) the model was trained with.
 
+A sentence-transformers folder (``modules.json``: Transformer, Pooling, optional Normalize)
+is read through :mod:`nanonlp.bert.sentence`: the BERT from its Transformer module, and its
+pooling, normalisation and length limit into the checkpoint's ``embedding.json``, so that
+``bert embed`` gives what ``SentenceTransformer(folder).encode`` gives.
+
 Left out: relative position embeddings, decoder BERTs (cross-attention), an untied decoder.
 """
 
