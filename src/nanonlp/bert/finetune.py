@@ -41,8 +41,8 @@ from nanonlp.bert.model import (
     load_bert,
 )
 from nanonlp.bert.predict import FINETUNE_FILE
-from nanonlp.bert.tasks import TASKS, holdout, load_task
-from nanonlp.datasets.labelled import label_set
+from nanonlp.bert.tasks import TASKS, load_task
+from nanonlp.datasets.labelled import holdout, label_set
 from nanonlp.datasets.records import PairExample
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.training import TrainConfig, Trainer

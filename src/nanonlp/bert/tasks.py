@@ -5,8 +5,7 @@ cut, so that training, evaluation and a benchmark all see the same held-out reco
 
 from __future__ import annotations
 
-import random
-
+from nanonlp.datasets.labelled import holdout
 from nanonlp.errors import ConfigError
 
 #: task -> (data set, task kind, {our split: the data set's split})
@@ -15,20 +14,6 @@ TASKS: dict[str, tuple[str, str, dict[str, str]]] = {
     "sentence_polarity": ("sentence_polarity", "sequence", {"train": "all", "val": "all"}),
     "conll2003": ("conll2003", "token", {"train": "train", "val": "dev", "test": "test"}),
 }
-
-
-def holdout(records: list, fraction: float, split: str) -> list:
-    """The ``val`` or ``train`` part of records with no dev split: shuffled once (seed 0),
-    the first ``fraction`` held out.
-
-    >>> holdout(list(range(10)), 0.2, "val"), holdout(list(range(10)), 0.2, "train")
-    ([7, 8], [1, 5, 3, 4, 2, 0, 9, 6])
-    """
-    order = list(range(len(records)))
-    random.Random(0).shuffle(order)
-    n_dev = max(1, int(len(records) * fraction))
-    keep = order[:n_dev] if split == "val" else order[n_dev:]
-    return [records[i] for i in keep]
 
 
 def load_task(task: str, split: str, dev_fraction: float = 0.1) -> list:

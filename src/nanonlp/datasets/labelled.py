@@ -31,6 +31,7 @@ import csv
 import io
 import json
 import os
+import random
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -265,6 +266,20 @@ def read_tagged(path: PathLike, *, token_column: int = 0, tag_column: int = -1,
     if not out:
         raise DataError(f"{os.fspath(path)}: no sentences (an empty file)")
     return out
+
+
+def holdout(records: list, fraction: float, split: str) -> list:
+    """The ``val`` or ``train`` part of records with no dev split (a data set, your file,
+    conversations): shuffled once (seed 0), the first ``fraction`` held out.
+
+    >>> holdout(list(range(10)), 0.2, "val"), holdout(list(range(10)), 0.2, "train")
+    ([7, 8], [1, 5, 3, 4, 2, 0, 9, 6])
+    """
+    order = list(range(len(records)))
+    random.Random(0).shuffle(order)
+    n_dev = max(1, int(len(records) * fraction))
+    keep = order[:n_dev] if split == "val" else order[n_dev:]
+    return [records[i] for i in keep]
 
 
 def read_pairs(path: PathLike) -> list[tuple[str, str]]:
