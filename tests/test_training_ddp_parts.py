@@ -146,3 +146,28 @@ def test_bert_finetune_on_a_file_of_pairs_two_processes_equal_one(corpus):
     proc = launch([*common, "--train.out", "pairs-two"], 2, corpus)
     assert proc.stdout.count("dev: 6 examples") == 1  # rank 0 alone reports
     same_run(corpus / "pairs-one", corpus / "pairs-two")
+
+
+def test_gpt_chat_finetune_two_processes_equal_one(tmp_path):
+    """Conversations of different lengths put different numbers of assistant tokens on the
+    two ranks: each rank's loss must be weighted by its share of them."""
+    from nanonlp.gpt.config import GPTConfig
+    from nanonlp.gpt.model import GPT, save_gpt
+
+    torch.manual_seed(0)
+    Tokenizer.train(TEXT, BPEConfig(vocab_size=300, workers=1)).save(tmp_path / "tok")
+    tok = Tokenizer.load(tmp_path / "tok.model")
+    save_gpt(GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=1, n_head=2,
+                           n_embd=32)), tmp_path / "base", tmp_path / "tok.model")
+    rng = random.Random(0)
+    with (tmp_path / "chat.jsonl").open("w") as f:
+        for _ in range(40):
+            talk = [{"role": "user", "content": rng.choice(TEXT)},
+                    {"role": "assistant", "content": " ".join(rng.choices(TEXT, k=rng.randint(1, 2)))}]
+            f.write(json.dumps({"messages": talk}) + "\n")
+    common = ["gpt", "finetune", "base", "--chat", "chat.jsonl", "--train.max_steps", "4",
+              "--train.eval_interval", "2", "--train.batch_size", "8", "--train.eval_steps", "1",
+              "--train.log_interval", "1", "--train.device", "cpu"]
+    launch([*common, "--train.out", "chat-one"], 1, tmp_path)
+    launch([*common, "--train.out", "chat-two"], 2, tmp_path)
+    same_run(tmp_path / "chat-one", tmp_path / "chat-two")

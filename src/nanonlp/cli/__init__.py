@@ -19,6 +19,7 @@ from nanonlp.cli import (
     bert,
     bert_embed,
     bpe,
+    chat,
     data,
     gpt,
     ner,
@@ -36,7 +37,8 @@ GROUPS: dict[str, str] = {
     "bpe": "byte-level BPE tokenizer: train, encode, decode, inspect",
     "word2vec": "word vectors: train (numpy or gensim), evaluate, query, plot",
     "ner": "named-entity recognition with spaCy: convert, train, evaluate, tag",
-    "gpt": "decoder-only transformer (GPT): prepare data, train, sample, evaluate, export",
+    "gpt": "decoder-only transformer (GPT): prepare data, train, sample, evaluate, export, "
+           "fine-tune on conversations, chat",
     "translate": "machine translation with a GRU encoder-decoder and attention: train, "
                  "evaluate, translate",
     "bert": "encoder-only transformer (BERT): pretrain, fine-tune, predict, export, embed, "
@@ -44,7 +46,8 @@ GROUPS: dict[str, str] = {
 }
 
 COMMANDS: list[Command] = [*tour.COMMANDS, *data.COMMANDS, *bpe.COMMANDS, *ner.COMMANDS,
-                           *word2vec.COMMANDS, *gpt.COMMANDS, *translate.COMMANDS,
+                           *word2vec.COMMANDS, *gpt.COMMANDS, *chat.COMMANDS,
+                           *translate.COMMANDS,
                            *bert.COMMANDS, *bert_embed.COMMANDS, *serve.COMMANDS]
 
 __all__ = ["COMMANDS", "GROUPS", "Command", "build_parser", "main"]
