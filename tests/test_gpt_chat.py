@@ -180,3 +180,20 @@ def test_chat_needs_a_chat_model_and_a_bpe_tokenizer(base, tmp_path):
 
     with pytest.raises(Exception, match="chat needs a byte-level BPE tokenizer"):
         C.with_chat_tokens(CharTokenizer.train("abc"))
+
+
+def test_an_hf_export_renders_conversations_with_the_same_ids(base, tmp_path):
+    transformers = pytest.importorskip("transformers")
+    from nanonlp.gpt.export import export_hf
+
+    tok = C.with_chat_tokens(Tokenizer.load(base / "tok.model"))
+    model = C.resize_vocab(load_gpt(base / "base"), tok.vocab_size)
+    export_hf(model, tmp_path / "hf", tok)
+    hf_tok = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
+    for talk in TALK:
+        ids = hf_tok.apply_chat_template(talk, tokenize=True)
+        ids = ids if isinstance(ids, list) else ids["input_ids"]  # transformers 5: a BatchEncoding
+        assert list(ids) == C.render(tok, talk)[0]
+        prompt = hf_tok.apply_chat_template(talk[:-1], tokenize=True, add_generation_prompt=True)
+        prompt = prompt if isinstance(prompt, list) else prompt["input_ids"]
+        assert list(prompt) == C.render(tok, talk[:-1], reply=True)[0]

@@ -18,8 +18,10 @@ The special tokens are added to a byte-level BPE tokenizer after its last id
 (:func:`with_chat_tokens`); the model's embedding grows to match, each new row the mean of the
 old ones (:func:`resize_vocab`), so a new token starts as an average token rather than noise.
 
-Left out: reinforcement learning from feedback, tool use, batched generation for ``--jsonl``
-(answers are generated one conversation at a time), and the chat template of an HF export.
+An HF export (``gpt export``) carries the template as ``chat_template`` in
+``tokenizer_config.json`` (:func:`write_chat_template`). Left out: reinforcement learning from
+feedback, tool use, and batched generation for ``--jsonl`` (answers are generated one
+conversation at a time).
 """
 
 from __future__ import annotations
@@ -169,6 +171,26 @@ def parse(tok, ids: Sequence[int]) -> list[dict[str, str]]:
             out.append({"role": role, "content": tok.decode(body)})
             role, body = None, []
     return out
+
+
+#: the same template in Jinja, for transformers' ``apply_chat_template`` (an HF export)
+CHAT_TEMPLATE = ("{% for m in messages %}{{ '<|' + m['role'] + '_start|>' + m['content'] + "
+                 "'<|' + m['role'] + '_end|>' }}{% endfor %}"
+                 "{% if add_generation_prompt %}{{ '<|assistant_start|>' }}{% endif %}")
+
+
+def write_chat_template(folder: str | os.PathLike) -> Path:
+    """``tokenizer_config.json`` with :data:`CHAT_TEMPLATE`, beside an exported
+    ``tokenizer.json``: transformers' ``apply_chat_template`` then renders the ids
+    :func:`render` does (for text without template tokens in it: HF's tokenizer matches
+    special tokens anywhere, ours never inside a message)."""
+    from nanonlp.fileio import atomic_write
+
+    path = Path(folder) / "tokenizer_config.json"
+    with atomic_write(path) as f:
+        json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "chat_template": CHAT_TEMPLATE,
+                   "eos_token": TURN["assistant"][1]}, f, indent=1)
+    return path
 
 
 # ----------------------------------------------------------------------------------------------

@@ -121,6 +121,10 @@ def export_hf(model: GPT, out: str | os.PathLike, tokenizer=None) -> Path:
                 from nanonlp.bpe.export import save_hf
 
                 save_hf(tokenizer, Path(tmp) / "tokenizer.json")
+                if "<|assistant_start|>" in tokenizer.special_tokens:  # a chat model
+                    from nanonlp.gpt.chat import write_chat_template
+
+                    write_chat_template(tmp)
         for f in Path(tmp).iterdir():
             os.replace(f, out / f.name) if f.is_file() else shutil.move(str(f), out / f.name)
     return out
