@@ -231,7 +231,7 @@ def start_encoder(tok, settings: dict[str, Any]) -> None:
 def encode_documents(batch: list[RawDoc]) -> Encoded:
     """Decode, pick the split of and encode each document of a batch (runs in a worker)."""
     tok, eot, vf = _worker["tok"], _worker["eot"], _worker["val_fraction"]
-    out = {False: [], True: []}
+    out: dict[bool, list[int]] = {False: [], True: []}  # in val? -> the ids, one flat list
     res = Encoded(np.zeros(0), np.zeros(0), docs=len(batch),
                   bytes=sum(len(doc[0]) for doc in batch))
     for raw, name, line, offset in batch:
@@ -243,12 +243,11 @@ def encode_documents(batch: list[RawDoc]) -> Encoded:
             res.empty += 1
             continue
         res.chars += len(text)
-        ids = tok.encode_ordinary(text)
+        ids = out[in_val(text.encode("utf-8"), vf)]
+        ids += tok.encode_ordinary(text)
         ids.append(eot)
-        out[in_val(text.encode("utf-8"), vf)].append(ids)
-    dtype = _worker["dtype"]
-    res.train, res.val = (np.fromiter((i for ids in out[s] for i in ids), dtype=dtype)
-                          for s in (False, True))
+    # one array per split and batch: far cheaper to send back than a list per document
+    res.train, res.val = (np.array(out[s], dtype=_worker["dtype"]) for s in (False, True))
     return res
 
 
@@ -436,6 +435,8 @@ def prepare_documents(files: list[Path], out: Path, tok, tokenizer_file: str | o
                               state[s].get("partial", 0)) for s in ("train", "val")}
     jsonl = {os.fspath(p): inner_suffix(p) == ".jsonl" for p in files}
     init = (tok, {**settings, "dtype": dtype, "jsonl": jsonl})
+    with contextlib.suppress(AttributeError):  # a BPE Tokenizer: its compiled merge loop,
+        tok._fast_path()  # loaded once here, so forked workers start with it
     docs = iter_raw_documents(files, settings["text_field"])
     for _ in range(state["docs"]):  # the documents a killed run already wrote
         doc = next(docs)
