@@ -370,3 +370,34 @@ def test_train_init_refusals(imported, tmp_path, capsys):
     capsys.readouterr()
     assert main(["gpt", "train", str(tmp_path / "chars"), "--init", str(tmp_path / "data")]) == 2
     assert "not a checkpoint" in capsys.readouterr().err
+
+
+def test_an_imported_gpt2_fine_tunes_on_conversations_and_chats(tmp_path, hf_with_tokenizer,
+                                                                capsys, monkeypatch):
+    """The chat template's tokens join GPT-2's vocabulary (its own id order kept), the model
+    grows to them, and the result chats; its HF export renders the template as we do."""
+    import io
+    import json
+
+    from nanonlp.cli import main
+    from nanonlp.gpt import chat as C
+
+    folder, _ = hf_with_tokenizer
+    import_hf(folder, tmp_path / "gpt2")
+    talk = [{"role": "user", "content": "Who won?"}, {"role": "assistant", "content": "Sydney"}]
+    (tmp_path / "chat.jsonl").write_text(json.dumps({"messages": talk}) + "\n")
+    assert main(["gpt", "finetune", str(tmp_path / "gpt2"), "--chat", str(tmp_path / "chat.jsonl"),
+                 "--dev", str(tmp_path / "chat.jsonl"), "--train.max_steps", "2",
+                 "--train.batch_size", "2", "--train.eval_steps", "1", "--train.device", "cpu",
+                 "--train.out", str(tmp_path / "run")]) == 0
+    old = load_tokenizer(tmp_path / "gpt2")
+    tok = load_tokenizer(tmp_path / "run" / "last")
+    assert tok.encode("Who won? Sydney") == old.encode("Who won? Sydney")  # GPT-2's ids kept
+    assert tok.special_tokens["<|system_start|>"] == old.vocab_size  # after its last id
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps({"messages": talk[:1]}) + "\n"))
+    assert main(["gpt", "chat", str(tmp_path / "run" / "last"), "--jsonl",
+                 "--max_new_tokens", "3"]) == 0
+    assert "reply" in json.loads(capsys.readouterr().out)
+    model, _ = C.load_chat(tmp_path / "run" / "last")
+    assert model.config.vocab_size >= tok.vocab_size
