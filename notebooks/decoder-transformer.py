@@ -28,6 +28,7 @@
 # Set `NANONLP_FAST=1` to run everything at a small size in under a minute.
 
 # %%
+import json
 import math
 import os
 import tempfile
@@ -267,4 +268,92 @@ print(tok.decode(list(ids)))
 # `--preset cpu-modern` keeps this budget and changes the model: rotary positions, queries and
 # keys normalised per head (QK-norm, here with LayerNorm: `qk_norm_kind`), exact GELU, a 6x
 # higher learning rate that QK-norm tolerates, and bfloat16 autocast on CPUs that compute in
-# it. It reaches about 1.70 validation loss in nanoGPT's wall-clock (BENCHMARKS.md, `gpt`).
+# it. In nanoGPT's wall-clock it reached 1.696 validation loss on a 2-core AMD EPYC on
+# 2026-12-02 (BENCHMARKS.md, `gpt`); bfloat16 only pays on CPUs that compute it natively.
+
+# %% [markdown]
+# ## From language model to assistant
+#
+# A language model continues text. An assistant answers: it knows where a user's message ends
+# and where its own answer starts, and it stops when it has answered. The step between the two
+# (Ouyang et al. 2022's supervised fine-tuning, nanochat's SFT) is ordinary training on
+# **conversations** written in a **template**: special tokens mark where each turn starts and
+# ends, and the loss counts only the tokens the assistant says, so the model learns to answer,
+# not to predict what users type.
+#
+# Here the conversations are a toy skill the model cannot have from Shakespeare, adding two
+# digits, so that a minute of fine-tuning visibly teaches it. A byte-level BPE is needed (the
+# character tokenizer above knows only Shakespeare's characters); `nanonlp.gpt.chat` adds the
+# template's six tokens to it.
+
+# %%
+import random
+
+from nanonlp.bpe import BPEConfig, Tokenizer
+from nanonlp.gpt import chat as C
+from nanonlp.gpt.model import save_gpt
+
+rng = random.Random(0)
+
+
+def sums(n):
+    """n conversations of one or two questions, each answered."""
+    out = []
+    for _ in range(n):
+        talk = []
+        for _ in range(rng.randint(1, 2)):
+            a, b = rng.randint(0, 9), rng.randint(0, 9)
+            talk += [{"role": "user", "content": f"What is {a} plus {b}?"},
+                     {"role": "assistant", "content": f"{a} plus {b} is {a + b}."}]
+        out.append(talk)
+    return out
+
+
+talks = sums(2000)
+bpe = Tokenizer.train([m["content"] for t in talks for m in t], BPEConfig(vocab_size=300))
+chat_tok = C.with_chat_tokens(bpe)
+ids, mask = C.render(chat_tok, talks[0])
+print("token                 loss counts it")
+for i, m in zip(ids, mask):
+    print(f"{chat_tok.decode([i])!r:22} {'yes' if m else ''}")
+
+# %% [markdown]
+# The mask is 1 on the assistant's words and on its end token, which is how the model learns to
+# stop. A template token typed inside a message is encoded as ordinary text, never as the
+# control token, so a user cannot forge a turn. Fine-tuning goes through the same trainer as
+# pretraining (`gpt finetune --chat` on the command line); here the starting point is a small
+# GPT with this tokenizer, and the data is a JSONL file of `{"messages": [...]}` lines, the
+# format OpenAI's fine-tuning files and HF chat data sets use.
+
+# %%
+bpe.save(work / "bpe")
+save_gpt(GPT(GPTConfig(vocab_size=bpe.vocab_size, block_size=96, n_layer=2, n_head=4,
+                       n_embd=64)), work / "base", work / "bpe.model")
+with open(work / "sums.jsonl", "w") as f:
+    for t in talks:
+        f.write(json.dumps({"messages": t}) + "\n")
+sft = C.make_trainer(work / "base", work / "sums.jsonl",
+                     train=dict(max_steps=200 if FAST else 800, batch_size=32, lr=3e-3,
+                                min_lr=3e-4, warmup_steps=20, eval_interval=50 if FAST else 200,
+                                eval_steps=2, device="cpu", out=str(work / "sft")))
+for r in sft.run():
+    if r.eval:
+        print(f"step {r.step}: val loss on the assistant's tokens {r.eval['val']:.3f}")
+
+# %% [markdown]
+# A chat keeps the KV cache of the whole conversation from turn to turn, so each new message
+# runs only its own tokens through the model. (In fast mode the model has had too few steps to
+# get every sum right.)
+
+# %%
+bot = C.Chat(sft.model, chat_tok, C.ChatConfig(temperature=0, max_new_tokens=20))
+for question in ("What is 3 plus 4?", "What is 9 plus 8?"):  # two turns, as in its training
+    print(f"user: {question}\nassistant: {''.join(bot.say(question))}")
+print(f"({len(bot.ids)} tokens of conversation in the cache)")
+
+# %% [markdown]
+# Everything a large assistant adds is more of the same: a pretrained model that already knows
+# language, many real conversations instead of one toy skill, and then preference training.
+# From the shell: `nanonlp gpt finetune CKPT --chat train.jsonl` and `nanonlp gpt chat
+# OUT/best` (a multi-turn chat that streams its answers; `--jsonl` for scripts); an imported
+# GPT-2 (`nanonlp gpt import`) fine-tunes the same way.
