@@ -161,6 +161,30 @@ def test_killed_run_resumes_byte_identical(tmp_path, corpus, tok_path, monkeypat
         assert kept and any(after[k] == t for k, t in kept.items())
 
 
+def test_ctrl_c_halfway_through_a_batch_resumes_byte_identical(tmp_path, corpus, tok_path,
+                                                                  monkeypatch):
+    """Ctrl-C after a batch's train ids were appended and before its val ids were: the
+    resume file counts the batch out, so it is written once, not twice."""
+    src, _ = corpus
+    prepare(_cfg(src, tmp_path / "whole", tok_path))
+    monkeypatch.setattr(S, "BATCH_BYTES", 500)
+    real = S.ShardWriter.append
+    n = {"k": 0}
+
+    def append(self, ids):
+        n["k"] += 1
+        if n["k"] >= 41 and self.split == "val":
+            raise KeyboardInterrupt
+        real(self, ids)
+
+    monkeypatch.setattr(S.ShardWriter, "append", append)
+    with pytest.raises(KeyboardInterrupt):
+        prepare(_cfg(src, tmp_path / "cut", tok_path))
+    monkeypatch.setattr(S.ShardWriter, "append", real)
+    prepare(_cfg(src, tmp_path / "cut", tok_path))
+    assert _files(tmp_path / "cut") == _files(tmp_path / "whole")
+
+
 def test_changed_source_starts_afresh(tmp_path, corpus, tok_path, monkeypatch):
     src, _ = corpus
     monkeypatch.setattr(S, "CHECKPOINT_SECONDS", -1)

@@ -391,9 +391,6 @@ class ShardWriter:
         self.file.close()
         self.path.unlink(missing_ok=True)
 
-    def state(self) -> dict[str, Any]:
-        return {"done": self.done, "partial": self.n}
-
 
 @dataclass
 class Counts:
@@ -444,22 +441,21 @@ def prepare_documents(files: list[Path], out: Path, tok, tokenizer_file: str | o
             bar.update(len(doc[0]))
     if max_chars is not None:
         docs = _first_chars(docs, max_chars - counts.bytes)
+    snapshot = _snapshot(key, counts, writers)  # the last point where every batch is whole
     try:
         last = time.monotonic()
         for res in ordered_map(encode_documents, batches(docs), workers, start_encoder, init):
             writers["train"].append(res.train)
             writers["val"].append(res.val)
-            counts.docs += res.docs
-            counts.chars += res.chars
-            counts.bytes += res.bytes
-            counts.skipped += res.skipped
-            counts.empty += res.empty
+            for name in ("docs", "chars", "bytes", "skipped", "empty"):
+                setattr(counts, name, getattr(counts, name) + getattr(res, name))
+            snapshot = _snapshot(key, counts, writers)
             if bar is not None:
                 bar.update(res.bytes)
                 bar.set_postfix(tokens=f"{writers['train'].tokens + writers['val'].tokens:,}",
                                 refresh=False)
             if time.monotonic() - last > CHECKPOINT_SECONDS:
-                _save_resume(out, key, counts, writers)
+                _save_resume(out, snapshot, writers)
                 last = time.monotonic()
         for w in writers.values():
             w.finish()
@@ -469,7 +465,9 @@ def prepare_documents(files: list[Path], out: Path, tok, tokenizer_file: str | o
         clear_folder(out)  # a bad input: nothing of this run stays behind
         raise
     except BaseException:
-        _save_resume(out, key, counts, writers)  # Ctrl-C: what was written so far is kept
+        # Ctrl-C: keep what was written up to the last whole batch (a batch cut halfway
+        # through append is written again, after the partials are truncated back)
+        _save_resume(out, snapshot, writers)
         raise
     (out / RESUME).unlink(missing_ok=True)
     return {"documents": counts.docs - counts.skipped - counts.empty, "characters": counts.chars,
@@ -496,21 +494,33 @@ def _load_resume(out: Path, key: dict[str, Any], itemsize: int) -> dict[str, Any
     if not isinstance(state, dict) or state.get("key") != key:
         return None
     for split in ("train", "val"):
-        for shard in state[split].get("done", []):
+        done = state[split].get("done", [])
+        for shard in done:
             path = out / shard["file"]
             if not path.is_file() or path.stat().st_size != shard["tokens"] * itemsize:
                 return None
+        # the shard being filled: its partial file, or the shard it became after the resume
+        # file was written, must hold at least the ids the resume file counts
+        name = SHARD.format(split=split, index=len(done))
+        have = max((p.stat().st_size for p in (out / f".{name}.partial", out / name)
+                    if p.is_file()), default=0)
+        if have < state[split].get("partial", 0) * itemsize:
+            return None
     return state
 
 
-def _save_resume(out: Path, key: dict, counts: Counts, writers: dict) -> None:
+def _snapshot(key: dict, counts: Counts, writers: dict) -> dict[str, Any]:
+    return {"key": key, "docs": counts.docs, "counts": dataclasses.asdict(counts),
+            **{s: {"done": list(w.done), "partial": w.n} for s, w in writers.items()}}
+
+
+def _save_resume(out: Path, snapshot: dict[str, Any], writers: dict) -> None:
+    """Write the resume file, after the ids it counts are on disk."""
     for w in writers.values():
         if not w.file.closed:
             w.sync()
-    state = {"key": key, "docs": counts.docs, "counts": dataclasses.asdict(counts),
-             **{s: w.state() for s, w in writers.items()}}
     with atomic_write(out / RESUME) as f:
-        json.dump(state, f)
+        json.dump(snapshot, f)
 
 
 def clear_folder(out: Path) -> None:
