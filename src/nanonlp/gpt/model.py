@@ -28,6 +28,7 @@ class GPT(nn.Module):
     """``model(idx, targets=None) -> (logits (B, T, V), loss)``: GPT-2's decoder stack."""
 
     ignore_index = -1  # target positions the loss skips (the Trainer counts the rest)
+    output_layers = ("lm_head",)  # modules Muon leaves to AdamW (training.muon.muon_params)
 
     def __init__(self, config: GPTConfig, generator: torch.Generator | None = None):
         super().__init__()
