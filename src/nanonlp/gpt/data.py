@@ -166,7 +166,7 @@ def safe_pieces(pieces: Iterable[str], specials: Iterable[str], size: int) -> It
     (cut just before a space that follows a non-space: see :mod:`nanonlp.bpe.stream`).
 
     >>> list(safe_pieces(["one tw", "o three"], (), 5))
-    ['one two', ' three']
+    ['one', ' two', ' three']
     """
     from nanonlp.bpe.stream import safe_cut
 
