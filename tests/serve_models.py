@@ -128,3 +128,39 @@ def parse_sse(text: str) -> list[tuple[str, dict]]:
         lines = dict(line.split(": ", 1) for line in block.split("\n"))
         out.append((lines["event"], json.loads(lines["data"])))
     return out
+
+
+#: the conversations a chat model is overfit on (as tests/test_gpt_chat.py does): greedy
+#: decoding then answers each word for word
+CHAT = [
+    [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi there"}],
+    [{"role": "system", "content": "be brief"}, {"role": "user", "content": "your name?"},
+     {"role": "assistant", "content": "nano"}],
+    [{"role": "user", "content": "2 + 2"}, {"role": "assistant", "content": "4"},
+     {"role": "user", "content": "and 3 + 3"}, {"role": "assistant", "content": "6"}],
+]
+
+
+def chat_model(work: Path, out: Path, steps: int = 100) -> Path:
+    """A chat model overfit on :data:`CHAT` by ``nanonlp gpt finetune --chat`` into ``out``
+    (a small GPT with a byte-level BPE, written to ``work/base``, is where it starts); returns
+    its ``best/`` folder."""
+    from nanonlp.bpe import BPEConfig, Tokenizer
+    from nanonlp.cli import main
+    from nanonlp.gpt.config import GPTConfig
+    from nanonlp.gpt.model import GPT, save_gpt
+
+    text = [m["content"] for talk in CHAT for m in talk] * 3
+    tok_path = Tokenizer.train(text, BPEConfig(vocab_size=300, workers=1)).save(work / "tok")
+    cfg = GPTConfig(vocab_size=Tokenizer.load(tok_path).vocab_size, block_size=48, n_layer=2,
+                    n_head=2, n_embd=32)
+    save_gpt(GPT(cfg, generator=torch.Generator().manual_seed(0)), work / "base", tok_path)
+    data = work / "chat.jsonl"
+    data.write_text("".join(json.dumps({"messages": m}) + "\n" for m in CHAT * 4))
+    rc = main(["gpt", "finetune", str(work / "base"), "--chat", str(data), "--dev", str(data),
+               "--train.max_steps", str(steps), "--train.lr", "5e-3", "--train.warmup_steps",
+               "5", "--train.batch_size", "12", "--train.eval_interval", str(steps),
+               "--train.eval_steps", "1", "--train.device", "cpu", "--train.dtype", "float32",
+               "--train.seed", "0", "--train.out", str(out)])
+    assert rc == 0
+    return out / "best"

@@ -21,9 +21,10 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait as _WebDriverWait
-from serve_models import build, running
+from serve_models import CHAT, build, chat_model, running
 
 from nanonlp.serve import ServeConfig, create_app, load_all
 
@@ -58,6 +59,7 @@ def models(tmp_path_factory):
     E.embed_file(paths["bert"], lines, paths["bert"].parent / "lines.npy", progress=False)
     st = shutil.copytree(paths["bert"], root / "minilm" / "best")
     (st / E.EMBEDDING_FILE).write_text(json.dumps({"pooling": "mean", "mlm_head": False}))
+    chat_model(tmp_path_factory.mktemp("chat"), root / "chat")  # a GPT with chat.json
     return load_all({}, root)
 
 
@@ -121,12 +123,15 @@ def type_into(driver, element_id, text):
 
 def test_home_lists_every_part_with_its_models(driver, url, tmp_path):
     open_page(driver, url, "/")
-    cards = wait_for(driver, ".card.part", 7)
+    cards = wait_for(driver, ".card.part", 8)
     kinds = [c.get_attribute("data-kind") for c in cards]
-    assert kinds == ["bpe", "vectors", "ner", "translate", "gpt", "bert", "index"]
+    assert kinds == ["bpe", "vectors", "ner", "translate", "gpt", "chat", "bert", "index"]
     gpt = cards[4].find_elements(By.CSS_SELECTOR, ".models li")
-    assert sorted(li.text for li in gpt) == ["gpt-rope/best", "gpt/best"]
-    assert driver.find_element(By.CSS_SELECTOR, "nav a[data-kind=gpt] .count").text == "2"
+    assert sorted(li.text for li in gpt) == ["chat/best", "gpt-rope/best", "gpt/best"]
+    assert driver.find_element(By.CSS_SELECTOR, "nav a[data-kind=gpt] .count").text == "3"
+    chat = cards[5].find_elements(By.CSS_SELECTOR, ".models li")
+    assert [li.text for li in chat] == ["chat/best"]  # a chat model is a GPT with chat.json
+    assert driver.find_element(By.CSS_SELECTOR, "nav a[data-kind=chat] .count").text == "1"
     finish(driver, tmp_path, "home")
 
 
@@ -280,6 +285,63 @@ def test_gpt_page_streams_and_shows_probabilities_and_attention(driver, url, mod
     WebDriverWait(driver, 10).until(lambda d: "selected" in strip[5].get_attribute("class"))
     assert driver.find_elements(By.CSS_SELECTOR, "#attn-map rect.cell")
     finish(driver, tmp_path, "gpt")
+
+
+def test_chat_page_streams_the_answers_of_a_conversation(driver, url, models, tmp_path,
+                                                        monkeypatch):
+    import nanonlp.serve.chat as serve_chat
+    from nanonlp.gpt.chat import ChatConfig, reply
+
+    real = serve_chat.ReadOnly.forward_cached
+
+    def slowly(self, idx, cache=None):  # slow enough to watch the answer grow
+        time.sleep(0.15)
+        return real(self, idx, cache)
+
+    monkeypatch.setattr(serve_chat.ReadOnly, "forward_cached", slowly)
+    entry = models.get("gpt", "chat/best")
+    open_page(driver, url, "/chat")
+    assert [o.text for o in Select(driver.find_element(By.ID, "model")).options] == \
+        ["chat/best"]  # the GPTs without chat.json are not offered
+    type_into(driver, "temperature", "0")
+
+    def say(text):
+        """Type a message, send it with Enter; the answer's text as it grew, and at the end."""
+        n = len(driver.find_elements(By.CSS_SELECTOR, "#turns .turn.assistant"))
+        type_into(driver, "message", text).send_keys(Keys.ENTER)
+        seen, deadline = [], time.monotonic() + 60
+        while time.monotonic() < deadline:
+            bubbles = driver.find_elements(By.CSS_SELECTOR, "#turns .turn.assistant")
+            if len(bubbles) > n:
+                now = driver.execute_script("return arguments[0].textContent", bubbles[n])
+                if not seen or now != seen[-1]:
+                    seen.append(now)
+            if driver.execute_script("return document.getElementById('turns').dataset.answers"
+                                     ) == str(n + 1):
+                break
+            time.sleep(0.03)
+        bubbles = driver.find_elements(By.CSS_SELECTOR, "#turns .turn.assistant")
+        return seen, driver.execute_script("return arguments[0].textContent", bubbles[n])
+
+    # the overfit model's training conversations, word for word: one turn, then two
+    seen, first = say("hello")
+    assert first == CHAT[0][1]["content"] == reply(entry.obj, entry.tokenizer, CHAT[0][:1],
+                                                   ChatConfig(temperature=0))
+    assert any(0 < len(s) < len(first) for s in seen), seen  # it grew while streaming
+    driver.find_element(By.ID, "clear").click()
+    assert not driver.find_elements(By.CSS_SELECTOR, "#turns .turn")
+    answers = [say(text)[1] for text in ("2 + 2", "and 3 + 3")]
+    assert answers == ["4", "6"] == [CHAT[2][1]["content"], CHAT[2][3]["content"]]
+    assert answers[1] == reply(entry.obj, entry.tokenizer, CHAT[2][:3], ChatConfig(temperature=0))
+    users = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#turns .turn.user")]
+    assert users == ["2 + 2", "and 3 + 3"]
+    assert "stopped: stop" in driver.find_element(By.ID, "stats").text
+    # what the model read for the last answer: the template's tokens around every turn
+    special = driver.find_elements(By.CSS_SELECTOR, "#prompt .tok.special")
+    assert [s.text for s in special] == ["<|user_start|>", "<|user_end|>",
+                                         "<|assistant_start|>", "<|assistant_end|>",
+                                         "<|user_start|>", "<|user_end|>", "<|assistant_start|>"]
+    finish(driver, tmp_path, "chat")
 
 
 def test_bert_page_fill_mask_label_and_tags(driver, url, models, tmp_path):

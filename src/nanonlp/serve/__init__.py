@@ -5,13 +5,14 @@
 :mod:`~nanonlp.serve.api` (capped JSON bodies, field checks, time limits, JSON errors),
 one module of endpoints per part (:mod:`~nanonlp.serve.bpe`, :mod:`~nanonlp.serve.word2vec`,
 :mod:`~nanonlp.serve.ner`, :mod:`~nanonlp.serve.translate`, :mod:`~nanonlp.serve.gpt`,
-:mod:`~nanonlp.serve.bert`, :mod:`~nanonlp.serve.search` over the indexes and sentence
-encoders of :mod:`~nanonlp.serve.encoders`), and ``static/``: plain HTML, JS and CSS, no build
-step.
+:mod:`~nanonlp.serve.chat`, :mod:`~nanonlp.serve.bert`, :mod:`~nanonlp.serve.search` over the
+indexes and sentence encoders of :mod:`~nanonlp.serve.encoders`), and ``static/``: plain HTML,
+JS and CSS, no build step.
 
 Every answer is the library's own (``Tokenizer.encode``, ``WordVectors.most_similar``,
-``ner.tag``, ``Translator``, ``gpt.sample.generate``, ``bert.predict.fill_mask``,
-``bert.embed.nearest``); the server adds only the views of them that the pages draw.
+``ner.tag``, ``Translator``, ``gpt.sample.generate``, ``gpt.chat.Chat``,
+``bert.predict.fill_mask``, ``bert.embed.nearest``); the server adds only the views of them
+that the pages draw.
 
     >>> from starlette.testclient import TestClient
     >>> from nanonlp.bpe import CharTokenizer

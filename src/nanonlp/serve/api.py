@@ -14,12 +14,13 @@ import functools
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from nanonlp.errors import NanonlpError
 from nanonlp.serve.config import ServeConfig
@@ -199,6 +200,17 @@ def endpoint(config: ServeConfig, *, json_body: bool = True
     return wrap
 
 
+def sse(record: dict[str, Any]) -> str:
+    """One server-sent event: ``event: NAME`` and the record as JSON data.
+
+    >>> sse({"event": "done", "n_tokens": 3})
+    'event: done\\ndata: {"n_tokens": 3}\\n\\n'
+    """
+    record = dict(record)
+    name = record.pop("event")
+    return f"event: {name}\ndata: {json.dumps(record, ensure_ascii=False)}\n\n"
+
+
 def _refused(request: Request, status: int, message: str) -> JSONResponse:
     log_error(request, status, message)
     return error_response(status, message)
@@ -210,3 +222,43 @@ def model_of(models: Models, kind: str, body: dict) -> Any:
     if name is not None and not isinstance(name, str):
         raise ApiError(400, f"'model' must be a string, got {type(name).__name__}")
     return models.get(kind, name)
+
+
+class Streams:
+    """The generation streams a server runs at once (the GPT and Chat pages draw on one
+    count): :meth:`check` refuses one past ``limit`` (503) before its status is sent, and
+    :meth:`response` counts a stream while it runs, in the worker threads that run it."""
+
+    def __init__(self, limit: int):
+        self.limit, self.open = limit, 0
+        self.lock = threading.Lock()
+
+    def check(self) -> None:
+        if self.open >= self.limit:
+            raise ApiError(503, f"{self.open} generations are running, the most this server "
+                                "runs at once; try again shortly")
+
+    def response(self, path: str, first: dict[str, Any],
+                 records: Iterator[dict[str, Any]]) -> StreamingResponse:
+        """Server-sent events of ``first``, then of each record (an error inside the stream,
+        once the status is sent, is an ``error`` event, logged on the server)."""
+        def body():  # a plain iterator: Starlette runs each step in a worker thread
+            with self.lock:
+                full = self.open >= self.limit  # others started since the check
+                self.open += not full
+            if full:
+                yield sse({"event": "error", "error": "too many generations at once"})
+                return
+            try:
+                yield sse(first)
+                for record in records:
+                    yield sse(record)
+            except Exception as e:
+                log.error(f"POST {path}: stream failed: {e}", exc_info=e)
+                yield sse({"event": "error", "error": "generation failed (logged on the server)"})
+            finally:
+                with self.lock:
+                    self.open -= 1
+
+        return StreamingResponse(body(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

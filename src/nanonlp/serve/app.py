@@ -26,15 +26,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from nanonlp import __version__
-from nanonlp.serve import bert, bpe, gpt, ner, search, translate, word2vec
-from nanonlp.serve.api import endpoint, error_response, log, log_error
+from nanonlp.serve import bert, bpe, chat, gpt, ner, search, translate, word2vec
+from nanonlp.serve.api import Streams, endpoint, error_response, log, log_error
 from nanonlp.serve.config import ServeConfig
 from nanonlp.serve.models import Models
 
 #: page path -> its HTML file in static/
 PAGES = {"/": "index.html", "/bpe": "bpe.html", "/vectors": "vectors.html", "/ner": "ner.html",
-         "/translate": "translate.html", "/gpt": "gpt.html", "/bert": "bert.html",
-         "/search": "search.html"}
+         "/translate": "translate.html", "/gpt": "gpt.html", "/chat": "chat.html",
+         "/bert": "bert.html", "/search": "search.html"}
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".png": "image/png",
                  ".svg": "image/svg+xml", ".txt": "text/plain; charset=utf-8"}
@@ -134,8 +134,10 @@ def create_app(models: Models, config: ServeConfig | None = None,
     routes = [Route("/api/health", health, methods=["GET"]),
               *[Route(p, page, methods=["GET"]) for p in PAGES],
               Route("/static/{name:path}", static, methods=["GET"])]
-    for part in (bpe, word2vec, ner, translate, gpt, bert, search):
+    streams = Streams(config.max_streams)  # the GPT and Chat pages' generations, counted once
+    for part in (bpe, word2vec, ner, translate, bert, search):
         routes += part.routes(models, config)
+    routes += gpt.routes(models, config, streams) + chat.routes(models, config, streams)
     app = Starlette(routes=routes,
                     exception_handlers={HTTPException: http_error, Exception: server_error})
     app.add_middleware(Guard, config=config, extra_hosts=extra_hosts)

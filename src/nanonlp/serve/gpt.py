@@ -17,15 +17,12 @@ that these weights times v give the layer's output).
 from __future__ import annotations
 
 import codecs
-import json
 import math
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import torch
-from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from nanonlp.gpt.model import GPT
@@ -33,10 +30,10 @@ from nanonlp.gpt.sample import filter_logits, generate, stop_ids_for
 from nanonlp.layers import apply_rotary
 from nanonlp.serve.api import (
     ApiError,
+    Streams,
     endpoint,
     float_field,
     int_field,
-    log,
     model_of,
     run_limited,
     text_field,
@@ -117,17 +114,6 @@ def stream_events(model: GPT, tok, prompt: str, max_new_tokens: int, *, temperat
     yield {"event": "done", "reason": reason, "n_tokens": n, "tail": dec.decode(b"", final=True)}
 
 
-def sse(record: dict[str, Any]) -> str:
-    """One server-sent event: ``event: NAME`` and the record as JSON data.
-
-    >>> sse({"event": "done", "n_tokens": 3})
-    'event: done\\ndata: {"n_tokens": 3}\\n\\n'
-    """
-    record = dict(record)
-    name = record.pop("event")
-    return f"event: {name}\ndata: {json.dumps(record, ensure_ascii=False)}\n\n"
-
-
 @torch.no_grad()
 def attention_maps(model: GPT, ids: list[int], layer: int) -> torch.Tensor:
     """The attention weights of every head of block ``layer`` over ``ids``: (nh, T, T), each
@@ -176,10 +162,9 @@ def attention(model: GPT, tok, ids: list[int], layer: int, head: int | None) -> 
             "weights": [[round(float(v), 4) for v in row] for row in w]}
 
 
-def routes(models: Models, config: ServeConfig) -> list[Route]:
-    # streams now running: counted in the worker threads that run them, read by the handler
-    streams = {"open": 0}
-    lock = threading.Lock()
+def routes(models: Models, config: ServeConfig, streams: Streams | None = None
+           ) -> list[Route]:
+    streams = streams or Streams(config.max_streams)
 
     @endpoint(config)
     async def api_generate(request, body):
@@ -193,35 +178,13 @@ def routes(models: Models, config: ServeConfig) -> list[Route]:
         top_k = int_field(body, "top_k", 200, 1, entry.obj.config.vocab_size, optional=True)
         top_p = float_field(body, "top_p", None, 0.0, 1.0, optional=True, open_low=True)
         seed = int_field(body, "seed", 1337, 0, 2 ** 63 - 1)
-        if streams["open"] >= config.max_streams:
-            raise ApiError(503, f"{streams['open']} generations are running, the most this "
-                                "server runs at once; try again shortly")
+        streams.check()
         deadline = time.monotonic() + config.request_timeout_s
         events = stream_events(entry.obj, entry.tokenizer, prompt, n, temperature=temperature,
                                top_k=top_k, top_p=top_p, seed=seed, deadline=deadline)
         # the prompt is encoded before the status goes out: text the tokenizer refuses is a 400
         first = await run_limited(lambda: next(events), config.request_timeout_s)
-
-        def body_iter():  # a plain iterator: Starlette runs each step in a worker thread
-            with lock:
-                full = streams["open"] >= config.max_streams  # others started since the check
-                streams["open"] += not full
-            if full:
-                yield sse({"event": "error", "error": "too many generations at once"})
-                return
-            try:
-                yield sse(first)
-                for record in events:
-                    yield sse(record)
-            except Exception as e:  # the status is sent already: say it in the stream
-                log.error(f"POST /api/gpt/generate: stream failed: {e}", exc_info=e)
-                yield sse({"event": "error", "error": "generation failed (logged on the server)"})
-            finally:
-                with lock:
-                    streams["open"] -= 1
-
-        return StreamingResponse(body_iter(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        return streams.response("/api/gpt/generate", first, events)
 
     @endpoint(config)
     async def api_attention(request, body):

@@ -10,6 +10,7 @@ kind is loaded by its part's own loader, so the playground shows what the librar
     ner        a spaCy pipeline folder (or a training folder)       ner.evaluate.load_pipeline
     translate  a seq2seq checkpoint folder                          Translator.load
     gpt        a GPT checkpoint folder with its tokenizer           gpt.load_gpt
+               and a chat model (``chat.json`` beside it)           gpt.chat.load_chat
     bert       a BERT checkpoint folder (MLM or classifier)         bert.load_bert
     index      ``VECS.npy`` of ``bert embed``, with its checkpoint    bert.embed.load_index
 
@@ -142,16 +143,18 @@ def load(kind: str, path: str | os.PathLike, name: str | None = None) -> Loaded:
                                             "tgt_vocab": len(tr.tgt_vocab)})
     if kind == "gpt":
         from nanonlp.bpe.formats import load_tokenizer
+        from nanonlp.gpt.chat import CHAT_FILE, load_chat
         from nanonlp.gpt.model import load_gpt
         from nanonlp.gpt.sample import decoding_layout_
 
-        model = load_gpt(path)
+        chat = (path / CHAT_FILE).is_file()  # `gpt finetune --chat` wrote it: the Chat page too
+        model, tok = load_chat(path) if chat else (load_gpt(path), load_tokenizer(path))
         decoding_layout_(model)  # once, here: requests share the model and never write to it
         c = model.config
-        return Loaded(kind, name, model, load_tokenizer(path),
+        return Loaded(kind, name, model, tok,
                       info={"parameters": model.num_params(), "n_layer": c.n_layer,
                             "n_head": c.n_head, "block_size": c.block_size,
-                            "vocab_size": c.vocab_size})
+                            "vocab_size": c.vocab_size, "chat": chat})
     if kind == "bert":
         from nanonlp.bert.data import load_tokenizer as bert_tokenizer
         from nanonlp.bert.model import BertForMaskedLM, load_bert

@@ -4,8 +4,8 @@
 
 const PAGES = [
   ["/bpe", "Tokenizer", "bpe"], ["/vectors", "Word vectors", "vectors"], ["/ner", "NER", "ner"],
-  ["/translate", "Translation", "translate"], ["/gpt", "GPT", "gpt"], ["/bert", "BERT", "bert"],
-  ["/search", "Search", "index"],
+  ["/translate", "Translation", "translate"], ["/gpt", "GPT", "gpt"], ["/chat", "Chat", "chat"],
+  ["/bert", "BERT", "bert"], ["/search", "Search", "index"],
 ];
 const PALETTE = ["#a6cee3", "#b2df8a", "#fdbf6f", "#cab2d6", "#fb9a99", "#ffff99", "#8dd3c7",
                  "#bebada", "#80b1d3", "#fccde5", "#d9d9d9", "#ccebc5"];
@@ -53,7 +53,7 @@ const NN = {
     try { this.health = await this.api("/api/health"); }
     catch (e) { this.error(`server not reachable: ${e.message}`); return []; }
     this.navCounts();
-    const models = this.health.models.filter(m => m.kind === kind);
+    const models = this.ofKind(kind);
     if (selectId) this.fillSelect(selectId, models.map(m => m.name));
     const none = this.$("none");
     if (none && !models.length && kind !== "bpe") none.classList.remove("hidden");
@@ -72,12 +72,40 @@ const NN = {
     header.append(nav);
   },
 
+  // the loaded models a page of `kind` offers: a chat model is a GPT with chat.json
+  ofKind(kind) {
+    return this.health.models.filter(m => kind === "chat" ? m.kind === "gpt" && m.chat
+                                                          : m.kind === kind);
+  },
+
   navCounts() {
-    const counts = {};
-    for (const m of this.health.models) counts[m.kind] = (counts[m.kind] || 0) + 1;
-    counts.bpe = this.health.tokenizers.length;
     for (const a of document.querySelectorAll("header nav a")) {
-      a.append(this.el("span", {class: "count"}, String(counts[a.dataset.kind] || 0)));
+      const kind = a.dataset.kind;
+      const n = kind === "bpe" ? this.health.tokenizers.length : this.ofKind(kind).length;
+      a.append(this.el("span", {class: "count"}, String(n)));
+    }
+  },
+
+  // split a server-sent event stream (a fetch response) into {event, data} records
+  async* events(response) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, {stream: true});
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        let event = "message", data = "";
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event: ")) event = line.slice(7);
+          else if (line.startsWith("data: ")) data += line.slice(6);
+        }
+        yield {event, data: JSON.parse(data)};
+      }
     }
   },
 

@@ -27,29 +27,6 @@ function addToken(t, prompt) {
   tokens.push({id: t.id, text: prompt ? t.text : t.token, prompt, el: s});
 }
 
-// split an SSE byte stream into {event, data} records
-async function* events(response) {
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const {value, done} = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, {stream: true});
-    let cut;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      let event = "message", data = "";
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event: ")) event = line.slice(7);
-        else if (line.startsWith("data: ")) data += line.slice(6);
-      }
-      yield {event, data: JSON.parse(data)};
-    }
-  }
-}
-
 function numberOrNull(id) {
   const v = NN.$(id).value.trim();
   return v === "" ? null : Number(v);
@@ -75,7 +52,7 @@ async function generate() {
       const e = await r.json().catch(() => ({error: `HTTP ${r.status}`}));
       throw new Error(e.error);
     }
-    for await (const {event, data} of events(r)) {
+    for await (const {event, data} of NN.events(r)) {
       if (event === "prompt") data.tokens.forEach(t => addToken(t, true));
       else if (event === "token") { addToken(data, false); n++; }
       else if (event === "error") throw new Error(data.error);

@@ -8,6 +8,8 @@ const ABOUT = {
   translate: "Beam hypotheses with their scores and the attention of the chosen one.",
   gpt: "Generation streamed token by token, each token's probability and alternatives, "
        + "attention by layer and head.",
+  chat: "A conversation with a GPT fine-tuned to chat, streamed turn by turn, and the chat "
+        + "template's tokens it reads.",
   bert: "Fill-mask with probabilities; a fine-tuned classifier's label or tags; the "
         + "similarity of two texts by a sentence encoder.",
   index: "The lines of an index nearest to a query by meaning, with their cosine.",
@@ -18,7 +20,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (!NN.health) return;
   const cards = PAGES.map(([href, title, kind]) => {
     const names = kind === "bpe" ? NN.health.tokenizers
-      : NN.health.models.filter(m => m.kind === kind).map(m => m.name);
+      : NN.ofKind(kind).map(m => m.name);
     return NN.el("div", {class: "card part", "data-kind": kind},
       NN.el("h2", {}, title), NN.el("div", {}, ABOUT[kind]),
       names.length ? NN.el("ul", {class: "models"}, ...names.map(n => NN.el("li", {}, n)))
