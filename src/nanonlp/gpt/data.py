@@ -44,17 +44,16 @@ META = "meta.json"
 
 @dataclass
 class PrepareConfig:
-    source: str = "tinyshakespeare"  # data set name (nanonlp data list) or file(s), comma-separated
+    source: str = "tinyshakespeare"  # data set, text file(s), or folders/globs/.jsonl/.parquet; a,b
     out: str = "data/gpt"  # folder for train.bin, val.bin, meta.json, tokenizer.model
     tokenizer: str = "char"  # "char" (learned from the text) or a BPE .model file
-    val_fraction: float = 0.1  # the last part of the text, held out for validation
+    val_fraction: float = 0.1  # held out: the end of one text, or documents picked by their hash
     split: str | None = None  # data set split to read (None: its default, usually all)
     max_chars: int | None = None  # read only about this many characters (quick experiments)
     workers: int = 1  # processes that encode (0: all cores)
     text_field: str = "text"  # the text of a JSON line or the text column of a Parquet file
     errors: str = "strict"  # a document that is not UTF-8: strict (stop, naming it) or skip
-    # ids per shard of a document corpus: 100M as FineWeb's shards in modded-nanogpt (200 MB)
-    shard_tokens: int = 100_000_000
+    shard_tokens: int = 100_000_000  # ids per shard of documents (100M as modded-nanogpt's)
 
     def __post_init__(self):
         if self.errors not in ("strict", "skip"):
