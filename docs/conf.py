@@ -82,4 +82,5 @@ nitpick_ignore_regex = [
                r"|Random|Doc|Language|Vocab|KeyedVectors|TextIO|BinaryIO|IO|Self|Protocol"
                r"|_SubParsersAction|NoneType|ellipsis|optional|Ellipsis)"),
     (r"py:.*", r"_regex\..*|.*\[.*"),  # regex's C type; generic aliases autodoc splits at commas
+    (r"py:class", r"nanonlp\.configs\.C"),  # ModelConfig.from_dict's TypeVar (the subclass)
 ]

@@ -63,7 +63,7 @@ CHAT_TRAIN = dict(max_steps=500, batch_size=16, lr=1e-4, min_lr=1e-5, warmup_ste
 
 def check_conversation(value: Any, where: str) -> list[dict[str, str]]:
     """The messages of one JSONL record ``{"messages": [...]}``, checked: each a role in
-    :data:`ROLES` and a string content; at least one assistant turn.
+    ``ROLES`` and a string content; at least one assistant turn.
 
     >>> check_conversation({"messages": [{"role": "user", "content": "hi"},
     ...                                  {"role": "assistant", "content": "hello"}]}, "c:1")

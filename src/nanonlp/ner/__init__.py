@@ -9,8 +9,7 @@ its steps).
 
     convert.py   CoNLL / column / JSONL files <-> spaCy DocBin, and back to CoNLL columns
     config.py    presets over `spacy init config`, static vectors via spaCy's vectors init
-    train.py     spaCy's train_while_improving with a wall-clock budget; yields Step records;
-                 fit() runs it to the end with a progress bar
+    train.py     spaCy's train_while_improving with a budget; yields Step records; fit() + bar
     evaluate.py  per-type P/R/F1 (spaCy Scorer == seqeval), type confusion, JSON, displaCy HTML
     tag.py       run a trained pipeline over raw text
 """
