@@ -5,12 +5,12 @@ Requests name a model by its registry name (its path relative to the runs folder
 as it was given on the command line); nothing a request sends is ever opened as a file. Each
 kind is loaded by its part's own loader, so the playground shows what the library computes:
 
-    bpe        a ``.model`` file (byte-level BPE or characters)    gpt.data.load_tokenizer
+    bpe        a ``.model`` file (byte-level BPE or characters)    bpe.formats.load_tokenizer
     vectors    ``.bin`` / ``.npz`` / ``.vec`` / ``.txt`` word vectors  WordVectors.load
     ner        a spaCy pipeline folder (or a training folder)       ner.evaluate.load_pipeline
     translate  a seq2seq checkpoint folder                          Translator.load
     gpt        a GPT checkpoint folder with its tokenizer           gpt.load_gpt
-               and a chat model (``chat.json`` beside it)           gpt.chat.load_chat
+    (chat)     a GPT with ``chat.json`` beside it: a chat model     gpt.chat.load_chat
     bert       a BERT checkpoint folder (MLM or classifier)         bert.load_bert
     index      ``VECS.npy`` of ``bert embed``, with its checkpoint    bert.embed.load_index
 
