@@ -378,6 +378,22 @@ def read_versioned(path: str | os.PathLike, fmt: str, version: int, what: str) -
     return lines
 
 
+def read_json(path: str | os.PathLike, missing: str = "no such file") -> Any:
+    """The value of a small JSON file; a missing or malformed file is a :class:`DataError`
+    naming it (``missing`` says what was expected there).
+
+    >>> read_json("nowhere.json", "missing (expected a model folder)")
+    Traceback (most recent call last):
+    nanonlp.errors.DataError: nowhere.json: missing (expected a model folder)
+    """
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{os.fspath(path)}: {missing}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{os.fspath(path)}: not valid JSON ({str(e)[:60]})") from None
+
+
 def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[str, Any]]:
     """``(file:line, value)`` for each non-blank line of a JSON-lines file; a line that is not
     JSON is a :class:`DataError` naming it (what each value must be is the caller's check).

@@ -13,7 +13,6 @@ and an integer tensor silently cast).
 
 from __future__ import annotations
 
-import json
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,16 +21,12 @@ from typing import Any
 import torch
 
 from nanonlp.errors import DataError
+from nanonlp.fileio import read_json as read_any_json
 
 
 def read_json(path: Path) -> dict[str, Any]:
     """A JSON object from ``path``; a missing or malformed file is a :class:`DataError`."""
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: missing (expected a transformers model folder)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: not valid JSON ({str(e)[:60]})") from None
+    d = read_any_json(path, "missing (expected a transformers model folder)")
     if not isinstance(d, dict):
         raise DataError(f"{path}: not a JSON object")
     return d

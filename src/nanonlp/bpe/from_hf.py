@@ -23,7 +23,6 @@ sub-word prefixes and suffixes, byte fallback, BPE dropout, special tokens that 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -31,7 +30,7 @@ from typing import Any, NamedTuple
 from nanonlp.bpe.bytelevel import bytes_to_unicode
 from nanonlp.bpe.patterns import GPT2_PATTERN
 from nanonlp.errors import DataError
-from nanonlp.fileio import read_text_lines
+from nanonlp.fileio import read_json, read_text_lines
 
 EOT = "<|endoftext|>"
 
@@ -44,15 +43,6 @@ class BPEParts(NamedTuple):
     special_tokens: dict[str, int]  # special token -> id
     ids: list[int]  # the file's id of each token in rank order
     where: str  # the file(s) read, for error messages
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: not valid JSON ({str(e)[:60]})") from None
 
 
 def read_merges_txt(path: Path) -> list[tuple[str, str]]:
@@ -158,7 +148,7 @@ def _pattern_of(pre: Any, where: str) -> str:
 def from_tokenizer_json(path: Path) -> BPEParts:
     """The parts of an HF ``tokenizer.json`` holding a byte-level BPE."""
     where = str(path)
-    spec = _read_json(path)
+    spec = read_json(path)
     model = spec.get("model") if isinstance(spec, dict) else None
     if not isinstance(model, dict) or model.get("type") != "BPE":
         kind = model.get("type") if isinstance(model, dict) else None
@@ -195,12 +185,12 @@ def from_tokenizer_json(path: Path) -> BPEParts:
 
 def from_vocab_merges(folder: Path) -> BPEParts:
     """The parts of GPT-2's ``vocab.json`` + ``merges.txt`` (GPT-2 split pattern)."""
-    vocab = _read_json(folder / "vocab.json")
+    vocab = read_json(folder / "vocab.json")
     merges = read_merges_txt(folder / "merges.txt")
     specials: dict[str, int] = {}
     config = folder / "tokenizer_config.json"
     if config.is_file():
-        decoder = _read_json(config).get("added_tokens_decoder") or {}
+        decoder = read_json(config).get("added_tokens_decoder") or {}
         for i, t in decoder.items() if isinstance(decoder, dict) else ():
             if isinstance(t, dict) and isinstance(t.get("content"), str) and str(i).isdigit():
                 specials[t["content"]] = int(i)
