@@ -18,6 +18,9 @@ The checkpoint is the sentence-transformers folder of the ``all-minilm-l6-v2-mod
     all: recall@1, recall@10, MRR beside TF-IDF (recomputed here) and the SimCSE-trained tiny
     BERT that section recorded (MRR 0.8044).
 
+Each finished phase is kept in ``--work`` (``phase-NAME.json``) and reused by a rerun;
+``--phase NAME`` runs that one again.
+
     python benchmarks/bert_pretrained.py --record
 """
 
@@ -48,15 +51,16 @@ def checkpoint(work: Path) -> tuple[Path, Path]:
     return folder, ckpt
 
 
-def corpora(quick: bool) -> dict[str, list[str]]:
+def corpora(quick: bool, long: int) -> dict[str, list[str]]:
     from nanonlp import datasets as D
 
     sst = list(dict.fromkeys(r.text for r in D.load("sst2", "dev")))
     reviews = [" ".join(r.text.split()) for r in D.load("movie_reviews")]
-    return {"short": sst[:200] if quick else sst, "long": reviews[:40 if quick else 300]}
+    return {"short": sst[:200] if quick else sst, "long": reviews[:40 if quick else long]}
 
 
-def throughput(folder: Path, ckpt: Path, quick: bool, batch: int) -> tuple[list, dict]:
+def throughput(folder: Path, ckpt: Path, quick: bool, batch: int, long: int
+               ) -> tuple[list, dict]:
     """(a): sentences/s of ours and sentence-transformers, after checking every cosine."""
     from sentence_transformers import SentenceTransformer
 
@@ -75,14 +79,16 @@ def throughput(folder: Path, ckpt: Path, quick: bool, batch: int) -> tuple[list,
         return st.encode(lines, batch_size=batch, convert_to_numpy=True)
 
     rows, notes = [], {}
-    for case, lines in corpora(quick).items():
+    for case, lines in corpora(quick, long).items():
         a, b = ours(lines), theirs(lines)
         cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
         if cos.min() < 0.99999:
             raise SystemExit(f"{case}: line {int(cos.argmin())} has cosine {cos.min():.6f}")
         cut = sum(len(st.tokenizer(t)["input_ids"]) > spec["max_seq_length"] for t in lines)
+        # the check above was each side's warm-up
         seconds = alternate({"ours": lambda lines=lines: ours(lines),
-                             "st": lambda lines=lines: theirs(lines)}, 1 if quick else 3)
+                             "st": lambda lines=lines: theirs(lines)}, 1 if quick else 3,
+                            warmup=False)
         what = (f"{len(lines):,} SST-2 dev sentences" if case == "short" else
                 f"{len(lines):,} movie_reviews reviews, one line each ({cut:,} cut at "
                 f"{spec['max_seq_length']} tokens)")
@@ -139,6 +145,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads, both sides")
     p.add_argument("--batch", type=int, default=32, help="lines per forward pass, both sides "
                    "(32: SentenceTransformer.encode's default)")
+    p.add_argument("--long", type=int, default=120, help="movie reviews in the long case")
+    p.add_argument("--phase", choices=("throughput", "retrieval"), help="run only this one")
     args = p.parse_args()
     data_dir()
     torch.set_num_threads(args.threads)
@@ -147,14 +155,23 @@ def main() -> None:
     folder, ckpt = checkpoint(work)
     rows, notes = [], {}
     for name, phase in (("throughput", lambda: throughput(folder, ckpt, args.quick,
-                                                          args.batch)),
+                                                          args.batch, args.long)),
                         ("retrieval", lambda: retrieval(ckpt, args.quick))):
-        r, n = phase()
+        done = work / f"phase-{name}.json"  # a finished phase is reused (delete it to rerun)
+        if args.phase not in (None, name) or (args.phase is None and done.exists()):
+            if not done.exists():
+                continue
+            r, n = json.loads(done.read_text())
+            for row in r:
+                print(json.dumps(row), flush=True)
+        else:
+            r, n = phase()
+            done.write_text(json.dumps([r, n], default=str))
         rows += r
         notes[name] = n
         print(json.dumps(n, default=str), flush=True)
     (work / "notes.json").write_text(json.dumps(notes, indent=1, default=str))
-    if args.record:
+    if args.record and {"throughput", "retrieval"} <= notes.keys():
         record("bert-pretrained", rows, describe(notes, args))
 
 
@@ -166,7 +183,7 @@ def describe(notes: dict, args) -> str:
         "embedding.json).",
         f"(a) Whole path, text in, vectors out, {args.threads} torch threads and batches of "
         f"{args.batch} on both sides, alternating rounds (median of 3). Every line's cosine "
-        "was checked first: minimum " + ", ".join(
+        "was checked first (that pass is each side's warm-up): minimum " + ", ".join(
             f"{k} {v['min_cosine']:.7f} over {v['lines']:,} lines" for k, v in a.items()) + ".",
         f"(b) Zero-shot: no training on eng-fra. MRR / recall@1 / recall@10: TF-IDF "
         f"{b['tfidf']['mrr']:.4f} / {b['tfidf']['recall@1']:.4f} / "
