@@ -358,6 +358,12 @@ class Chat:
                                                            self.cache)
         return logits[0, -1].float().cpu()
 
+    def extend(self, messages: Sequence[dict[str, str]]) -> None:
+        """Put earlier turns of a conversation into the chat (and its cache) as they were
+        said, e.g. to answer a conversation that a page or a script holds."""
+        if messages:
+            self._feed(render(self.tok, messages)[0])
+
     def say(self, text: str) -> Iterator[str]:
         """Stream the answer to the user message ``text``, as text pieces."""
         c = self.config
@@ -386,6 +392,5 @@ def reply(model: GPT, tok, messages: Sequence[dict[str, str]],
     *before, last = messages
     if last["role"] != "user":
         raise DataError("the last message must be the user's (the one to answer)")
-    if before:
-        chat._feed(render(tok, before)[0])
+    chat.extend(before)
     return "".join(chat.say(last["content"]))

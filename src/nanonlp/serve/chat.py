@@ -113,8 +113,7 @@ def stream_reply(model: GPT, tok, messages: Sequence[dict[str, str]], config: Ch
     prompt = history + render(tok, [last], reply=True)[0]
     yield {"event": "prompt", "tokens": describe(tok, prompt),
            "block_size": model.config.block_size}
-    if history:
-        chat._feed(history)  # as reply() does: Chat has no public way to be told a history
+    chat.extend(before)  # the earlier turns, as reply() feeds them
     for piece in chat.say(last["content"]):
         yield {"event": "text", "text": piece}
         if time.monotonic() > deadline:
