@@ -170,7 +170,8 @@ def decode(model, tok, sources, answer) -> tuple[list[str], float]:
     return hyps, time.perf_counter() - t0
 
 
-def run_ours(folder: Path, budget_s: float, peers: list[str]) -> dict:
+def run_ours(folder: Path, budget_s: float | None, peers: list[str], steps: int = 0,
+             beam: bool = True) -> dict:
     from nanonlp.gpt import chat as C
     from nanonlp.seq2seq.data import group_references
     from nanonlp.seq2seq.train import score
@@ -181,11 +182,14 @@ def run_ours(folder: Path, budget_s: float, peers: list[str]) -> dict:
     write_jsonl(folder / "train.jsonl", (conversation(p.source, p.target) for p in pairs["train"]))
     write_jsonl(folder / "val.jsonl", (conversation(p.source, p.target) for p in pairs["val"]))
     trainer = C.make_trainer(base, folder / "train.jsonl", folder / "val.jsonl",
-                             {**GPT_TRAIN, "out": str(folder / "run")})
+                             {**GPT_TRAIN, "out": str(folder / "run"),
+                              **({"max_steps": steps, "eval_interval": max(1, steps // 4)}
+                                 if steps else {})})
     rows = trainer.data.splits["train"]
     barrier(folder, peers)
     start = time.perf_counter()
-    fit(trainer, "gpt finetune (chat)", budget_min=budget_s / 60, progress=False,
+    fit(trainer, "gpt finetune (chat)", budget_min=None if steps else budget_s / 60,
+        progress=False,
         info={"checkpoint": str(base), "chat": "train.jsonl", "dev": "val.jsonl"})
     train_s = time.perf_counter() - start
     model, tok = C.load_chat(folder / "run" / "best")
@@ -195,7 +199,8 @@ def run_ours(folder: Path, budget_s: float, peers: list[str]) -> dict:
                             lambda s: C.reply(model, tok, conversation(s)["messages"], greedy))
     bleu, chrf, sig = score(hyps, refs)
     model.eval()
-    beam_hyps, beam_s = decode(model, tok, sources, lambda s: beam_answer(model, tok, s))
+    beam_hyps, beam_s = decode(model, tok, sources, lambda s: beam_answer(model, tok, s)) \
+        if beam else (hyps, 0.0)
     beam_bleu, beam_chrf, _ = score(beam_hyps, refs)
     write_jsonl(folder / "test.jsonl", (conversation(s) for s in sources))
     (folder / "greedy.json").write_text(json.dumps(hyps, ensure_ascii=False))
@@ -360,7 +365,9 @@ def notes_text(ours, anchor, chat, jsonl, load, budget_s) -> str:
         f"references each, scored multi-reference ({ours['signature']}) on tutorial-normalised "
         f"text on both sides, as `seq2seq.train.evaluate` does.",
         f"Two processes started together (each waited for the other's preparation), one "
-        f"torch thread each, nice 10, {budget_s / 60:g} min of training each. Ours: "
+        f"torch thread each, nice 10, a budget of {budget_s / 60:g} min of training each "
+        f"(used: ours {ours['train_s'] / 60:.1f}, anchor {anchor['train_s'] / 60:.1f}; the "
+        f"trainer re-aims its last step at the speed so far, so a run can end early). Ours: "
         f"{ours['steps']:,} steps of batch 32 conversations; GPT {GPT_SHAPE['n_layer']} "
         f"layers x {GPT_SHAPE['n_embd']} wide, {GPT_SHAPE['n_head']} heads, rotary, QK-norm, "
         f"dropout {GPT_SHAPE['dropout']}, {ours['params']:,} parameters (tied embeddings), "
@@ -393,13 +400,34 @@ def notes_text(ours, anchor, chat, jsonl, load, budget_s) -> str:
     ])
 
 
+def equal_steps(steps: int, work: Path) -> None:
+    """Ours alone for ``steps`` steps (e.g. the anchor's count in the timed run)."""
+    folder = work / "ours"
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = ["nice", "-n", "10", sys.executable, __file__, "--worker", "ours", "--steps",
+           str(steps), "--out", str(folder)]
+    t0 = time.perf_counter()
+    with (folder / "log.txt").open("w") as log:
+        subprocess.run(cmd, env=one_thread_env(), stdout=log, stderr=subprocess.STDOUT,
+                       check=True)
+    res = json.loads((folder / "result.json").read_text())
+    print(json.dumps({"steps": res["steps"], "train_min": round(res["train_s"] / 60, 1),
+                      "best_val": round(res["best_val"], 3), "bleu_greedy": res["bleu_greedy"],
+                      "chrf_greedy": res["chrf_greedy"], "wall_min":
+                      round((time.perf_counter() - t0) / 60, 1), "work": str(work)}))
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--budget-min", type=float, default=10.0,
                    help="minutes of training for each side (default 10)")
     p.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     p.add_argument("--from", dest="from_", default=None, metavar="DIR",
-                   help="take the trained results from an earlier run's --work folder")
+                   help="take the results (and timings) of an earlier run's --work folder "
+                        "(give its --budget-min too)")
+    p.add_argument("--steps", type=int, default=0, metavar="N",
+                   help="instead: train ours alone for N steps (no budget, no anchor) and "
+                        "print its greedy BLEU (the equal-steps check)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--budget-s", type=float, help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
@@ -410,7 +438,8 @@ def main() -> None:
 
         torch.set_num_threads(1)
         folder = Path(args.out)
-        res = WORKERS[args.worker](folder, args.budget_s, list(WORKERS))
+        res = run_ours(folder, None, ["ours"], args.steps, beam=False) if args.steps else \
+            WORKERS[args.worker](folder, args.budget_s, list(WORKERS))
         (folder / "result.json").write_text(json.dumps(res, indent=1, ensure_ascii=False))
         return
     import tempfile
@@ -418,21 +447,26 @@ def main() -> None:
     from nanonlp.bpe.formats import load_tokenizer
 
     budget_s = 20 if args.quick else args.budget_min * 60
+    if args.steps:
+        equal_steps(args.steps, Path(args.work or tempfile.mkdtemp(prefix="bench_chat_")))
+        return
     if args.from_:
         work = Path(args.from_)
         ours, anchor = (json.loads((work / n / "result.json").read_text()) for n in WORKERS)
         load = json.loads((work / "load.json").read_text())
-        budget_s = ours["train_s"]
     else:
         work = Path(args.work or tempfile.mkdtemp(prefix="bench_chat_"))
         ours, anchor, load = run_both(budget_s, work)
         (work / "load.json").write_text(json.dumps(load))
     best = work / "ours" / "run" / "best"
-    tok = load_tokenizer(best)
-    chat = time_chat(best, tok)
-    jsonl = time_jsonl(best, work / "ours" / "test.jsonl",
-                       json.loads((work / "ours" / "greedy.json").read_text()))
-    (work / "chat_timing.json").write_text(json.dumps({"chat": chat, "jsonl": jsonl}, indent=1))
+    timing = work / "chat_timing.json"
+    if args.from_ and timing.exists():  # the earlier run's timings, taken on its machine load
+        chat, jsonl = (json.loads(timing.read_text())[k] for k in ("chat", "jsonl"))
+    else:
+        chat = time_chat(best, load_tokenizer(best))
+        jsonl = time_jsonl(best, work / "ours" / "test.jsonl",
+                           json.loads((work / "ours" / "greedy.json").read_text()))
+        timing.write_text(json.dumps({"chat": chat, "jsonl": jsonl}, indent=1))
     case = f"eng-fra en->fr tutorial filter, test {ours['sentences']} sources, " \
            f"{budget_s / 60:.0f} min each"
     gru = "GRU encoder-decoder (translate --preset tutorial)"
