@@ -3,8 +3,10 @@
 Presets: ``shakespeare-char`` (nanoGPT's ``train_shakespeare_char.py``: 6x6x384, block 256,
 dropout 0.2), ``nanogpt-cpu`` (the CPU variant of that recipe from nanoGPT's README: 4 layers,
 4 heads, 128 wide, block 64, batch 12, 2,000 iterations, no dropout), ``cpu-modern`` (the same
-size with what the field has adopted since: rotary positions, QK-norm, bfloat16 autocast),
-``tiny`` (for tests and smoke runs) and ``gpt2`` (the 124M shape of Radford et al. 2019).
+size with what the field has adopted since: rotary positions, QK-norm, bfloat16 autocast where
+it measures faster), ``cpu-muon`` (cpu-modern with the modded-nanogpt speedrun's pieces that pay
+on a CPU: the Muon optimizer, ...), ``tiny`` (for tests and smoke runs) and ``gpt2`` (the 124M
+shape of Radford et al. 2019).
 """
 
 from __future__ import annotations
@@ -140,6 +142,17 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "train": dict(max_steps=2000, batch_size=12, lr=6e-3, min_lr=1e-4, warmup_steps=100,
                       beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_interval=250,
                       eval_steps=20, dtype="auto"),
+    },
+    "cpu-muon": {
+        # cpu-modern with the modded-nanogpt speedrun's pieces that measure as paying on a
+        # 2-core CPU at nanoGPT's wall-clock (benchmarks/gpt_modern.py, issue #32)
+        "model": dict(block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0,
+                      norm="layernorm", pos="rotary", qk_norm=True, qk_norm_kind="layernorm",
+                      activation="relu2", zero_init_proj=True, tie_weights=False,
+                      logit_softcap=30.0),
+        "train": dict(max_steps=2000, batch_size=12, lr=6e-3, min_lr=1e-4, warmup_steps=100,
+                      beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_interval=250,
+                      eval_steps=20, dtype="auto", optimizer="muon", muon_lr=0.02),
     },
     "gpt2": {
         # GPT-2 small (124M with the 50,257-token vocabulary); nanoGPT train_gpt2.py recipe
