@@ -32,6 +32,25 @@ def read_json(path: Path) -> dict[str, Any]:
     return d
 
 
+def check_model_type(d: dict[str, Any], where: str, model_type: str, name: str,
+                     architectures: tuple[str, ...], required: dict[str, Any],
+                     part: str) -> None:
+    """Refuse a ``config.json`` of another model family, of an architecture ``PART import``
+    does not read, or with a setting our model cannot hold (``required``: key -> the one
+    value it can), each by name."""
+    if d.get("model_type") != model_type:
+        raise DataError(f"{where}: model_type {d.get('model_type')!r} is not {name}; `{part} "
+                        f"import` reads {' or '.join(architectures)} folders")
+    arch = d.get("architectures") or []
+    if not isinstance(arch, list) or any(a not in architectures for a in arch):
+        raise DataError(f"{where}: architectures {arch} are not "
+                        f"{' or '.join(architectures)}")
+    for key, want in required.items():
+        if d.get(key, want) != want:
+            raise DataError(f"{where}: {key} is {d[key]!r}; nanonlp's {part.upper()} needs "
+                            f"{want!r}")
+
+
 def weight_files(folder: Path) -> list[Path]:
     """The weight files of an HF folder: one ``model.safetensors``, the shards its index names,
     or a ``pytorch_model.bin``."""

@@ -42,7 +42,13 @@ import torch
 from nanonlp.bert.config import BertConfig
 from nanonlp.bert.model import BertForMaskedLM
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.hf_folder import check_out, iter_tensors, read_json, weight_files
+from nanonlp.hf_folder import (
+    check_model_type,
+    check_out,
+    iter_tensors,
+    read_json,
+    weight_files,
+)
 
 ARCHITECTURES = ("BertForMaskedLM", "BertForPreTraining", "BertModel")
 #: config fields that must hold these values for our BERT to compute what HF's does
@@ -81,15 +87,7 @@ def config_from_hf(d: dict[str, Any], specials: dict[str, int],
     >>> c.n_inner, c.block_size, c.norm_eps, c.dropout, c.prenorm
     (None, 512, 1e-12, 0.1, False)
     """
-    if d.get("model_type") != "bert":
-        raise DataError(f"{where}: model_type {d.get('model_type')!r} is not BERT; "
-                        f"`bert import` reads {', '.join(ARCHITECTURES)} folders")
-    arch = d.get("architectures") or []
-    if not isinstance(arch, list) or any(a not in ARCHITECTURES for a in arch):
-        raise DataError(f"{where}: architectures {arch} are not {', '.join(ARCHITECTURES)}")
-    for key, want in REQUIRED.items():
-        if d.get(key, want) != want:
-            raise DataError(f"{where}: {key} is {d[key]!r}; nanonlp's BERT needs {want!r}")
+    check_model_type(d, where, "bert", "BERT", ARCHITECTURES, REQUIRED, "bert")
 
     def need(key: str) -> Any:
         if d.get(key) is None:

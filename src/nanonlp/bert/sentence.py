@@ -32,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from nanonlp.errors import DataError
+from nanonlp.fileio import read_json
 
 MODULES_FILE = "modules.json"
+NAMED = f"missing (named by {MODULES_FILE})"  # a file modules.json names is not there
 MODULE_CONFIG = "sentence_bert_config.json"  # in the Transformer module's folder
 POOLING_DIR = "1_Pooling"
 #: sentence-transformers' pooling mode -> ours (nanonlp.bert.model.POOLING)
@@ -99,15 +101,6 @@ def pooling_mode(config: dict[str, Any], where: str = "1_Pooling/config.json") -
     return MODES[on[0]]
 
 
-def _json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: missing (named by {MODULES_FILE})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: not valid JSON ({str(e)[:60]})") from None
-
-
 def _positive_int(value: Any, what: str, where: Path) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise DataError(f"{where}: {what} {value!r} is not a positive whole number")
@@ -121,7 +114,7 @@ def read_modules(folder: str | os.PathLike) -> SentenceFolder | None:
     path = folder / MODULES_FILE
     if not path.is_file():
         return None
-    modules = _json(path)
+    modules = read_json(path, NAMED)
     if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
         raise DataError(f"{path}: not a list of modules")
     kinds = [module_kind(m.get("type")) for m in modules]
@@ -138,17 +131,17 @@ def read_modules(folder: str | os.PathLike) -> SentenceFolder | None:
             raise DataError(f"{path}: module path {rel!r} is not a folder inside {folder}")
     bert = folder / where["Transformer"]
     pool_cfg = folder / where["Pooling"] / "config.json"
-    pool = _json(pool_cfg)
+    pool = read_json(pool_cfg, NAMED)
     if not isinstance(pool, dict):
         raise DataError(f"{pool_cfg}: not a JSON object")
     dim = pool.get("word_embedding_dimension", pool.get("embedding_dimension"))
     module_cfg = bert / MODULE_CONFIG
-    st = _json(module_cfg) if module_cfg.is_file() else {}
+    st = read_json(module_cfg, NAMED) if module_cfg.is_file() else {}
     if not isinstance(st, dict):
         raise DataError(f"{module_cfg}: not a JSON object")
     limit, limit_from = st.get("max_seq_length"), module_cfg
     if limit is None and (bert / "tokenizer_config.json").is_file():
-        tc = _json(bert / "tokenizer_config.json")
+        tc = read_json(bert / "tokenizer_config.json", NAMED)
         limit_from = bert / "tokenizer_config.json"
         limit = tc.get("model_max_length") if isinstance(tc, dict) else None
         limit = None if isinstance(limit, (int, float)) and limit >= HUGE else limit

@@ -37,7 +37,13 @@ from nanonlp.errors import DataError
 from nanonlp.gpt.config import GPTConfig
 from nanonlp.gpt.export import CONV1D
 from nanonlp.gpt.model import GPT
-from nanonlp.hf_folder import check_out, iter_tensors, read_json, weight_files
+from nanonlp.hf_folder import (
+    check_model_type,
+    check_out,
+    iter_tensors,
+    read_json,
+    weight_files,
+)
 
 ARCHITECTURES = ("GPT2LMHeadModel", "GPT2Model")
 #: HF ``activation_function`` -> ours (``gelu_new``, ``gelu_fast`` and ``gelu_pytorch_tanh`` are
@@ -58,16 +64,7 @@ def config_from_hf(d: dict[str, Any], where: str = "config.json") -> GPTConfig:
     >>> c.block_size, c.bias, c.activation, c.tie_weights, c.dropout
     (1024, True, 'gelu_tanh', True, 0.1)
     """
-    mt = d.get("model_type")
-    if mt != "gpt2":
-        raise DataError(f"{where}: model_type {mt!r} is not GPT-2; `gpt import` reads "
-                        f"{' or '.join(ARCHITECTURES)} folders")
-    arch = d.get("architectures") or []
-    if not isinstance(arch, list) or any(a not in ARCHITECTURES for a in arch):
-        raise DataError(f"{where}: architectures {arch} are not {' or '.join(ARCHITECTURES)}")
-    for key, want in REQUIRED.items():
-        if d.get(key, want) != want:
-            raise DataError(f"{where}: {key} is {d[key]!r}; nanonlp's GPT needs {want!r}")
+    check_model_type(d, where, "gpt2", "GPT-2", ARCHITECTURES, REQUIRED, "gpt")
     act = d.get("activation_function", "gelu_new")
     if act not in ACTIVATIONS:
         raise DataError(f"{where}: unknown activation_function {act!r}; nanonlp's GPT has "
