@@ -49,10 +49,7 @@ RECIPE = "cpu-muon"
 #: fields that undo it (what cpu-modern, the AdamW recipe it grew from, has there)
 PIECES = {
     "muon": ({}, {"optimizer": "adamw"}),
-    "relu2": ({"activation": "gelu"}, {}),
-    "zero_init_proj": ({"zero_init_proj": False}, {}),
-    "logit_softcap": ({"logit_softcap": None}, {}),
-    "untied head": ({"tie_weights": True}, {}),
+    "batch 24": ({}, {"batch_size": 12}),
 }
 
 
