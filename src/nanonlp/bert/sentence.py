@@ -63,7 +63,7 @@ class SentenceFolder:
 
 
 def module_kind(type_: str) -> str | None:
-    """Which of :data:`KINDS` a ``modules.json`` type names (any release's module path), or
+    """Which of ``KINDS`` a ``modules.json`` type names (any release's module path), or
     None for a module nanonlp does not read.
 
     >>> module_kind("sentence_transformers.models.Pooling")

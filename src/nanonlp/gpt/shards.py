@@ -212,7 +212,7 @@ class Encoded:
     train: np.ndarray  # the train documents' ids, each followed by end-of-text
     val: np.ndarray
     docs: int = 0  # raw documents consumed (skipped ones included)
-    bytes: int = 0  # their size as read (the progress bar's measure)
+    n_bytes: int = 0  # their size as read (the progress bar's measure)
     chars: int = 0
     skipped: int = 0  # documents left out as not valid UTF-8 (errors="skip")
     empty: int = 0  # documents with no text
@@ -233,7 +233,7 @@ def encode_documents(batch: list[RawDoc]) -> Encoded:
     tok, eot, vf = _worker["tok"], _worker["eot"], _worker["val_fraction"]
     out: dict[bool, list[int]] = {False: [], True: []}  # in val? -> the ids, one flat list
     res = Encoded(np.zeros(0), np.zeros(0), docs=len(batch),
-                  bytes=sum(len(doc[0]) for doc in batch))
+                  n_bytes=sum(len(doc[0]) for doc in batch))
     for raw, name, line, offset in batch:
         text = _document_text(raw, name, line, offset)
         if text is None:
@@ -303,7 +303,7 @@ def ordered_map(fn: Callable, items: Iterable, workers: int, init: Callable,
 
 
 def batches(docs: Iterable[RawDoc], max_bytes: int | None = None) -> Iterator[list[RawDoc]]:
-    """Group documents into lists of about ``max_bytes`` (default :data:`BATCH_BYTES`).
+    """Group documents into lists of about ``max_bytes`` (default ``BATCH_BYTES``).
 
     >>> [len(b) for b in batches([(b"ab", "f", 1, 0)] * 5, max_bytes=4)]
     [2, 2, 1]
@@ -397,7 +397,7 @@ class Counts:
     """Counters of a prepare run (what meta.json reports; the resume file keeps them)."""
     docs: int = 0  # raw documents read, skipped and empty ones included
     chars: int = 0
-    bytes: int = 0
+    n_bytes: int = 0
     skipped: int = 0
     empty: int = 0
 
@@ -440,18 +440,18 @@ def prepare_documents(files: list[Path], out: Path, tok, tokenizer_file: str | o
         if bar is not None:
             bar.update(len(doc[0]))
     if max_chars is not None:
-        docs = _first_chars(docs, max_chars - counts.bytes)
+        docs = _first_chars(docs, max_chars - counts.n_bytes)
     snapshot = _snapshot(key, counts, writers)  # the last point where every batch is whole
     try:
         last = time.monotonic()
         for res in ordered_map(encode_documents, batches(docs), workers, start_encoder, init):
             writers["train"].append(res.train)
             writers["val"].append(res.val)
-            for name in ("docs", "chars", "bytes", "skipped", "empty"):
+            for name in ("docs", "chars", "n_bytes", "skipped", "empty"):
                 setattr(counts, name, getattr(counts, name) + getattr(res, name))
             snapshot = _snapshot(key, counts, writers)
             if bar is not None:
-                bar.update(res.bytes)
+                bar.update(res.n_bytes)
                 bar.set_postfix(tokens=f"{writers['train'].tokens + writers['val'].tokens:,}",
                                 refresh=False)
             if time.monotonic() - last > CHECKPOINT_SECONDS:

@@ -4,7 +4,7 @@ The server keeps no conversation: the page sends every message of it with each t
 request renders them with the chat template and streams the reply of a fresh
 :class:`~nanonlp.gpt.chat.Chat` seeded from the request, as :func:`nanonlp.gpt.chat.reply`
 computes it (the test checks they are equal). A turn therefore re-reads the whole conversation
-(capped: :data:`MAX_MESSAGES` messages, ``max_text_chars`` characters in all) instead of
+(capped: ``MAX_MESSAGES`` messages, ``max_text_chars`` characters in all) instead of
 keeping a KV cache between requests; what that costs is one prompt's forward pass, and what it
 buys is that concurrent chats, or two tabs of one, share nothing.
 
@@ -74,7 +74,7 @@ def chat_model(models: Models, body: dict) -> Loaded:
 
 def messages_field(body: dict, max_chars: int) -> list[dict[str, str]]:
     """The conversation to answer: checked as ``gpt chat --jsonl`` checks a line, at most
-    :data:`MAX_MESSAGES` messages and ``max_chars`` characters of content in all, the last
+    ``MAX_MESSAGES`` messages and ``max_chars`` characters of content in all, the last
     message the user's and not blank.
 
     >>> messages_field({"messages": [{"role": "user", "content": "hi"}]}, 10)
