@@ -151,7 +151,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # longer, and it still wins), + batch 24 1.782 (the step's fixed Newton-Schulz cost
         # shared by twice the tokens); muon_lr 0.05 1.794, batch 32 1.790; ReLU^2 1.889
         # against 1.902 with AdamW; all pieces at once (ReLU^2, zero-init projections,
-        # untied head, soft-cap 30) 1.812, worse than Muon alone: not kept
+        # untied head, soft-cap 30) 1.812, worse than Muon alone: not kept. At the full budget
+        # (2,000 anchor steps), 3 seeds: 1.625 (1.6217-1.6295) against nanogpt-cpu's 1.909
         "model": dict(block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0,
                       norm="layernorm", pos="rotary", qk_norm=True, qk_norm_kind="layernorm",
                       activation="gelu"),
