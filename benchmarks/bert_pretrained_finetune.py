@@ -269,10 +269,12 @@ def main() -> None:
                    help="run only these phases (repeatable; default: all); --record writes "
                    "every phase found in --work")
     p.add_argument("--budget-min", type=float, default=15.0, help="minutes per accuracy task")
+    p.add_argument("--threads", type=int, default=THREADS,
+                   help="torch threads (1, with two tasks run side by side: CPU-minutes)")
     p.add_argument("--ner-min", type=float, default=30.0, help="minutes of NER fine-tuning")
     args = p.parse_args()
     data_dir()
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     ckpt = checkpoint(work)
