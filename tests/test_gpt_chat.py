@@ -197,3 +197,72 @@ def test_an_hf_export_renders_conversations_with_the_same_ids(base, tmp_path):
         prompt = hf_tok.apply_chat_template(talk[:-1], tokenize=True, add_generation_prompt=True)
         prompt = prompt if isinstance(prompt, list) else prompt["input_ids"]
         assert list(prompt) == C.render(tok, talk[:-1], reply=True)[0]
+
+
+class _EndsSoon(torch.nn.Module):
+    """The model, but after a generated token whose id is a multiple of 3 the end of the turn
+    comes next: answers end at different steps, so rows leave a batch as it decodes."""
+
+    def __init__(self, inner, tok):
+        super().__init__()
+        self.inner, self.config = inner, inner.config
+        self.end = tok.special_tokens["<|assistant_end|>"]
+        self.first_special = min(tok.special_tokens.values())
+
+    def forward_cached(self, idx, cache=None):
+        logits, cache = self.inner.forward_cached(idx, cache)
+        hit = (idx % 3 == 0) & (idx < self.first_special)
+        logits[..., self.end] += 1e4 * hit
+        return logits, cache
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_batched_replies_equal_one_at_a_time(base, temperature):
+    tok = C.with_chat_tokens(Tokenizer.load(base / "tok.model"))
+    model = _EndsSoon(C.resize_vocab(load_gpt(base / "base"), tok.vocab_size), tok)
+    convs = [t[:-1] for t in TALK] + [[{"role": "user", "content": w}] for w in
+                                      ("hi", "yo", "ok", "no", "hello", "2 + 2", "be", "4")]
+    convs.append([{"role": "user", "content": "your name? " * 8}])  # too long to batch
+    cfg = C.ChatConfig(temperature=temperature, top_k=None, max_new_tokens=16)
+    prompt_lengths = [len(C.render(tok, c, reply=True)[0]) for c in convs]
+    assert len(set(prompt_lengths)) < len(convs) and max(prompt_lengths) + 16 > 48
+    one = [C.reply(model, tok, c, cfg) for c in convs]
+    assert C.replies(model, tok, convs, cfg, batch_size=2) == one
+    assert C.replies(model, tok, convs, cfg) == one
+    if temperature == 0:  # (sampled, this random model's rows pick alike)
+        assert len({len(tok.encode(a)) for a in one}) > 2  # rows ended at different steps
+
+
+def test_jsonl_answers_the_lines_before_a_bad_one_then_stops(base, tmp_path, monkeypatch,
+                                                             capsys):
+    chat_file = _write(tmp_path / "chat.jsonl", TALK)
+    assert main(["gpt", "finetune", str(base / "base"), "--chat", str(chat_file), "--dev",
+                 str(chat_file), "--train.max_steps", "1", "--train.device", "cpu",
+                 "--train.out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    good = json.dumps({"messages": TALK[0][:1]})
+    for bad, want in [("{oops", "<stdin>:3: not valid JSON"),
+                      (json.dumps({"messages": TALK[0]}), "<stdin>:3: the last message must "
+                                                          "be the user's")]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(f"{good}\n\n{bad}\n{good}\n"))
+        rc = main(["gpt", "chat", str(tmp_path / "run" / "best"), "--jsonl",
+                   "--max_new_tokens", "3"])
+        out, err = capsys.readouterr()
+        assert rc == 2 and err.count("\n") == 1 and want in err, err
+        assert len(out.splitlines()) == 1 and "reply" in json.loads(out)
+
+
+def test_arrived_lines_does_not_wait_for_lines_not_sent_yet():
+    import os
+
+    from nanonlp.cli.chat import arrived_lines
+
+    r, w = os.pipe()
+    with os.fdopen(r, "r") as stream:
+        lines = arrived_lines(stream, 3)
+        os.write(w, b"a\nb\n")
+        assert next(lines) == ["a", "b"]  # the writer waits: no third line is awaited
+        os.write(w, b"c\nd\ne\nf\ng")
+        os.close(w)
+        rest = list(lines)
+        assert [x for batch in rest for x in batch] == ["c", "d", "e", "f", "g"] and max(map(len, rest)) == 3

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
+import select
 import sys
+from collections.abc import Iterator
 
 from nanonlp.cli.common import Command, add_train_flags, prefixed, say
 from nanonlp.cliargs import add_config_args, config_from_args
@@ -55,19 +59,79 @@ def _chat_args(p: argparse.ArgumentParser) -> None:
     add_config_args(p, C.ChatConfig)
 
 
+JSONL_BATCH = 32  # conversations answered together at most (C.replies batches equal lengths)
+
+
+def arrived_lines(stream, most: int) -> Iterator[list[str]]:
+    """The lines of a text stream in batches of at most ``most``: each batch is the lines that
+    have arrived (at least one), so a file is answered ``most`` lines at a time, and a script
+    that writes one line and waits for its answer gets it. Lines keep no newline.
+
+    >>> list(arrived_lines(io.StringIO("a\\nb\\nc"), 2))
+    [['a', 'b'], ['c']]
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        fd = None
+    if fd is None:  # an in-memory stream: all of it has arrived
+        lines = stream.read().splitlines()
+        for i in range(0, len(lines), most):
+            yield lines[i:i + most]
+        return
+    # read the descriptor itself: what the text wrapper buffers, select() cannot see
+    buf, eof, n = b"", False, 0
+    while True:
+        # wait for one whole line, then take whatever else has already arrived
+        while not eof and (b"\n" not in buf or (buf.count(b"\n") < most
+                                                 and select.select([fd], [], [], 0)[0])):
+            data = os.read(fd, 1 << 16)
+            eof = not data
+            buf += data
+        lines = buf.split(b"\n")
+        buf = lines.pop()  # a line not ended yet (at the end of the input, the last line)
+        if eof and buf:
+            lines.append(buf)
+        texts = []
+        for line in lines:
+            n += 1
+            try:
+                texts.append(line.decode("utf-8").removesuffix("\r"))
+            except UnicodeDecodeError:
+                raise DataError(f"<stdin>:{n}: not UTF-8 text") from None
+        for i in range(0, len(texts), most):
+            yield texts[i:i + most]
+        if eof:
+            return
+
+
 def _chat(args: argparse.Namespace) -> None:
     cfg = config_from_args(args, C.ChatConfig)
     model, tok = C.load_chat(args.checkpoint, pick_device(args.device))
     if args.jsonl:
-        for n, line in enumerate(sys.stdin, 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"<stdin>:{n}: not valid JSON ({e.msg})") from None
-            messages = C.check_conversation(value, f"<stdin>:{n}")
-            say(json.dumps({"reply": C.reply(model, tok, messages, cfg)}, ensure_ascii=False))
+        n = 0
+        for lines in arrived_lines(sys.stdin, JSONL_BATCH):
+            batch, bad = [], None
+            for line in lines:
+                n += 1
+                try:
+                    if line.strip():
+                        messages = C.check_conversation(json.loads(line), f"<stdin>:{n}")
+                        if messages[-1]["role"] != "user":
+                            raise DataError(f"<stdin>:{n}: the last message must be the "
+                                            "user's (the one to answer)")
+                        batch.append(messages)
+                except json.JSONDecodeError as e:
+                    bad = DataError(f"<stdin>:{n}: not valid JSON ({e.msg})")
+                except DataError as e:
+                    bad = e
+                if bad is not None:
+                    break
+            # the lines before a bad one are answered first
+            for answer in C.replies(model, tok, batch, cfg):
+                say(json.dumps({"reply": answer}, ensure_ascii=False))
+            if bad is not None:
+                raise bad
         return
     talk = C.Chat(model, tok, cfg)
     interactive = sys.stdin.isatty()

@@ -20,8 +20,7 @@ old ones (:func:`resize_vocab`), so a new token starts as an average token rathe
 
 An HF export (``gpt export``) carries the template as ``chat_template`` in
 ``tokenizer_config.json`` (:func:`write_chat_template`). Left out: reinforcement learning from
-feedback, tool use, and batched generation for ``--jsonl`` (answers are generated one
-conversation at a time).
+feedback, tool use, and padded batches (:func:`replies` batches only prompts of one length).
 """
 
 from __future__ import annotations
@@ -43,6 +42,7 @@ from nanonlp.fileio import iter_json_lines
 from nanonlp.gpt.model import GPT, load_gpt
 from nanonlp.gpt.sample import decoding_layout_, pick, stream_text
 from nanonlp.training import TrainConfig, Trainer
+from nanonlp.training.buckets import LengthOrder
 from nanonlp.training.config import overrides, resume_configs
 from nanonlp.training.distributed import DistInfo
 
@@ -63,7 +63,7 @@ CHAT_TRAIN = dict(max_steps=500, batch_size=16, lr=1e-4, min_lr=1e-5, warmup_ste
 
 def check_conversation(value: Any, where: str) -> list[dict[str, str]]:
     """The messages of one JSONL record ``{"messages": [...]}``, checked: each a role in
-    ``ROLES`` and a string content; at least one assistant turn.
+    ``ROLES`` and a string content.
 
     >>> check_conversation({"messages": [{"role": "user", "content": "hi"},
     ...                                  {"role": "assistant", "content": "hello"}]}, "c:1")
@@ -214,26 +214,28 @@ def encode_conversations(tok, conversations: Sequence[Sequence[dict[str, str]]],
 
 
 class ChatData:
-    """Encoded conversations per split, drawn at random and padded to the longest of a batch
-    (with id 0 and target -1, which the loss skips). ``dropped`` counts, per split, the
-    conversations longer than the block."""
+    """Encoded conversations per split in length-bucketed batches
+    (:mod:`nanonlp.training.buckets`: neighbours in length order, so a batch pads little),
+    padded to the longest of a batch with id 0 and target -1, which the loss skips.
+    ``dropped`` counts, per split, the conversations longer than the block."""
 
-    def __init__(self, splits: dict[str, list[tuple[list[int], list[int]]]]):
+    def __init__(self, splits: dict[str, list[tuple[list[int], list[int]]]], seed: int = 0):
+        g = torch.Generator().manual_seed(seed)
+        self.order: dict[str, LengthOrder] = {}
         for split, rows in splits.items():
             if not rows:
                 raise DataError(f"{split}: no conversation fits the model's block_size")
+            self.order[split] = LengthOrder([len(ids) for ids, _ in rows], g)
         self.splits = splits
         self.dropped: dict[str, int] = {}
 
     def batch(self, split: str, batch_size: int, generator: torch.Generator
               ) -> tuple[tuple[torch.Tensor], torch.Tensor]:
-        rows = self.splits[split]
-        pick_ = torch.randint(len(rows), (batch_size,), generator=generator).tolist()
-        T = max(len(rows[i][0]) for i in pick_)
-        x = torch.zeros((batch_size, T), dtype=torch.long)  # (B, T)
-        y = torch.full((batch_size, T), -1, dtype=torch.long)  # (B, T)
-        for b, i in enumerate(pick_):
-            ids, targets = rows[i]
+        rows = [self.splits[split][i] for i in self.order[split].draw(batch_size, generator)]
+        T = max(len(ids) for ids, _ in rows)
+        x = torch.zeros((len(rows), T), dtype=torch.long)  # (B, T)
+        y = torch.full((len(rows), T), -1, dtype=torch.long)  # (B, T)
+        for b, (ids, targets) in enumerate(rows):
             x[b, :len(ids)] = torch.tensor(ids)
             y[b, :len(targets)] = torch.tensor(targets)
         return (x,), y
@@ -284,7 +286,7 @@ def make_trainer(checkpoint: str | os.PathLike, chat: str | os.PathLike,
     splits, dropped = {}, {}
     for s, conversations in convs.items():
         splits[s], dropped[s] = encode_conversations(tok, conversations, model.config.block_size)
-    data = ChatData(splits)
+    data = ChatData(splits, tcfg.seed)
     data.dropped = dropped
     files = {TOKENIZER_FILE: tok.model_text().encode("utf-8"),
              CHAT_FILE: json.dumps({"template": "nanonlp-chat", "tokens": CHAT_TOKENS},
@@ -389,8 +391,73 @@ def reply(model: GPT, tok, messages: Sequence[dict[str, str]],
           config: ChatConfig | None = None) -> str:
     """The answer to a whole conversation (its last message is the user's), for scripts."""
     chat = Chat(model, tok, dataclasses.replace(config or ChatConfig(), system=None))
-    *before, last = messages
-    if last["role"] != "user":
-        raise DataError("the last message must be the user's (the one to answer)")
+    *before, last = _split_last(messages)
     chat.extend(before)
     return "".join(chat.say(last["content"]))
+
+
+def replies(model: GPT, tok, conversations: Sequence[Sequence[dict[str, str]]],
+            config: ChatConfig | None = None, batch_size: int = 32) -> list[str]:
+    """:func:`reply` to each conversation, in order, batched: conversations whose prompts
+    have the same number of tokens are run through the model together, ``batch_size`` at a
+    time, with no padding, so each answer is the one :func:`reply` gives alone (each row
+    samples with its own generator, seeded as :func:`reply` seeds it). A prompt too long to
+    answer inside the block is answered alone (its window slides)."""
+    config = dataclasses.replace(config or ChatConfig(), system=None)
+    block = model.config.block_size
+    prompts = []
+    for messages in conversations:
+        *before, last = _split_last(messages)
+        prompts.append(render(tok, before)[0] + render(tok, [last], reply=True)[0])
+    out: list[str | None] = [None] * len(prompts)
+    same_length: dict[int, list[int]] = {}
+    for i, p in enumerate(prompts):
+        if len(p) + config.max_new_tokens > block:
+            out[i] = reply(model, tok, conversations[i], config)
+        else:
+            same_length.setdefault(len(p), []).append(i)
+    for rows in same_length.values():
+        for k in range(0, len(rows), batch_size):
+            chunk = rows[k:k + batch_size]
+            for i, ids in zip(chunk, _decode_together(model, tok, [prompts[i] for i in chunk],
+                                                      config)):
+                out[i] = "".join(stream_text(tok, ids))
+    return out
+
+
+@torch.no_grad()
+def _decode_together(model: GPT, tok, prompts: list[list[int]], c: ChatConfig
+                     ) -> list[list[int]]:
+    """The answer ids of prompts of one length, decoded in one batch with the KV cache; a
+    row leaves the batch (and its cache rows) when it ends its turn."""
+    model.eval()
+    dev = next(model.parameters()).device
+    end = tok.special_tokens[TURN["assistant"][1]]
+    gens = [torch.Generator().manual_seed(c.seed) for _ in prompts]
+    answers: list[list[int]] = [[] for _ in prompts]
+    live = list(range(len(prompts)))  # the rows still answering, in cache order
+    logits, cache = model.forward_cached(torch.tensor(prompts, device=dev))
+    for step in range(c.max_new_tokens):
+        last = logits[:, -1].float().cpu()
+        nxt = {r: pick(last[j], c.temperature, c.top_k, None, gens[r])
+               for j, r in enumerate(live)}
+        keep = [j for j, r in enumerate(live) if nxt[r] != end]
+        live = [live[j] for j in keep]
+        if not live:
+            break
+        for r in live:
+            answers[r].append(nxt[r])
+        if step == c.max_new_tokens - 1:
+            break  # (the answers are as long as they may be: no need to run their last ids)
+        if len(keep) < len(nxt):
+            sel = torch.tensor(keep, device=dev)
+            cache = [(k.index_select(0, sel), v.index_select(0, sel)) for k, v in cache]
+        logits, cache = model.forward_cached(
+            torch.tensor([[nxt[r]] for r in live], device=dev), cache)
+    return answers
+
+
+def _split_last(messages: Sequence[dict[str, str]]) -> Sequence[dict[str, str]]:
+    if not messages or messages[-1]["role"] != "user":
+        raise DataError("the last message must be the user's (the one to answer)")
+    return messages

@@ -11,10 +11,9 @@ below ``2 * heldout``; else to ``train`` (:func:`heldout_split`). Hashing the *s
 every translation of one sentence on the same side, so no test source is ever seen in
 training, and the test set can be scored against all of a source's translations.
 
-Batches (:meth:`ParallelData.batch`) are length-bucketed: the pairs of a split are sorted by
-length once (ties in a seeded random order), and a batch is ``batch_size`` neighbours in that
-order from a random start, so each batch pads little and the draw depends only on the
-generator (an exactly resumable run).
+Batches (:meth:`ParallelData.batch`) are length-bucketed (:mod:`nanonlp.training.buckets`):
+``batch_size`` neighbours in length order from a random start, so each batch pads little and
+the draw depends only on the generator (an exactly resumable run).
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from nanonlp.datasets.records import Pair
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.seq2seq.config import DataConfig
 from nanonlp.seq2seq.vocab import BOS, EOS, PAD, UNK, BPEVocab, Vocab, WordVocab, normalize
+from nanonlp.training.buckets import LengthOrder
 
 SPLITS = ("train", "val", "test")
 MULTI30K_SPLITS = {"train": "train", "val": "val", "test": "test2016"}
@@ -192,23 +192,17 @@ class ParallelData:
 
     def __init__(self, splits: dict[str, list[tuple[list[int], list[int]]]], seed: int = 0):
         self.splits = splits
-        self.order: dict[str, torch.Tensor] = {}
+        self.order: dict[str, LengthOrder] = {}
         g = torch.Generator().manual_seed(seed)
         for name, items in splits.items():
             if not items:
                 raise DataError(f"no {name} pairs to train on")
-            tie = torch.randperm(len(items), generator=g).tolist()
-            # sort by (source length, target length), ties in a seeded random order
-            self.order[name] = torch.tensor(sorted(
-                range(len(items)), key=lambda i: (len(items[i][0]), len(items[i][1]), tie[i])))
+            # by (source length, target length), ties in a seeded random order
+            self.order[name] = LengthOrder([(len(s), len(t)) for s, t in items], g)
 
     def batch(self, split: str, batch_size: int, generator: torch.Generator
               ) -> tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
-        order = self.order[split]
-        n = len(order)
-        start = int(torch.randint(n, (1,), generator=generator))
-        # a window of neighbours in length order, wrapping so every pair is drawn equally often
-        idx = order[(start + torch.arange(min(batch_size, n))) % n].tolist()
+        idx = self.order[split].draw(batch_size, generator)
         return collate([self.splits[split][i] for i in idx])
 
 
