@@ -14,9 +14,10 @@ One text (a data set, or text files) is split by position, as in nanoGPT: the fi
 model has never seen any part of. It streams in ~1 MB pieces cut where the tokenizer's split
 pattern would cut anyway, so memory does not grow with the text.
 
-A corpus of many documents (a folder, a glob, JSON lines, Parquet) goes through
-:mod:`nanonlp.gpt.shards` instead: documents are streamed, split by a hash of each, and written
-to fixed-size shards ``train_000000.bin``... listed with their sha256 in ``meta.json``.
+A corpus of many documents (a folder, a glob, JSON lines, Parquet: :mod:`nanonlp.gpt.sources`)
+goes through :mod:`nanonlp.gpt.shards` instead: documents are streamed, split by a hash of each,
+and written to fixed-size shards ``train_000000.bin``... listed with their sha256 in
+``meta.json``.
 :class:`TokenData` reads either layout, and a nanoGPT folder (``train.bin``/``val.bin``, no
 ``meta.json``) given its vocabulary size.
 """
@@ -105,7 +106,7 @@ def text_pieces(source: str, split: str | None = None, max_chars: int | None = N
     ``errors="skip"`` leaves bytes that are not UTF-8 out of a file instead of stopping.
     """
     from nanonlp import datasets as D
-    from nanonlp.gpt.shards import open_packed
+    from nanonlp.gpt.sources import open_packed
 
     where = describe_source(source, split)
     names = [s.strip() for s in source.split(",") if s.strip()]
@@ -209,7 +210,7 @@ def prepare(config: PrepareConfig, progress: bool = False) -> dict[str, Any]:
     together (other files already in ``out`` stay), so an interrupted run never leaves a new
     ``train.bin`` beside an old ``meta.json`` or tokenizer.
     """
-    from nanonlp.gpt.shards import is_document_source
+    from nanonlp.gpt.sources import is_document_source
 
     if is_document_source(config.source):
         return _prepare_documents(config, progress)
@@ -310,20 +311,21 @@ def _prepare_documents(config: PrepareConfig, progress: bool) -> dict[str, Any]:
     """
     from nanonlp.bpe.tokenfile import token_dtype
     from nanonlp.gpt import shards as S
+    from nanonlp.gpt.sources import PACKED, expand_source, inner_suffix
 
     if config.tokenizer == "char":
         raise ConfigError("a corpus of documents needs a BPE tokenizer with an end-of-text "
                           "token (--tokenizer FILE.model, from `nanonlp bpe train`); the "
                           "character vocabulary is for one small text")
-    files = S.expand_source(config.source)
+    files = expand_source(config.source)
     tok = load_tokenizer(config.tokenizer)
     eot = S.end_of_text(tok)
     out = Path(config.out)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     # the bar's total is the bytes on disk where they are the bytes read (no ETA otherwise)
-    packed = any(Path(f).suffix in S.PACKED or S.inner_suffix(f) == ".parquet" for f in files)
-    bar = _bar(None if packed else sum(S.split_member(f)[0].stat().st_size for f in files),
+    packed = any(Path(f).suffix in PACKED or inner_suffix(f) == ".parquet" for f in files)
+    bar = _bar(None if packed else sum(split_member(f)[0].stat().st_size for f in files),
                "bytes", progress)
     settings = {"val_fraction": config.val_fraction, "text_field": config.text_field,
                 "errors": config.errors}

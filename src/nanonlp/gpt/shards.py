@@ -1,8 +1,8 @@
 """Token shards: a corpus of many documents, streamed into fixed-size token files, and read back.
 
-``prepare_documents`` reads documents one at a time (text files, JSON lines, Parquet rows;
-``.gz``/``.xz``/``.bz2``/``.zst`` unpacked on the fly), encodes them in ``workers`` processes
-and writes each split as shards of ``shard_tokens`` ids::
+``prepare_documents`` reads documents one at a time from :mod:`nanonlp.gpt.sources` (text
+files, JSON lines, Parquet rows; ``.gz``/``.xz``/``.bz2``/``.zst`` unpacked on the fly), encodes
+them in ``workers`` processes and writes each split as shards of ``shard_tokens`` ids::
 
     train_000000.bin  train_000001.bin ... val_000000.bin ...   raw little-endian ids, uint16
                                                                (uint32 past 65,536 tokens),
@@ -23,18 +23,14 @@ file was at that moment; a killed run started again truncates the partials to th
 skips the documents already in, and ends byte-identical to a run that was never stopped.
 
 :class:`TokenStream` reads the shards back as one memory-mapped sequence per split.
-Left out: deduplication and quality filtering (FineWeb's pipeline), and text files that are
-one huge document (a text file in a folder is read whole; give one big text as a single file,
-which ``gpt.data`` streams with the positional split).
+Left out: deduplication and quality filtering (FineWeb's pipeline).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import glob
 import hashlib
-import io
 import json
 import os
 import time
@@ -42,141 +38,24 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from nanonlp.bpe.tokenfile import token_dtype
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.fileio import atomic_write, open_binary, sha256_file, split_member
+from nanonlp.fileio import atomic_write, sha256_file, split_member
+from nanonlp.gpt.sources import RawDoc, document_text, inner_suffix, iter_raw_documents
 
 SHARD = "{split}_{index:06d}.bin"
 RESUME = ".prepare-resume.json"  # hidden: the state of an unfinished prepare
 EOT = "<|endoftext|>"
 BATCH_BYTES = 1 << 20  # documents per worker task: about 1 MB of text amortises the messages
 CHECKPOINT_SECONDS = 5.0  # how often the resume file is brought up to date
-DOC_SUFFIXES = (".jsonl", ".parquet")
-PACKED = {".gz", ".xz", ".bz2", ".zst"}
-
-#: one raw document: its bytes (or text, from Parquet), file, line or row, byte offset
-RawDoc = tuple[bytes | str, str, int, int]
 
 
 # ----------------------------------------------------------------------------------------------
-# sources
-
-
-def inner_suffix(path: str | os.PathLike) -> str:
-    """The suffix under any compression suffix.
-
-    >>> inner_suffix("a/web.jsonl.zst"), inner_suffix("b.txt"), inner_suffix("c.parquet")
-    ('.jsonl', '.txt', '.parquet')
-    """
-    p = Path(path)
-    while p.suffix in PACKED:
-        p = p.with_suffix("")
-    return p.suffix
-
-
-def is_document_source(source: str) -> bool:
-    """True when ``source`` names many documents (a folder, a glob, JSON lines or Parquet);
-    a named data set or plain text files are one text, split by position.
-
-    >>> is_document_source("tinyshakespeare"), is_document_source("web/*.txt")
-    (False, True)
-    """
-    for item in (s.strip() for s in source.split(",") if s.strip()):
-        if glob.has_magic(item) or inner_suffix(item) in DOC_SUFFIXES or Path(item).is_dir():
-            return True
-    return False
-
-
-def expand_source(source: str) -> list[Path]:
-    """The files of a comma-separated list of files, folders (every file below, hidden ones
-    left out) and globs, each group sorted by path so the order never depends on the disk."""
-    files: list[Path] = []
-    for item in (s.strip() for s in source.split(",") if s.strip()):
-        if glob.has_magic(item):
-            found = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
-            if not found:
-                raise DataError(f"{item}: no file matches")
-        elif Path(item).is_dir():
-            found = sorted(p for p in Path(item).rglob("*") if p.is_file() and not any(
-                part.startswith(".") for part in p.relative_to(item).parts))
-            if not found:
-                raise DataError(f"{item}: a folder with no files in it")
-        elif split_member(item)[0].exists():
-            found = [Path(item)]
-        else:
-            raise DataError(f"{item}: no such file, folder or glob")
-        files += found
-    return files
-
-
-@contextlib.contextmanager
-def open_packed(path: str | os.PathLike) -> Iterator[IO[bytes]]:
-    """:func:`~nanonlp.fileio.open_binary`, and Zstandard (``.zst``) through ``zstandard``."""
-    if Path(path).suffix != ".zst":
-        with open_binary(path) as f:
-            yield f
-        return
-    try:
-        import zstandard
-    except ImportError:
-        raise DataError(f"{path}: reading .zst needs the zstandard package "
-                        "(pip install 'nanonlp[data]')") from None
-    with open(path, "rb") as raw:
-        try:
-            with zstandard.ZstdDecompressor().stream_reader(raw) as f:
-                yield io.BufferedReader(f, 1 << 20)  # lines, which the bare reader lacks
-        except zstandard.ZstdError as e:
-            raise DataError(f"{path}: not a valid zstd file, or cut short ({e})") from None
-
-
-def iter_raw_documents(files: Iterable[Path], text_field: str) -> Iterator[RawDoc]:
-    """Every document of the files, undecoded: a text file is one document, a JSON line one
-    (the field is read in the worker), a Parquet row one (``text_field`` column)."""
-    for path in files:
-        name = os.fspath(path)
-        kind = inner_suffix(path)
-        if kind == ".parquet":
-            yield from _parquet_texts(path, text_field)
-            continue
-        with open_packed(path) as f:
-            if kind != ".jsonl":
-                yield f.read(), name, 1, 0
-                continue
-            offset = 0
-            for lineno, line in enumerate(f, start=1):
-                if line.strip():
-                    yield line, name, lineno, offset
-                offset += len(line)
-
-
-def _parquet_texts(path: Path, column: str) -> Iterator[RawDoc]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise DataError(f"{path}: reading Parquet needs the pyarrow package "
-                        "(pip install 'nanonlp[data]')") from None
-    try:
-        pf = pq.ParquetFile(path)
-    except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... for a damaged file
-        raise DataError(f"{path}: not a readable Parquet file ({e})") from None
-    names = pf.schema_arrow.names
-    if column not in names:
-        raise DataError(f"{path}: no column {column!r} (it has {', '.join(names[:8])}); "
-                        "name the text column with --text_field")
-    row = 0
-    name = os.fspath(path)
-    # row groups stream a batch at a time: a FineWeb file is never read whole
-    for batch in pf.iter_batches(batch_size=1024, columns=[column]):
-        for text in batch.column(0).to_pylist():
-            row += 1
-            if text is None or not isinstance(text, str):
-                raise DataError(f"{name}: row {row}: column {column!r} is not text "
-                                f"(got {type(text).__name__})")
-            yield text, name, row, 0
+# encoding in workers
 
 
 def end_of_text(tok) -> int:
@@ -189,10 +68,6 @@ def end_of_text(tok) -> int:
     raise ConfigError("a corpus of documents needs a BPE tokenizer with an end-of-text special "
                       f"token ({EOT}); it has {sorted(specials) or 'none'} (train one with "
                       "`nanonlp bpe train`, whose default --special is <|endoftext|>)")
-
-
-# ----------------------------------------------------------------------------------------------
-# encoding in workers
 
 
 def in_val(data: bytes, val_fraction: float) -> bool:
@@ -235,7 +110,8 @@ def encode_documents(batch: list[RawDoc]) -> Encoded:
     res = Encoded(np.zeros(0), np.zeros(0), docs=len(batch),
                   n_bytes=sum(len(doc[0]) for doc in batch))
     for raw, name, line, offset in batch:
-        text = _document_text(raw, name, line, offset)
+        text = document_text(raw, name, line, offset, text_field=_worker["text_field"],
+                             errors=_worker["errors"], jsonl=_worker["jsonl"].get(name, False))
         if text is None:
             res.skipped += 1
             continue
@@ -249,36 +125,6 @@ def encode_documents(batch: list[RawDoc]) -> Encoded:
     # one array per split and batch: far cheaper to send back than a list per document
     res.train, res.val = (np.array(out[s], dtype=_worker["dtype"]) for s in (False, True))
     return res
-
-
-def _document_text(raw: bytes | str, name: str, line: int, offset: int) -> str | None:
-    """The text of one raw document; None when it is not UTF-8 and errors are skipped."""
-    field_name = _worker["text_field"]
-    if isinstance(raw, bytes):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            if _worker["errors"] == "skip":
-                return None
-            where = f"{name}:{line}" if _worker["jsonl"].get(name) else name
-            raise DataError(f"{where}: not valid UTF-8 (byte {raw[e.start]:#04x} at byte "
-                            f"offset {offset + e.start:,}); convert it, or pass --errors skip "
-                            "to leave such documents out") from None
-        if _worker["jsonl"].get(name):
-            try:
-                rec = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{name}:{line}: not valid JSON ({e.msg} at column "
-                                f"{e.colno})") from None
-            value = rec.get(field_name) if isinstance(rec, dict) else None
-            if not isinstance(value, str):
-                what = "no" if not isinstance(rec, dict) or field_name not in rec else \
-                    f"a {type(value).__name__} in the"
-                raise DataError(f"{name}:{line}: {what} {field_name!r} text field; name the "
-                                "field with --text_field")
-            return value
-        return text
-    return raw
 
 
 def ordered_map(fn: Callable, items: Iterable, workers: int, init: Callable,
