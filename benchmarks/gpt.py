@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from harness import data_dir, parser, record, result
+from harness import data_dir, interleave, parser, record, result
 
 from nanonlp.gpt.config import GPTConfig, presets
 from nanonlp.gpt.data import PrepareConfig, TokenData, prepare
@@ -225,15 +225,7 @@ def main():
     our_steps = int(steps * per_step["nanogpt-cpu"] / per_step["cpu-modern"] * 0.97)
     runs = {"nanogpt-cpu": build("nanogpt-cpu", steps, tmp / "anchor"),
             "cpu-modern": build("cpu-modern", our_steps, tmp / "ours")}
-    # interleave by progress so the shared machine's load falls on both alike; each one's
-    # wall-clock is the sum of its own step times
-    while any(r["done"] < r["steps"] for r in runs.values()):
-        run = min((r for r in runs.values() if r["done"] < r["steps"]),
-                  key=lambda r: r["done"] / r["steps"])
-        t0 = time.perf_counter()
-        next(run["it"])
-        run["seconds"] += time.perf_counter() - t0
-        run["done"] += 1
+    interleave(runs)  # each one's wall-clock is the sum of its own step times
     for run in runs.values():
         run["val"] = val_loss(run["trainer"].model, run["data"])
     anchor, ours = runs["nanogpt-cpu"], runs["cpu-modern"]

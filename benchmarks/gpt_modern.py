@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 from gpt import NANOGPT_CPU, nanogpt_copy, timed, val_loss
-from harness import data_dir, parser, record, result
+from harness import data_dir, interleave, parser, record, result
 
 from nanonlp.gpt.config import GPTConfig, presets
 from nanonlp.gpt.data import PrepareConfig, TokenData, prepare
@@ -75,18 +75,6 @@ def trainer_for(model: dict, train: dict, data: Path, steps: int, out: Path, see
                          "seed": seed})
     gpt = GPT(mcfg, torch.Generator().manual_seed(seed))
     return Trainer(gpt, mdata, cfg, kind="gpt", model_config={}), mdata
-
-
-def interleave(runs: dict[str, dict]) -> None:
-    """Step whichever run is least far along (done / steps) until all are done; each run's
-    ``seconds`` is the sum of its own step times."""
-    while any(r["done"] < r["steps"] for r in runs.values()):
-        run = min((r for r in runs.values() if r["done"] < r["steps"]),
-                  key=lambda r: r["done"] / r["steps"])
-        t0 = time.perf_counter()
-        next(run["it"])
-        run["seconds"] += time.perf_counter() - t0
-        run["done"] += 1
 
 
 def race(recipes: dict[str, tuple[dict, dict]], anchor_steps: int, data: Path, vocab: int,

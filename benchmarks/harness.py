@@ -85,6 +85,20 @@ def alternate(fns: dict, repeats: int, warmup: bool = True,
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def interleave(runs: dict[str, dict]) -> None:
+    """Race runs of different step counts: step whichever run is least far along
+    (``done / steps``) until all are done, so a changing machine load falls on every run
+    alike. A run is a dict with ``it`` (one step per ``next``), ``steps``, ``done`` and
+    ``seconds``; ``done`` and ``seconds`` (the sum of its own step times) grow in place."""
+    while any(r["done"] < r["steps"] for r in runs.values()):
+        run = min((r for r in runs.values() if r["done"] < r["steps"]),
+                  key=lambda r: r["done"] / r["steps"])
+        t0 = time.perf_counter()
+        next(run["it"])
+        run["seconds"] += time.perf_counter() - t0
+        run["done"] += 1
+
+
 def phase_flag(p: argparse.ArgumentParser, names: Iterable[str]) -> None:
     """Add ``--phase NAME`` (repeatable), the ``only`` of :func:`run_phases`."""
     p.add_argument("--phase", action="append", choices=list(names),
