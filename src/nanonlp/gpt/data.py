@@ -281,6 +281,8 @@ def _encode_text(pieces: Iterable[str], tok, workers: int, bar=None) -> Iterator
 
 
 _piece_tok: list = []
+_piece_count = [0]
+TRIM_EVERY = 4  # pieces (of ~1 MB) a worker encodes between two heap trims
 
 
 def _start_piece_encoder(tok) -> None:
@@ -288,8 +290,19 @@ def _start_piece_encoder(tok) -> None:
 
 
 def _encode_piece(text: str) -> tuple[np.ndarray, int]:
+    from nanonlp.bpe.pool import release_free_heap
+
     # uint32 holds every id; write_tokens narrows to the file's dtype
-    return np.asarray(_piece_tok[0].encode(text, allowed_special="all"), np.uint32), len(text)
+    ids = np.asarray(_piece_tok[0].encode(text, allowed_special="all"), np.uint32)
+    # Every piece of a long text, and so every buffer its split and encoding need, has
+    # another size; glibc serves them from holes earlier pieces freed, and the heap grows in
+    # fragments: `gpt prepare` of one 50 / 150 / 300 MB text peaked at 0.65 / 0.83 / 0.99
+    # GiB (all processes, 2 workers) without a trim; with one every 4 pieces, 0.66 / 0.70 /
+    # 0.72, and 0.76 at 600 MB, in the same time (43.9 s against 42.7 at 300 MB).
+    _piece_count[0] += 1
+    if _piece_count[0] % TRIM_EVERY == 0:
+        release_free_heap()
+    return ids, len(text)
 
 
 def _bar(total: int | None, unit: str, show: bool):
