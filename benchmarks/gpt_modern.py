@@ -50,6 +50,7 @@ RECIPE = "cpu-muon"
 PIECES = {
     "muon": ({}, {"optimizer": "adamw"}),
     "batch 24": ({}, {"batch_size": 12}),
+    "3 layers": ({"n_layer": 4}, {}),
 }
 
 

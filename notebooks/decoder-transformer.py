@@ -272,6 +272,57 @@ print(tok.decode(list(ids)))
 # 2026-12-02 (BENCHMARKS.md, `gpt`); bfloat16 only pays on CPUs that compute it natively.
 
 # %% [markdown]
+# ## The modern decoder: what each piece buys at equal wall-clock
+#
+# The field moved past this recipe. The modded-nanogpt speedrun trains GPT-2 small many times
+# faster than nanoGPT, and among its pieces some are teachable at any size. Here each recipe
+# gets the same wall-clock budget on this machine (`run(budget_min=...)` fits the step count
+# and the schedule to it), one piece added at a time:
+#
+# - **nanoGPT's recipe** (`nanogpt-cpu`): learned positions, AdamW, float32.
+# - **+ rotary positions and QK-norm** (`cpu-modern`): rotating queries and keys by their
+#   position lets attention see offsets instead of places, and normalising them per head keeps
+#   the attention logits bounded, which tolerates a 6x higher learning rate (and bfloat16
+#   where this CPU measures it faster).
+# - **+ Muon** (Jordan et al. 2024, `nanonlp.training.muon`): each hidden weight matrix's update
+#   is orthogonalised by a few Newton-Schulz iterations, so all of its directions learn at one
+#   rate instead of the few that dominate the gradient; embeddings, head and gains stay on
+#   AdamW.
+# - **+ batch 24**: the Newton-Schulz iterations cost the same whatever the batch, so twice the
+#   tokens per step share that cost.
+# - **3 layers instead of 4** (`cpu-muon`): in a couple of minutes, a shallower model that
+#   takes a third more steps learns more than a deeper one that takes fewer.
+
+# %%
+muon = dict(optimizer="muon", muon_lr=0.02)
+recipes = {  # name: (preset, model fields, train fields) on top of the preset
+    "nanoGPT (nanogpt-cpu)": ("nanogpt-cpu", {}, {}),
+    "+ rotary, QK-norm (cpu-modern)": ("cpu-modern", {}, {}),
+    "+ Muon": ("cpu-modern", {}, muon),
+    "+ batch 24": ("cpu-modern", {}, dict(muon, batch_size=24)),
+    "+ 3 layers (cpu-muon)": ("cpu-muon", {}, {}),
+}
+budget_min = 0.1 if FAST else 2.5
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for name, (preset_name, model_fields, train_fields) in recipes.items():
+    t = make_trainer(work / "data", preset_name, model=model_fields, train=dict(
+        train_fields, eval_steps=4 if FAST else 20, device="cpu", out=str(work / "ablation")))
+    curve = [(r.seconds, r.eval["val"]) for r in t.run(budget_min=budget_min) if r.eval]
+    final = evaluate(t.model, work / "data", max_windows=50 if FAST else None)
+    print(f"{name:32} {t.step:5d} steps  val {final.loss:.3f}")
+    ax.plot(*zip(*curve), "o-", label=name)
+ax.set_xlabel("seconds of training")
+ax.set_ylabel("validation loss (sampled batches)")
+ax.legend(fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The printed losses are over the whole validation text. On a 2-core AMD EPYC, with the
+# budget of nanoGPT's 2,000 steps (about two and a half minutes), `benchmarks/gpt_modern.py`
+# measured these in BENCHMARKS.md (`gpt`), three seeds each.
+
+# %% [markdown]
 # ## From language model to assistant
 #
 # A language model continues text. An assistant answers: it knows where a user's message ends
