@@ -108,6 +108,19 @@ def classification(ckpt: str, work: Path, steps: int, quick: bool) -> tuple[list
     return rows, notes
 
 
+def contrastive_task(pairs: dict, folder: Path):
+    """The pairs' train and val splits as the TSV files of ``bert finetune --task contrastive
+    --train train.tsv --dev dev.tsv``, and that task's config."""
+    from nanonlp.bert import finetune as ft
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, name in (("train", "train"), ("val", "dev")):
+        (folder / f"{name}.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in pairs[split]),
+                                            encoding="utf-8")
+    return ft.FinetuneConfig(task="contrastive", train=str(folder / "train.tsv"),
+                             dev=str(folder / "dev.tsv"))
+
+
 def paraphrases(fraction: float = 0.1):
     """Test pool, its queries with their paraphrases, and training/dev anchor-positive pairs."""
     from nanonlp import datasets as D
@@ -179,13 +192,7 @@ def retrieval(ckpt: str, work: Path, steps: int, quick: bool) -> tuple[list, dic
     with Timer() as t:
         out["bert_mlm"] = scores(unit(embed(load_bert(ckpt), tok, pool, batch_size=128)))
     out["bert_mlm"]["seconds"] = t.seconds
-    folder = work / "pairs"
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, name in (("train", "train"), ("val", "dev")):
-        (folder / f"{name}.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in pairs[split]),
-                                            encoding="utf-8")
-    cfg = ft.FinetuneConfig(task="contrastive", train=str(folder / "train.tsv"),
-                            dev=str(folder / "dev.tsv"))
+    cfg = contrastive_task(pairs, work / "pairs")
     _, sec = finetune(cfg, ckpt, ft.load_records(cfg), steps, work / "ft-contrastive")
     tuned = load_bert(work / "ft-contrastive" / "last")
     out["bert_simcse"] = scores(unit(embed(tuned, tok, pool, batch_size=128)))

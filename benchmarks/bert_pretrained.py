@@ -161,18 +161,14 @@ def contrastive(ckpt: Path, work: Path, quick: bool, steps: int) -> tuple[list, 
     """(c): the checkpoint fine-tuned as ``bert finetune CKPT --task contrastive --train
     train.tsv --dev dev.tsv --train.max_steps N`` does (the recipe of an imported checkpoint),
     on the paraphrase pairs of the training groups, then the same ranking as (b)."""
+    from bert_owndata import contrastive_task
+
     from nanonlp.bert import finetune as ft
     from nanonlp.training import fit
 
     pool, scores, pairs, tfidf, case = ranking(quick)
     steps = 20 if quick else steps
-    folder = work / "pairs"
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, name in (("train", "train"), ("val", "dev")):
-        (folder / f"{name}.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in pairs[split]),
-                                            encoding="utf-8")
-    cfg = ft.FinetuneConfig(task="contrastive", train=str(folder / "train.tsv"),
-                            dev=str(folder / "dev.tsv"))
+    cfg = contrastive_task(pairs, work / "pairs")
     trainer = ft.make_trainer(cfg, ckpt, train=dict(max_steps=steps, eval_interval=steps,
                                                     out=str(work / "ft-contrastive")),
                               records=ft.load_records(cfg))
