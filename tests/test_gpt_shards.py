@@ -358,6 +358,19 @@ def test_errors_skip_counts_documents(tmp_path, tok_path):
     assert meta["skipped_documents"] == 1 and meta["documents"] == 49
 
 
+def test_errors_skip_counts_the_bytes_of_one_text(tmp_path, tok_path, capsys):
+    from nanonlp.cli import main
+
+    good = " ".join(_docs(40, 3)).encode()
+    cut = good.index(b" ", 500)  # (between two characters)
+    (tmp_path / "t.txt").write_bytes(good[:cut] + b"\xff\xfe" + good[cut:] + b"\xe9")
+    meta = prepare(_cfg(tmp_path / "t.txt", tmp_path / "o", tok_path, errors="skip"))
+    assert meta["skipped_bytes"] == 3 and meta["characters"] == len(good.decode())
+    assert main(["gpt", "prepare", "--source", str(tmp_path / "t.txt"), "--tokenizer",
+                 str(tok_path), "--errors", "skip", "--out", str(tmp_path / "o2")]) == 0
+    assert "3 bytes that are not UTF-8 left out" in capsys.readouterr().out
+
+
 def test_jsonl_without_the_field(tmp_path, tok_path):
     msg = _bad(tmp_path, tok_path, {"a.jsonl": b'{"text": "x"}\n{"body": "y"}\n'})
     assert msg.endswith("a.jsonl:2: no 'text' text field; name the field with --text_field")

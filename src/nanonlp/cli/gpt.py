@@ -48,6 +48,8 @@ def _gpt_prepare(args: argparse.Namespace) -> None:
                   f"{len(meta['shards']['val'])} shards")
         if meta["skipped_documents"]:
             shards += f", {meta['skipped_documents']:,} not UTF-8 left out"
+    elif meta.get("skipped_bytes"):
+        shards = f", {meta['skipped_bytes']:,} bytes that are not UTF-8 left out"
     say(f"{meta['source']}: {meta['characters']:,} characters -> train {meta['tokens']['train']:,}"
         f" / val {meta['tokens']['val']:,} tokens ({meta['tokenizer']} vocabulary of "
         f"{meta['vocab_size']:,}, {meta['dtype']}{shards}) in {cfg.out}")

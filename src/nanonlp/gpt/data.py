@@ -24,6 +24,7 @@ and written to fixed-size shards ``train_000000.bin``... listed with their sha25
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
@@ -135,12 +136,21 @@ def text_pieces(source: str, split: str | None = None, max_chars: int | None = N
                 yield piece
 
 
+def _skip_and_count(e: UnicodeDecodeError) -> tuple[str, int]:
+    skipped_bytes[0] += e.end - e.start
+    return "", e.end
+
+
+SKIP = "nanonlp-skip"  # the codec error handler of errors="skip": leaves bad bytes out, counted
+skipped_bytes = [0]  # bytes left out so far, in this process
+codecs.register_error(SKIP, _skip_and_count)
+
+
 def decode_stream(f, name: str, errors: str = "strict", size: int = 1 << 20) -> Iterator[str]:
     """Decode a binary stream as UTF-8 in pieces; a bad byte is a :class:`DataError` naming
-    the file, its line and byte offset (``errors="skip"``: left out)."""
-    import codecs
-
-    decoder = codecs.getincrementaldecoder("utf-8")("ignore" if errors == "skip" else "strict")
+    the file, its line and byte offset (``errors="skip"``: left out, and counted in
+    ``skipped_bytes``)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(SKIP if errors == "skip" else "strict")
     offset, lines = 0, 1  # at the start of the bytes being decoded
     while True:
         data = f.read(size)
@@ -227,7 +237,9 @@ def _prepare_text(config: PrepareConfig, progress: bool) -> dict[str, Any]:
     def pieces() -> Iterator[str]:  # read again for each pass: never held whole
         return text_pieces(config.source, config.split, config.max_chars, config.errors)
 
+    before = skipped_bytes[0]
     n_chars = sum(map(len, pieces()))
+    skipped = skipped_bytes[0] - before  # (the first pass reads every byte once)
     if not n_chars:
         raise DataError(f"{where}: no text")
     tok = CharTokenizer.train(pieces()) if config.tokenizer == "char" \
@@ -254,7 +266,7 @@ def _prepare_text(config: PrepareConfig, progress: bool) -> dict[str, Any]:
                                                     if split == "val" else ""))
         meta = {"vocab_size": tok.vocab_size, "dtype": token_dtype(tok.vocab_size).name,
                 "tokenizer": kind, "tokenizer_file": TOKENIZER_FILE, "source": where,
-                "characters": n_chars, "tokens": counts,
+                "characters": n_chars, "skipped_bytes": skipped, "tokens": counts,
                 "val_fraction": config.val_fraction}
         with atomic_write(out / META) as f:
             json.dump(meta, f, indent=1)
