@@ -330,19 +330,22 @@ def time_jsonl(checkpoint: Path, test_file: Path, expected: list[str]) -> dict:
 WORKERS = {"ours": run_ours, "anchor": run_anchor}
 
 
-def spawn(name, budget_s, work: Path):
+def spawn(name, budget_s, work: Path, peers: list[str], variant: str | None = None):
     folder = work / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ready").unlink(missing_ok=True)
     cmd = ["nice", "-n", "10", sys.executable, __file__, "--worker", name,
-           "--budget-s", str(budget_s), "--out", str(folder)]
+           "--budget-s", str(budget_s), "--out", str(folder), "--peers", ",".join(peers),
+           *(["--variant", variant] if variant else [])]
     log = (folder / "log.txt").open("w")
     return subprocess.Popen(cmd, env=one_thread_env(), stdout=log, stderr=subprocess.STDOUT)
 
 
-def run_both(budget_s: float, work: Path) -> tuple[dict, dict, list[float]]:
-    """Both workers at once; the machine's 1-minute load average every 15 s meanwhile."""
-    procs = {n: spawn(n, budget_s, work) for n in WORKERS}
+def run_both(budget_s: float, work: Path, names=tuple(WORKERS), variant: str | None = None
+             ) -> tuple[dict, dict | None, list[float]]:
+    """The workers at once (both, or ``names``); the machine's 1-minute load average every
+    15 s meanwhile."""
+    procs = {n: spawn(n, budget_s, work, list(names), variant) for n in names}
     load = []
     while any(p.poll() is None for p in procs.values()):
         load.append(os.getloadavg()[0])
@@ -350,7 +353,8 @@ def run_both(budget_s: float, work: Path) -> tuple[dict, dict, list[float]]:
     for n, p in procs.items():
         if p.returncode != 0:
             sys.exit(f"worker {n} failed (exit {p.returncode}); see {work / n / 'log.txt'}")
-    ours, anchor = (json.loads((work / n / "result.json").read_text()) for n in WORKERS)
+    ours, anchor = (json.loads((work / n / "result.json").read_text()) if n in names else None
+                    for n in WORKERS)
     return ours, anchor, load
 
 
@@ -434,18 +438,29 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=0, metavar="N",
                    help="instead: train ours alone for N steps (no budget, no anchor) and "
                         "print its greedy BLEU (the equal-steps check)")
+    p.add_argument("--variant", metavar="JSON", help='exploring: {"model": {...}, "train": '
+                   '{...}} on top of GPT_SHAPE and GPT_TRAIN (not for --record)')
+    p.add_argument("--alone", action="store_true", help="exploring: train ours alone for the "
+                   "budget (no anchor beside it) and print its scores")
     p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--peers", help=argparse.SUPPRESS)
     p.add_argument("--budget-s", type=float, help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     args = p.parse_args()
     data_dir()
+    if args.variant:
+        if args.record:
+            sys.exit("--variant explores: record the recipe GPT_SHAPE and GPT_TRAIN name")
+        v = json.loads(args.variant)
+        GPT_SHAPE.update(v.get("model", {}))
+        GPT_TRAIN.update(v.get("train", {}))
     if args.worker:
         import torch
 
         torch.set_num_threads(1)
         folder = Path(args.out)
         res = run_ours(folder, None, ["ours"], args.steps, beam=False) if args.steps else \
-            WORKERS[args.worker](folder, args.budget_s, list(WORKERS))
+            WORKERS[args.worker](folder, args.budget_s, args.peers.split(","))
         (folder / "result.json").write_text(json.dumps(res, indent=1, ensure_ascii=False))
         return
     import tempfile
@@ -455,6 +470,13 @@ def main() -> None:
     budget_s = 20 if args.quick else args.budget_min * 60
     if args.steps:
         equal_steps(args.steps, Path(args.work or tempfile.mkdtemp(prefix="bench_chat_")))
+        return
+    if args.alone:
+        work = Path(args.work or tempfile.mkdtemp(prefix="bench_chat_"))
+        ours, _, load = run_both(budget_s, work, ("ours",), args.variant)
+        print(json.dumps({k: ours[k] for k in ("steps", "best_val", "bleu_greedy", "bleu_beam",
+                                               "chrf_greedy", "params")}
+                         | {"load": round(statistics.mean(load), 1), "work": str(work)}))
         return
     if args.from_:
         work = Path(args.from_)

@@ -186,3 +186,22 @@ def test_qk_norm_kind():
     assert not isinstance(tiny(qk_norm=True).transformer.h[0].attn.k_norm, torch.nn.LayerNorm)
     with pytest.raises(ConfigError, match="qk_norm_kind"):
         GPTConfig(qk_norm_kind="batchnorm")
+
+
+def test_label_smoothing_is_in_the_training_loss_only():
+    import torch.nn.functional as F
+
+    cfg = GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=16,
+                    label_smoothing=0.1)
+    model = GPT(cfg, torch.Generator().manual_seed(0))
+    x = torch.randint(0, 20, (3, 8), generator=torch.Generator().manual_seed(1))
+    y = x.roll(-1, 1)
+    y[0, :4] = -1  # positions the loss skips
+    logits, loss = model(x, targets=y)
+    flat = logits.view(-1, 20), y.view(-1)
+    assert torch.allclose(loss, F.cross_entropy(*flat, ignore_index=-1, label_smoothing=0.1))
+    model.eval()
+    _, plain = model(x, targets=y)
+    assert torch.allclose(plain, F.cross_entropy(*flat, ignore_index=-1)) and plain < loss
+    with pytest.raises(ConfigError, match="label_smoothing must be in"):
+        GPTConfig(label_smoothing=1.0)

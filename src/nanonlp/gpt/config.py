@@ -45,6 +45,7 @@ class GPTConfig(ModelConfig):
     n_inner: int | None = None  # MLP hidden width (None: 4 * n_embd, as GPT-2)
     zero_init_proj: bool = False  # output projections start at 0: each block the identity
     logit_softcap: float | None = None  # cap * tanh(logits / cap): bounded logits (Gemma 2)
+    label_smoothing: float = 0.0  # training loss only: this much target mass spread uniformly
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -58,6 +59,8 @@ class GPTConfig(ModelConfig):
                               f"{self.n_embd // self.n_head}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         for name in ("norm", "qk_norm_kind"):
             if getattr(self, name) not in NORMS:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; choose "

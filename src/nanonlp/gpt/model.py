@@ -100,8 +100,11 @@ class GPT(nn.Module):
         logits = self._logits(x)  # (B, T, V)
         loss = None
         if targets is not None:
+            # label smoothing (Szegedy et al. 2016) while training only: evaluation in eval
+            # mode reports the plain cross-entropy, whose exponent is the perplexity
+            smooth = self.config.label_smoothing if self.training else 0.0
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1),
-                                   ignore_index=-1)
+                                   ignore_index=-1, label_smoothing=smooth)
         return logits, loss
 
     def forward_cached(self, idx: torch.Tensor, cache: list[KVCache] | None = None
