@@ -318,9 +318,13 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The printed losses are over the whole validation text. On a 2-core AMD EPYC, with the
-# budget of nanoGPT's 2,000 steps (about two and a half minutes), `benchmarks/gpt_modern.py`
-# measured these in BENCHMARKS.md (`gpt`), three seeds each.
+# The printed losses are over the whole validation text (fast mode: a few windows of a
+# shortened text, and seconds of training, so the order can differ). At full size, with the
+# budget of nanoGPT's 2,000 steps (about two minutes), `benchmarks/gpt_modern.py` measured on a
+# 2-core AMD EPYC (BENCHMARKS.md, `gpt-modern-recipe`): nanoGPT's recipe 1.909, `cpu-muon`
+# 1.597 (the mean of three seeds), and taking one piece back out of `cpu-muon`: AdamW instead
+# of Muon 1.701, batch 12 1.617, 4 layers 1.618. The real nanoGPT's run of the same 2,000
+# steps reached 1.886.
 
 # %% [markdown]
 # ## From language model to assistant
