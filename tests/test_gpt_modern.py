@@ -7,10 +7,11 @@ import torch
 import torch.nn.functional as F
 
 from nanonlp.errors import ConfigError
-from nanonlp.gpt.config import GPTConfig
+from nanonlp.gpt.config import GPTConfig, presets
 from nanonlp.gpt.model import GPT
 from nanonlp.gpt.sample import generate
 from nanonlp.layers import MLP
+from nanonlp.training.schedule import make_optimizer
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -118,3 +119,27 @@ def test_export_takes_relu2_and_untied_and_refuses_softcap(tmp_path):
     with pytest.raises(ConfigError, match=r"GPT-2 cannot hold this model \(logit_softcap=30.0\)"):
         export_hf(capped, tmp_path / "hf2")
     assert not (tmp_path / "hf2").exists()
+
+
+def test_gpu_muon_presets_are_their_base_shapes_with_cpu_muons_pieces():
+    pieces = ("norm", "pos", "qk_norm", "qk_norm_kind", "activation")
+    shape = ("block_size", "n_layer", "n_head", "n_embd", "dropout")
+    cpu = presets("cpu-muon")
+    for name, base in (("shakespeare-char-muon", "shakespeare-char"), ("gpt2-muon", "gpt2")):
+        p, b = presets(name), presets(base)
+        assert [p["model"].get(k) for k in shape] == [b["model"].get(k) for k in shape], name
+        assert [p["model"][k] for k in pieces] == [cpu["model"][k] for k in pieces], name
+        assert [p["train"].get(k, 1) for k in ("batch_size", "grad_accum")] == \
+            [b["train"].get(k, 1) for k in ("batch_size", "grad_accum")], name
+        assert (p["train"]["optimizer"], p["train"]["muon_lr"]) == ("muon", 0.02), name
+    with torch.device("meta"):  # shapes only
+        gpt2 = GPT(GPTConfig(**presets("gpt2-muon")["model"]))
+    # GPT-2 small's 123,653,376 less its 102,144 biases, plus 2 x 64 QK-norm gains a block
+    assert gpt2.num_params(embeddings=True) == 123_653_376 - 102_144 + 12 * 128
+    opt = make_optimizer(gpt2, 6e-4, 0.1, (0.9, 0.95), optimizer="muon")
+    sizes = [(g["muon"], len(g["params"]), sum(p.numel() for p in g["params"]))
+             for g in opt.param_groups]
+    # Muon: the 4 hidden matrices of each of 12 blocks; AdamW: the tied embedding (decayed)
+    # and 12 x 4 norms + the final norm (not decayed)
+    assert sizes == [(True, 48, 12 * 768 * 768 * 12), (False, 1, 50257 * 768),
+                     (False, 49, 12 * (2 * 768 + 2 * 64) + 768)]
