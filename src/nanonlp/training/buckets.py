@@ -40,8 +40,13 @@ class LengthOrder:
         return len(self.rows)
 
     def draw(self, batch_size: int, generator: torch.Generator) -> list[int]:
-        """``batch_size`` row indices (fewer if the split is smaller): neighbours in length
-        order from a random start."""
+        """``batch_size`` row indices: neighbours in length order from a random start. A split
+        smaller than the batch repeats rows, so a batch always has ``batch_size`` of them
+        (under DDP each rank takes its own slice of that many).
+
+        >>> LengthOrder([2, 1], torch.Generator()).draw(5, torch.Generator().manual_seed(0))
+        [1, 0, 1, 0, 1]
+        """
         n = len(self.rows)
         start = int(torch.randint(n, (1,), generator=generator))
-        return self.rows[(start + torch.arange(min(batch_size, n))) % n].tolist()
+        return self.rows[(start + torch.arange(batch_size)) % n].tolist()
