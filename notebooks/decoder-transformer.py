@@ -294,7 +294,8 @@ print(tok.decode(list(ids)))
 #   takes a third more steps learns more than a deeper one that takes fewer.
 
 # %%
-muon = dict(optimizer="muon", muon_lr=0.02)
+from nanonlp.gpt.config import MUON as muon  # Muon for the hidden matrices, AdamW for the rest
+
 recipes = {  # name: (preset, model fields, train fields) on top of the preset
     "nanoGPT (nanogpt-cpu)": ("nanogpt-cpu", {}, {}),
     "+ rotary, QK-norm (cpu-modern)": ("cpu-modern", {}, {}),

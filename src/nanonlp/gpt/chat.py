@@ -391,7 +391,7 @@ def reply(model: GPT, tok, messages: Sequence[dict[str, str]],
           config: ChatConfig | None = None) -> str:
     """The answer to a whole conversation (its last message is the user's), for scripts."""
     chat = Chat(model, tok, dataclasses.replace(config or ChatConfig(), system=None))
-    *before, last = _split_last(messages)
+    *before, last = _user_last(messages)
     chat.extend(before)
     return "".join(chat.say(last["content"]))
 
@@ -407,7 +407,7 @@ def replies(model: GPT, tok, conversations: Sequence[Sequence[dict[str, str]]],
     block = model.config.block_size
     prompts = []
     for messages in conversations:
-        *before, last = _split_last(messages)
+        *before, last = _user_last(messages)
         prompts.append(render(tok, before)[0] + render(tok, [last], reply=True)[0])
     out: list[str | None] = [None] * len(prompts)
     same_length: dict[int, list[int]] = {}
@@ -457,7 +457,8 @@ def _decode_together(model: GPT, tok, prompts: list[list[int]], c: ChatConfig
     return answers
 
 
-def _split_last(messages: Sequence[dict[str, str]]) -> Sequence[dict[str, str]]:
+def _user_last(messages: Sequence[dict[str, str]]) -> Sequence[dict[str, str]]:
+    """``messages``, checked to end with the user's message (the one to answer)."""
     if not messages or messages[-1]["role"] != "user":
         raise DataError("the last message must be the user's (the one to answer)")
     return messages

@@ -101,6 +101,13 @@ class GPTConfig(ModelConfig):
         return not self.gpt2_incompatible
 
 
+#: the model pieces cpu-modern added to nanoGPT's block, which every later preset keeps:
+#: rotary positions, QK-norm and block norms as LayerNorm (no bias), the exact GELU
+MODERN = dict(norm="layernorm", pos="rotary", qk_norm=True, qk_norm_kind="layernorm",
+              activation="gelu")
+#: the optimizer cpu-muon measured best: Muon for the hidden matrices (AdamW for the rest)
+MUON = dict(optimizer="muon", muon_lr=0.02)
+
 #: name -> {"model": GPTConfig fields, "train": TrainConfig fields}
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "tiny": {
@@ -142,8 +149,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # an Intel Xeon with avx512_bf16 bfloat16 took 1.6x float32's time (issue #32): dtype
         # auto, which measures it at start-up (training.device.cpu_bf16_probe)
         "model": dict(block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0,
-                      norm="layernorm", pos="rotary", qk_norm=True, qk_norm_kind="layernorm",
-                      activation="gelu"),
+                      **MODERN),
         "train": dict(max_steps=2000, batch_size=12, lr=6e-3, min_lr=1e-4, warmup_steps=100,
                       beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_interval=250,
                       eval_steps=20, dtype="auto"),
@@ -164,12 +170,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # preset, 3 seeds on a quiet machine: 1.5967 (1.5865-1.6031) against nanogpt-cpu's
         # 1.909; without Muon 1.701, batch 12 1.617, 4 layers 1.618 (one seed)
         "model": dict(block_size=64, n_layer=3, n_head=4, n_embd=128, dropout=0.0,
-                      norm="layernorm", pos="rotary", qk_norm=True, qk_norm_kind="layernorm",
-                      activation="gelu"),
+                      **MODERN),
         # (max_steps: nanogpt-cpu's tokens; gpt train --budget_min fits it to a wall-clock)
         "train": dict(max_steps=1000, batch_size=24, lr=6e-3, min_lr=1e-4, warmup_steps=50,
                       beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_interval=250,
-                      eval_steps=20, dtype="auto", optimizer="muon", muon_lr=0.02),
+                      eval_steps=20, dtype="auto", **MUON),
     },
     "gpt2": {
         # GPT-2 small (124M with the 50,257-token vocabulary); nanoGPT train_gpt2.py recipe
@@ -197,11 +202,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # the same grid and measured the same way. dtype auto: bfloat16 autocast on CUDA;
         # --train.compile true on a GPU, as nanoGPT compiles
         "model": dict(block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2,
-                      norm="layernorm", pos="rotary", qk_norm=True, qk_norm_kind="layernorm",
-                      activation="gelu"),
+                      **MODERN),
         "train": dict(max_steps=2000, batch_size=64, lr=6e-3, min_lr=1e-4, warmup_steps=100,
                       beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_interval=250,
-                      eval_steps=200, dtype="auto", optimizer="muon", muon_lr=0.02),
+                      eval_steps=200, dtype="auto", **MUON),
     },
     "gpt2-muon": {
         # Not measured on a GPU yet (benchmarks/gpu.py part a times its step against nanoGPT's
@@ -217,11 +221,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # gpt2's (no run of this size to a loss is planned; what is measured is the step's
         # cost). dtype auto: bfloat16 autocast on CUDA
         "model": dict(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768,
-                      bias=False, norm="layernorm", pos="rotary", qk_norm=True,
-                      qk_norm_kind="layernorm", activation="gelu"),
+                      bias=False, **MODERN),
         "train": dict(max_steps=600000, batch_size=12, grad_accum=40, lr=6e-4, min_lr=6e-5,
                       warmup_steps=2000, beta2=0.95, eval_interval=1000, eval_steps=200,
-                      dtype="auto", optimizer="muon", muon_lr=0.02),
+                      dtype="auto", **MUON),
     },
 }
 
