@@ -74,34 +74,55 @@ def throughput(folder: Path, ckpt: Path, quick: bool, batch: int, long: int
     st = SentenceTransformer(str(folder), device="cpu")
     model, tok, spec = load_bert(ckpt), load_tokenizer(ckpt), checkpoint_embedding(ckpt)
 
-    def ours(lines):
+    def ours(lines, dtype=torch.float32):
         return embed(model, tok, lines, pooling=spec["pooling"], batch_size=batch,
-                     max_seq_length=spec["max_seq_length"], normalize=spec["normalize"])
+                     max_seq_length=spec["max_seq_length"], normalize=spec["normalize"],
+                     dtype=dtype)
 
-    def theirs(lines):
-        return st.encode(lines, batch_size=batch, convert_to_numpy=True)
+    def theirs(lines, dtype=torch.float32):
+        # one autocast context around encode, as ours has one around its batches
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype != torch.float32):
+            return st.encode(lines, batch_size=batch, convert_to_numpy=True)
 
+    bf16 = torch.bfloat16
     rows, notes = [], {}
     for case, lines in corpora(quick, long).items():
         a, b = ours(lines), theirs(lines)
-        cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+        cos = cosines(a, b)
         if cos.min() < 0.99999:
             raise SystemExit(f"{case}: line {int(cos.argmin())} has cosine {cos.min():.6f}")
+        # bfloat16 on both sides, against sentence-transformers' float32 vectors
+        low = {"ours": cosines(ours(lines, bf16), b).min(),
+               "st": cosines(theirs(lines, bf16), b).min()}
         cut = sum(len(st.tokenizer(t)["input_ids"]) > spec["max_seq_length"] for t in lines)
-        # the check above was each side's warm-up
+        # the checks above were each side's warm-up
         seconds = alternate({"ours": lambda lines=lines: ours(lines),
-                             "st": lambda lines=lines: theirs(lines)}, 1 if quick else 3,
-                            warmup=False)
+                             "st": lambda lines=lines: theirs(lines),
+                             "ours_bf16": lambda lines=lines: ours(lines, bf16),
+                             "st_bf16": lambda lines=lines: theirs(lines, bf16)},
+                            1 if quick else 3, warmup=False)
         what = (f"{len(lines):,} SST-2 dev sentences" if case == "short" else
                 f"{len(lines):,} movie_reviews reviews, one line each ({cut:,} cut at "
                 f"{spec['max_seq_length']} tokens)")
-        rows.append(result("bert-pretrained", f"embed, {NAME}, {what}, batches of {batch}",
-                           "sentences/s", len(lines) / seconds["ours"],
-                           len(lines) / seconds["st"], "SentenceTransformer.encode",
-                           better="higher"))
+        speed = {k: len(lines) / v for k, v in seconds.items()}
+        for mine, theirs_, label, anchor in (
+                ("ours", "st", "float32", "SentenceTransformer.encode"),
+                ("ours_bf16", "st", "ours bfloat16 (--dtype bfloat16) vs float32",
+                 "SentenceTransformer.encode, float32 (its default)"),
+                ("ours_bf16", "st_bf16", "bfloat16 autocast both",
+                 "SentenceTransformer.encode under bfloat16 autocast")):
+            rows.append(result("bert-pretrained", f"embed, {NAME}, {what}, batches of {batch},"
+                               f" {label}", "sentences/s", speed[mine], speed[theirs_],
+                               anchor, better="higher"))
         notes[case] = {"lines": len(lines), "cut": cut, "min_cosine": float(cos.min()),
+                       "bf16_min_cosine": {k: float(v) for k, v in low.items()},
                        "seconds": seconds}
     return rows, notes
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Each row's cosine with the same row of ``b``."""
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
 def ranking(quick: bool):
@@ -128,7 +149,7 @@ def ranking(quick: bool):
     return pool, scores, pairs, tfidf, case
 
 
-def vectors(ckpt: Path, pool: list[str], model=None) -> np.ndarray:
+def vectors(ckpt: Path, pool: list[str], model=None, dtype=torch.float32) -> np.ndarray:
     """The pool's vectors by the checkpoint's embedding.json (``model``: its weights)."""
     from nanonlp.bert.data import load_tokenizer
     from nanonlp.bert.embed import checkpoint_embedding, embed
@@ -137,7 +158,7 @@ def vectors(ckpt: Path, pool: list[str], model=None) -> np.ndarray:
     spec = checkpoint_embedding(ckpt)
     return embed(model if model is not None else load_bert(ckpt), load_tokenizer(ckpt), pool,
                  batch_size=64, pooling=spec["pooling"], max_seq_length=spec["max_seq_length"],
-                 normalize=True)
+                 normalize=True, dtype=dtype)
 
 
 def retrieval(ckpt: Path, quick: bool) -> tuple[list, dict]:
@@ -154,7 +175,15 @@ def retrieval(ckpt: Path, quick: bool) -> tuple[list, dict]:
     rows.append(result("bert-pretrained", f"{case}, {NAME} zero-shot", "mrr", minilm["mrr"],
                        SIMCSE_TINY["mrr"], "our tiny BERT + SimCSE (bert-owndata record)",
                        better="higher"))
-    return rows, {"tfidf": tfidf, "minilm": minilm, "embed_seconds": t.seconds}
+    with Timer() as t16:
+        vecs16 = vectors(ckpt, pool, dtype=torch.bfloat16)
+    low = scores(vecs16)
+    rows.append(result("bert-pretrained", f"{case}, {NAME} zero-shot, embedded with --dtype "
+                       "bfloat16", "mrr", low["mrr"], minilm["mrr"], "the same, float32",
+                       better="higher"))
+    return rows, {"tfidf": tfidf, "minilm": minilm, "embed_seconds": t.seconds,
+                  "bf16": low, "bf16_embed_seconds": t16.seconds,
+                  "bf16_min_cosine": float((vecs16 * vecs).sum(1).min())}
 
 
 def contrastive(ckpt: Path, work: Path, quick: bool, steps: int) -> tuple[list, dict]:
@@ -218,14 +247,22 @@ def describe(notes: dict, args) -> str:
         f"(a) Whole path, text in, vectors out, {args.threads} torch threads and batches of "
         f"{args.batch} on both sides, alternating rounds (median of 3). Every line's cosine "
         "was checked first (that pass is each side's warm-up): minimum " + ", ".join(
-            f"{k} {v['min_cosine']:.7f} over {v['lines']:,} lines" for k, v in a.items()) + ".",
+            f"{k} {v['min_cosine']:.7f} over {v['lines']:,} lines" for k, v in a.items()) + "."
+        " In bfloat16 autocast (ours `embed(..., dtype=torch.bfloat16)`, theirs `encode` "
+        "inside `torch.autocast`), the minimum cosine to sentence-transformers' float32 "
+        "vectors: " + ", ".join(
+            f"{k} ours {v['bf16_min_cosine']['ours']:.6f}, theirs "
+            f"{v['bf16_min_cosine']['st']:.6f}" for k, v in a.items()) + ".",
         f"(b) Zero-shot: no training on eng-fra. MRR / recall@1 / recall@10: TF-IDF "
         f"{b['tfidf']['mrr']:.4f} / {b['tfidf']['recall@1']:.4f} / "
         f"{b['tfidf']['recall@10']:.4f}; {NAME} {b['minilm']['mrr']:.4f} / "
         f"{b['minilm']['recall@1']:.4f} / {b['minilm']['recall@10']:.4f} (the pool embedded "
         f"in {b['embed_seconds']:.0f} s); our tiny BERT + SimCSE (recorded) "
         f"{SIMCSE_TINY['mrr']:.4f} / {SIMCSE_TINY['recall@1']:.4f} / "
-        f"{SIMCSE_TINY['recall@10']:.4f}.",
+        f"{SIMCSE_TINY['recall@10']:.4f}. The pool embedded with `--dtype bfloat16` in "
+        f"{b['bf16_embed_seconds']:.0f} s: MRR / recall@1 / recall@10 {b['bf16']['mrr']:.4f} / "
+        f"{b['bf16']['recall@1']:.4f} / {b['bf16']['recall@10']:.4f}, each vector within a "
+        f"cosine of {b['bf16_min_cosine']:.6f} of its float32 one.",
         *([] if "contrastive" not in notes else [
             "(c) {NAME} fine-tuned with `bert finetune --task contrastive` (SimCSE's loss, "
             "in-batch negatives) on {train_pairs:,} anchor-positive pairs of the training "

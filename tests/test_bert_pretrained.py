@@ -170,6 +170,24 @@ def test_bert_embed_and_search_follow_the_checkpoint(ckpt, st_model, tmp_path, c
     assert hit["line"] == len(lines) and hit["cosine"] > 0.99999
 
 
+def test_bert_embed_in_bfloat16_is_close_and_says_so(ckpt, st_model, tmp_path, capsys,
+                                                    torch_one_thread):
+    from nanonlp.bert.embed import load_index
+
+    lines = real_lines(short=24, long=2)
+    (tmp_path / "lines.txt").write_text("".join(t + "\n" for t in lines), encoding="utf-8")
+    assert main(["bert", "embed", str(ckpt), str(tmp_path / "lines.txt"), "--out",
+                 str(tmp_path / "v.npy"), "--device", "cpu", "--dtype", "bfloat16"]) == 0
+    assert "computed in bfloat16" in capsys.readouterr().out
+    vecs, _, meta = load_index(tmp_path / "v.npy")
+    assert meta["dtype"] == "bfloat16" and vecs.dtype == np.float32
+    want = st_model.encode(lines, convert_to_numpy=True)
+    cos = cosines(vecs, want)
+    assert 0.999 <= cos.min() and cos.min() < 0.9999999  # close, and not float32's vectors
+    # each line's nearest neighbour among float32's vectors is its own
+    assert ((vecs @ want.T).argmax(1) == np.arange(len(lines))).all()
+
+
 @pytest.mark.parametrize("variant", ["max-64-plain", "cls", "mean_sqrt_len", "saved-by-st"])
 def test_each_pooling_mode_equals_sentence_transformers(variant, folder, tmp_path,
                                                         torch_one_thread):

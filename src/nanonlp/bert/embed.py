@@ -81,12 +81,16 @@ def checkpoint_pooling(checkpoint: str | os.PathLike) -> str:
 @torch.inference_mode()
 def embed(model, tok, lines: Sequence[str], *, pooling: str = "mean", batch_size: int = 64,
           max_seq_length: int | None = None, normalize: bool = False,
-          progress: bool = False) -> np.ndarray:
+          dtype: torch.dtype = torch.float32, progress: bool = False) -> np.ndarray:
     """One float32 row per line: the pooled output of ``model``'s encoder (any BERT: MLM,
     classifier or contrastive), each line cut to ``max_seq_length`` tokens ([CLS] and [SEP]
     included; default: the position table), rows scaled to length 1 if ``normalize``.
-    :func:`checkpoint_embedding` gives a checkpoint's own settings."""
+    :func:`checkpoint_embedding` gives a checkpoint's own settings. ``dtype`` bfloat16 runs
+    the encoder under autocast (matrix products in bfloat16, norms, softmax and pooling in
+    float32): on a CPU with AVX-512 BF16 about 2.5x as fast, the vectors within a cosine of
+    about 1e-4 of float32's."""
     from nanonlp.progress import tqdm
+    from nanonlp.training.device import autocast
 
     if pooling not in POOLING:
         raise ConfigError(f"unknown pooling {pooling!r}; choose {', '.join(POOLING)}")
@@ -115,6 +119,19 @@ def embed(model, tok, lines: Sequence[str], *, pooling: str = "mean", batch_size
     dev = next(model.parameters()).device
     out = np.zeros((len(unique), c.n_embd), np.float32)
     bar = tqdm(total=len(unique), unit="line", desc="embed", disable=not progress or None)
+    # one autocast context for all batches: it casts each weight to bfloat16 once, not per batch
+    with autocast(dev, dtype):
+        _embed_batches(model, enc, order, batch_size, pooling, normalize, out, bar)
+    bar.close()
+    where = {t: i for i, t in enumerate(unique)}
+    return out[[where[t] for t in lines]] if len(unique) < len(lines) else out
+
+
+def _embed_batches(model, enc: list[list[int]], order: list[int], batch_size: int,
+                   pooling: str, normalize: bool, out: np.ndarray, bar) -> None:
+    """Fill ``out``'s rows: the lines ``enc`` in batches of ``batch_size`` in ``order``."""
+    c = model.config
+    dev = next(model.parameters()).device
     for s in range(0, len(order), batch_size):
         rows = order[s:s + batch_size]
         T = max(len(enc[i]) for i in rows)
@@ -127,9 +144,6 @@ def embed(model, tok, lines: Sequence[str], *, pooling: str = "mean", batch_size
             v = torch.nn.functional.normalize(v, dim=-1)
         out[rows] = v.float().cpu().numpy()
         bar.update(len(rows))
-    bar.close()
-    where = {t: i for i, t in enumerate(unique)}
-    return out[[where[t] for t in lines]] if len(unique) < len(lines) else out
 
 
 def text_head(text: str, tokens: int, chars_per_token: int = 6) -> str:
@@ -344,8 +358,10 @@ def read_matrix(data: bytes, path: Path) -> np.ndarray:
 
 def embed_file(checkpoint: str | os.PathLike, path: str | os.PathLike,
                out: str | os.PathLike, *, pooling: str | None = None, batch_size: int = 64,
-               device: str | torch.device = "cpu", progress: bool = True) -> dict[str, Any]:
-    """Embed every line of a UTF-8 text file into the index ``out``; returns its metadata."""
+               device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+               progress: bool = True) -> dict[str, Any]:
+    """Embed every line of a UTF-8 text file into the index ``out``; returns its metadata
+    (``dtype``: what the encoder computed in; the matrix is float32 either way)."""
     lines = [line for _, line in iter_lines(path)]
     if not lines:
         raise DataError(f"{os.fspath(path)}: no lines (an empty file)")
@@ -354,8 +370,10 @@ def embed_file(checkpoint: str | os.PathLike, path: str | os.PathLike,
     model = load_bert(checkpoint, device)
     tok = load_tokenizer(checkpoint)
     vecs = embed(model, tok, lines, pooling=how, batch_size=batch_size, progress=progress,
-                 max_seq_length=spec["max_seq_length"], normalize=spec["normalize"])
+                 max_seq_length=spec["max_seq_length"], normalize=spec["normalize"],
+                 dtype=dtype)
     meta = {"source": os.fspath(path), "checkpoint": os.fspath(checkpoint), "pooling": how,
+            "dtype": str(dtype).removeprefix("torch."),
             "weights_sha256": sha256_file(Path(checkpoint) / "model.safetensors")}
     write_index(out, vecs, lines, meta)
     return {**meta, "rows": len(lines), "dim": int(vecs.shape[1])}

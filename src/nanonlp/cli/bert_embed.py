@@ -10,7 +10,7 @@ from nanonlp.bert.model import POOLING
 from nanonlp.cli.common import Command, checked_arg, say
 from nanonlp.errors import ConfigError
 from nanonlp.training.checkpoint import read_meta
-from nanonlp.training.device import pick_device
+from nanonlp.training.device import pick_device, pick_dtype
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -29,6 +29,12 @@ def _bert_embed_args(p: argparse.ArgumentParser) -> None:
                         "beside it in VECS.npy.json")
     p.add_argument("--pooling", choices=POOLING, help="mean of the real tokens or [CLS] "
                    "(default: the checkpoint's embedding.json, else mean)")
+    p.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="float32",
+                   help="float32 (default: the vectors sentence-transformers gives, to a cosine "
+                        "of 1e-7), bfloat16 (autocast: about 2.5x as fast on a CPU with "
+                        "AVX-512 BF16 and on a GPU, vectors within a cosine of about 1e-4), "
+                        "or auto (bfloat16 where it measures faster, as training's --dtype "
+                        "auto)")
     _common(p)
 
 
@@ -36,10 +42,13 @@ def _bert_embed(args: argparse.Namespace) -> None:
     if args.batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {args.batch_size}")
     read_meta(args.checkpoint)
+    device = pick_device(args.device)
     meta = E.embed_file(args.checkpoint, args.file, args.out, pooling=args.pooling,
-                        batch_size=args.batch_size, device=pick_device(args.device))
-    say(f"{args.out}: {meta['rows']:,} x {meta['dim']} float32 ({meta['pooling']} pooling); "
-        f"lines in {E.sidecar(args.out)}")
+                        batch_size=args.batch_size, device=device,
+                        dtype=pick_dtype(args.dtype, device))
+    how = "" if meta["dtype"] == "float32" else f", computed in {meta['dtype']}"
+    say(f"{args.out}: {meta['rows']:,} x {meta['dim']} float32 ({meta['pooling']} pooling"
+        f"{how}); lines in {E.sidecar(args.out)}")
 
 
 def _bert_search_args(p: argparse.ArgumentParser) -> None:
