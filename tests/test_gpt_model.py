@@ -205,3 +205,26 @@ def test_label_smoothing_is_in_the_training_loss_only():
     assert torch.allclose(plain, F.cross_entropy(*flat, ignore_index=-1)) and plain < loss
     with pytest.raises(ConfigError, match="label_smoothing must be in"):
         GPTConfig(label_smoothing=1.0)
+
+
+@pytest.mark.parametrize("T", [24, 200])
+def test_bfloat16_cpu_training_attention_agrees_with_float32_math(T):
+    """layers.attention takes the math kernel for short bfloat16 training rows on a CPU (the
+    fused kernel's backward is slow there) and the fused one for long rows: both give the
+    float32 softmax(q k^T / sqrt(hs)) v, and its gradients, to bfloat16's precision."""
+    from nanonlp.layers import attention
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, T, 16, generator=g) for _ in range(3))
+    leaves = [t.to(torch.bfloat16).requires_grad_() for t in (q, k, v)]
+    y = attention(*leaves, None, True, 0.0)
+    y.float().pow(2).sum().backward()
+    ref = [t.clone().requires_grad_() for t in (q, k, v)]
+    att = (ref[0] @ ref[1].mT) / 4.0
+    att = att.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+    want = att.softmax(-1) @ ref[2]
+    want.pow(2).sum().backward()
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y.float(), want, atol=3e-2, rtol=3e-2)
+    for got, exp in zip(leaves, ref):
+        torch.testing.assert_close(got.grad.float(), exp.grad, atol=0.1, rtol=5e-2)

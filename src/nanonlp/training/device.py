@@ -69,7 +69,7 @@ def pick_dtype(name: str, device: torch.device) -> torch.dtype:
     if dtype == torch.bfloat16 and device.type == "cpu":
         if not cpu_has_bf16():
             warnings.warn("this CPU has no native bfloat16 arithmetic: bfloat16 autocast will "
-                          "be slower than float32 (--train.dtype float32)", stacklevel=2)
+                          "be slower than float32 (dtype float32, or auto)", stacklevel=2)
         return dtype
     if dtype != torch.float32 and device.type != "cuda":
         raise ConfigError(f"dtype {name} is for CUDA (bfloat16 also for the CPU); on "

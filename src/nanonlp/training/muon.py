@@ -139,29 +139,37 @@ class Muon(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if group["muon"]:
-                    self._muon_update(p, group)
-                else:
+            params = [p for p in group["params"] if p.grad is not None]
+            if group["muon"]:
+                self._muon_update(params, group)
+            else:
+                for p in params:
                     self._adamw_update(p, group)
         return loss
 
-    def _muon_update(self, p: torch.Tensor, group: dict) -> None:
-        state = self.state[p]
-        if "momentum_buffer" not in state:
-            state["momentum_buffer"] = torch.zeros_like(p)
-        buf, g, mu = state["momentum_buffer"], p.grad, group["momentum"]
-        buf.mul_(mu).add_(g)  # B_t = mu B_{t-1} + G_t
-        if group["nesterov"]:
-            g = g.add(buf, alpha=mu)  # look ahead: G_t + mu B_t
-        else:
-            g = buf
-        update = newton_schulz(g, group["ns_steps"], getattr(torch, group["ns_dtype"]))
-        if group["weight_decay"]:
-            p.mul_(1 - group["lr"] * group["weight_decay"])
-        p.add_(update, alpha=-group["lr"] * shape_scale(p.shape))
+    def _muon_update(self, params: list[torch.Tensor], group: dict) -> None:
+        """Momentum, then Newton-Schulz, then the step, for a group's matrices. Matrices of one
+        shape are orthogonalised together, as one batch of matrix products (as
+        modded-nanogpt does): a small model's step then makes a few larger calls instead of
+        many small ones (on a 4-layer chat GPT, 4 batches instead of 16 matrices)."""
+        mu, lr, decay = group["momentum"], group["lr"], group["weight_decay"]
+        by_shape: dict[tuple, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        for p in params:
+            state = self.state[p]
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = torch.zeros_like(p)
+            buf = state["momentum_buffer"]
+            buf.mul_(mu).add_(p.grad)  # B_t = mu B_{t-1} + G_t
+            # Nesterov looks ahead: G_t + mu B_t
+            g = p.grad.add(buf, alpha=mu) if group["nesterov"] else buf
+            by_shape.setdefault((p.shape, p.dtype, p.device), []).append((p, g))
+        for same in by_shape.values():
+            updates = newton_schulz(torch.stack([g for _, g in same]), group["ns_steps"],
+                                    getattr(torch, group["ns_dtype"]))
+            for (p, _), update in zip(same, updates, strict=True):
+                if decay:
+                    p.mul_(1 - lr * decay)
+                p.add_(update, alpha=-lr * shape_scale(p.shape))
 
     def _adamw_update(self, p: torch.Tensor, group: dict) -> None:
         """torch's AdamW step (decoupled decay, bias-corrected moments), written out."""
