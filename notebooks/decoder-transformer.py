@@ -323,9 +323,10 @@ plt.show()
 # shortened text, and seconds of training, so the order can differ). At full size, with the
 # budget of nanoGPT's 2,000 steps (about two minutes), `benchmarks/gpt_modern.py` measured on a
 # 2-core AMD EPYC (BENCHMARKS.md, `gpt-modern-recipe`): nanoGPT's recipe 1.909, `cpu-muon`
-# 1.597 (the mean of three seeds), and taking one piece back out of `cpu-muon`: AdamW instead
-# of Muon 1.701, batch 12 1.617, 4 layers 1.618. The real nanoGPT's run of the same 2,000
-# steps reached 1.886.
+# 1.549 (the mean of three seeds). Taking one piece back out of `cpu-muon` gave: AdamW instead
+# of Muon 1.701, batch 12 1.617, 4 layers 1.618, against 1.597 for `cpu-muon` in the same
+# runs. Those runs came before a faster bfloat16 attention backward, which brought it from
+# 1.597 to 1.549. The real nanoGPT's run of the same 2,000 steps reached 1.886.
 
 # %% [markdown]
 # ## From language model to assistant
