@@ -395,6 +395,55 @@ def seeds_text(runs: list[tuple[dict, dict]]) -> str:
             f"{min(gaps):+.2f} to {max(gaps):+.2f}.")
 
 
+def alpha_sweep(works: list[Path], alphas: list[float]) -> dict:
+    """Beam 5 at each length-penalty ``alpha``, both sides, on the validation and the test
+    split of each run in ``works``. Each side's alpha is the one with the best mean
+    validation BLEU; the test BLEU at that alpha is its figure (the test set chooses
+    nothing)."""
+    from nanonlp.gpt import chat as C
+    from nanonlp.seq2seq.data import group_references
+    from nanonlp.seq2seq.train import configs, evaluate, prepare, score
+    from nanonlp.seq2seq.translate import Translator
+    from nanonlp.seq2seq.vocab import normalize
+
+    _, pairs = read_data()
+    dcfg, _, tcfg = configs(data=DATA, preset="tutorial", train=dict(device="cpu"))
+    prep = prepare(dcfg, tcfg.seed)
+    bleu = {side: {split: {a: [] for a in alphas} for split in ("val", "test")}
+            for side in WORKERS}
+    for w in works:
+        model, tok = C.load_chat(w / "ours" / "run" / "best")
+        model.eval()
+        gru = Translator.load(w / "anchor" / "run" / "best")
+        for split in ("val", "test"):
+            sources, refs = group_references(pairs[split])
+            for a in alphas:
+                hyps = [normalize(beam_answer(model, tok, s, alpha=a), "tutorial")
+                        for s in sources]
+                bleu["ours"][split][a].append(score(hyps, refs)[0])
+                bleu["anchor"][split][a].append(
+                    evaluate(gru, prep.pairs[split], split, beam=BEAM, alpha=a).bleu)
+    means = {side: {split: {a: statistics.mean(v) for a, v in by.items()}
+                    for split, by in sides.items()} for side, sides in bleu.items()}
+    pick = {side: max(alphas, key=lambda a: means[side]["val"][a]) for side in WORKERS}
+    return {"alphas": alphas, "means": means, "pick": pick,
+            "test": {side: means[side]["test"][pick[side]] for side in WORKERS}}
+
+
+def sweep_text(sweep: dict) -> str:
+    def line(side: str, split: str) -> str:
+        return " / ".join(f"{sweep['means'][side][split][a]:.2f}" for a in sweep["alphas"])
+
+    alphas = " / ".join(f"{a:g}" for a in sweep["alphas"])
+    o, a = sweep["test"]["ours"], sweep["test"]["anchor"]
+    return (f"Length penalty chosen on the validation split (beam {BEAM}, GNMT alpha {alphas}; "
+            f"mean BLEU over the runs): validation ours {line('ours', 'val')}, GRU "
+            f"{line('anchor', 'val')}; test ours {line('ours', 'test')}, GRU "
+            f"{line('anchor', 'test')}. Each side at its best validation alpha (ours "
+            f"{sweep['pick']['ours']:g}, GRU {sweep['pick']['anchor']:g}): test BLEU ours "
+            f"{o:.2f}, GRU {a:.2f}, gap {o - a:+.2f}.")
+
+
 def notes_text(ours, anchor, chat, jsonl, load, budget_s) -> str:
     gap = ours["bleu_greedy"] - anchor["bleu_greedy"]
     best_gap = max(ours["bleu_greedy"], ours["bleu_beam"]) - max(anchor["bleu_greedy"],
@@ -473,6 +522,9 @@ def main() -> None:
     p.add_argument("--from", dest="from_", nargs="+", default=None, metavar="DIR",
                    help="take the results (and timings) of earlier runs' --work folders "
                         "(give their --budget-min too); several: the rows are their means")
+    p.add_argument("--alphas", type=float, nargs="+", metavar="A", help="also sweep the "
+                   "beam's length penalty over these alphas on both sides, chosen on the "
+                   "validation split")
     p.add_argument("--seed", type=int, default=0, help="seeds both sides' initialisation and "
                    "batches (1337 + seed as the trainers' seed); the split stays the same")
     p.add_argument("--steps", type=int, default=0, metavar="N",
@@ -557,6 +609,12 @@ def main() -> None:
     notes = notes_text(ours, anchor, chat, jsonl, load, budget_s)
     if len(runs) > 1:
         notes += "\n\n" + seeds_text(runs)
+    if args.alphas:
+        sweep = alpha_sweep(works if args.from_ else [work], args.alphas)
+        notes += "\n\n" + sweep_text(sweep)
+        rows.append(result("chat", case, "BLEU, beam, each side's alpha chosen on val",
+                           sweep["test"]["ours"], sweep["test"]["anchor"],
+                           f"{gru}, beam", better="higher"))
     print(notes)
     print(f"work folder: {work}")
     if args.record and not args.quick:
