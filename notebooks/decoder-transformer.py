@@ -414,7 +414,8 @@ print(f"({len(bot.ids)} tokens of conversation in the cache)")
 # On real data, the same recipe makes a translator. BENCHMARKS.md (chat) trains a 1.9M-parameter
 # GPT from scratch on part 4's English-French pairs, written as conversations ("Translate to
 # French: ..."), with Muon and dropout 0.2. In the same 10 CPU-minutes it gets within 1.6 BLEU
-# of part 4's GRU encoder-decoder greedy (mean of three seeds), and 3.2 BLEU with beam search.
+# of part 4's GRU encoder-decoder greedy (mean of three seeds), and within about 3 with beam
+# search.
 # From the shell: `nanonlp gpt finetune CKPT --chat train.jsonl` and `nanonlp gpt chat
 # OUT/best` (a multi-turn chat that streams its answers; `--jsonl` for scripts); an imported
 # GPT-2 (`nanonlp gpt import`) fine-tunes the same way.
