@@ -51,6 +51,21 @@ def test_padding_changes_nothing_for_real_tokens(model):
     torch.testing.assert_close(b[0, :5], a[0], atol=1e-5, rtol=1e-5)
 
 
+def test_encoder_through_onednn_equals_the_blas_path(model, monkeypatch):
+    """Fast path == slow path: float32 inference takes oneDNN's products (and its fused erf
+    GELU); the hidden states of a padded batch equal F.linear's."""
+    from nanonlp import layers
+
+    if not layers.ONEDNN:
+        pytest.skip("this torch has no oneDNN linear op")
+    x = torch.tensor([[96, 5, 6, 7, 97, PAD, PAD, PAD], [96, 11, 12, 13, 14, 15, 16, 97]])
+    with torch.no_grad():
+        fast = model.bert(x)
+        monkeypatch.setattr(layers, "ONEDNN", False)
+        slow = model.bert(x)
+    torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)
+
+
 def test_hf_export_parity(model, tmp_path):
     pytest.importorskip("transformers")
     if model.config.prenorm:

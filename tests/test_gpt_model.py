@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from nanonlp import layers
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.gpt.config import PRESETS, GPTConfig, presets
 from nanonlp.gpt.data import TokenData
@@ -228,3 +229,39 @@ def test_bfloat16_cpu_training_attention_agrees_with_float32_math(T):
     torch.testing.assert_close(y.float(), want, atol=3e-2, rtol=3e-2)
     for got, exp in zip(leaves, ref):
         torch.testing.assert_close(got.grad.float(), exp.grad, atol=0.1, rtol=5e-2)
+
+
+@pytest.mark.skipif(not layers.ONEDNN, reason="this torch has no oneDNN linear op")
+@pytest.mark.parametrize("gelu", [None, "none", "tanh"])
+def test_onednn_linear_equals_f_linear(monkeypatch, gelu):
+    """layers.Linear's oneDNN path (float32 CPU inference) gives F.linear's products (and the
+    fused GELU F.gelu's), and the other cases take F.linear itself."""
+    lin = layers.Linear(24, 40)
+    x = torch.randn(3, 5, 24)
+    with torch.no_grad():
+        assert layers.onednn_ok(x, lin.weight)
+        fast = lin(x, gelu=gelu)
+        monkeypatch.setattr(layers, "ONEDNN", False)
+        assert not layers.onednn_ok(x, lin.weight)
+        slow = lin(x, gelu=gelu)
+    torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)
+    monkeypatch.setattr(layers, "ONEDNN", True)
+    assert not layers.onednn_ok(x, lin.weight)  # gradients wanted: the op has no backward
+    with torch.no_grad():
+        assert not layers.onednn_ok(x.double(), lin.weight.double())
+        assert not layers.onednn_ok(x, lin.weight.t().contiguous().t())  # decoding layout
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert not layers.onednn_ok(x, lin.weight)
+
+
+@pytest.mark.skipif(not layers.ONEDNN, reason="this torch has no oneDNN linear op")
+@pytest.mark.parametrize("variant", ["gpt2", "modern"])
+def test_gpt_logits_through_onednn_equal_the_blas_ones(monkeypatch, variant):
+    """Fast path == slow path for a whole model: logits and cached decoding agree."""
+    model = tiny(**VARIANTS[variant])
+    idx = torch.randint(0, 50, (2, 12), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        fast, _ = model(idx)
+        monkeypatch.setattr(layers, "ONEDNN", False)
+        slow, _ = model(idx)
+    torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)

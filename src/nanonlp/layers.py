@@ -29,6 +29,10 @@ KVCache = tuple[torch.Tensor, torch.Tensor]  # (k, v), each (B, nh, S, hs)
 #: rows up to this long train through the math attention on a CPU in bfloat16 (see
 #: :func:`attention`)
 CPU_MATH_ATTENTION_T = 128
+#: float32 inference on a CPU multiplies through oneDNN (see :class:`Linear`); False: always
+#: ``F.linear``
+ONEDNN = (torch.backends.mkldnn.is_available()
+          and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
 
 
 class RMSNorm(nn.Module):
@@ -92,6 +96,34 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return x * cos.to(x.dtype) + swapped * sin.to(x.dtype)
 
 
+def onednn_ok(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether ``x @ weight.T`` may go through oneDNN: float32 on a CPU, no gradient wanted
+    (the oneDNN op has no backward), no autocast, and a weight stored in (out, in) rows
+    (:func:`nanonlp.gpt.sample.decoding_layout_` transposes them for the BLAS, and oneDNN
+    reads that layout slower)."""
+    return (ONEDNN and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
+            and weight.is_contiguous() and not torch.is_autocast_enabled("cpu")
+            and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)))
+
+
+class Linear(nn.Linear):
+    """``nn.Linear`` (same parameters, same checkpoints) whose float32 inference on a CPU runs
+    on oneDNN's matrix product, the kernel PyTorch's compiler picks for CPU inference, instead
+    of ``F.linear``'s BLAS call. The results are float32 products either way (they differ in
+    the order of the sums, about 1e-6 relative); the speed is not. On an AMD EPYC (AVX-512,
+    torch 2.13 with MKL 2024.2) MKL's sgemm ran about 210 GFLOP/s on two threads at this
+    project's shapes and oneDNN about 470, and a sentence-transformers model embedded 1.5-2x
+    as fast (benchmarks/bert_pretrained.py). Training, autocast and other devices take
+    ``F.linear``. ``gelu`` ("none": erf, or "tanh") fuses a GELU into the product."""
+
+    def forward(self, x: torch.Tensor, gelu: str | None = None) -> torch.Tensor:
+        if onednn_ok(x, self.weight):
+            return torch.ops.mkldnn._linear_pointwise(
+                x, self.weight, self.bias, "none" if gelu is None else "gelu", [], gelu or "")
+        y = F.linear(x, self.weight, self.bias)
+        return y if gelu is None else F.gelu(y, approximate=gelu)
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention, causal or bidirectional, with an optional KV cache.
 
@@ -106,8 +138,8 @@ class SelfAttention(nn.Module):
         if n_embd % n_head:
             raise ValueError(f"n_embd {n_embd} is not a multiple of n_head {n_head}")
         self.n_head, self.causal, self.dropout = n_head, causal, dropout
-        self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)  # q, k, v in one matmul
-        self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
+        self.c_attn = Linear(n_embd, 3 * n_embd, bias=bias)  # q, k, v in one matmul
+        self.c_proj = Linear(n_embd, n_embd, bias=bias)
         self.resid_dropout = nn.Dropout(dropout)
         # QK-norm (Dehghani et al. 2023): normalising q and k per head bounds the logits,
         # which lets a higher learning rate train stably. ``qk_norm_kind``: RMSNorm, or the
@@ -197,14 +229,18 @@ class MLP(nn.Module):
                  hidden: int | None = None, gelu: str = "tanh"):
         super().__init__()
         hidden = hidden or 4 * n_embd
-        self.c_fc = nn.Linear(n_embd, hidden, bias=bias)
+        self.c_fc = Linear(n_embd, hidden, bias=bias)
         # GPT-2 used the tanh approximation of GELU; keeping it makes HF logits equal ours
         self.gelu = ReLUSquared() if gelu == "relu2" else nn.GELU(approximate=gelu)
-        self.c_proj = nn.Linear(hidden, n_embd, bias=bias)
+        self.c_proj = Linear(hidden, n_embd, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+        if isinstance(self.gelu, nn.GELU) and onednn_ok(x, self.c_fc.weight):
+            h = self.c_fc(x, gelu=self.gelu.approximate)  # one pass: the GELU fused in
+        else:
+            h = self.gelu(self.c_fc(x))
+        return self.dropout(self.c_proj(h))
 
 
 class Block(nn.Module):
