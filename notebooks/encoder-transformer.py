@@ -520,6 +520,6 @@ if folder is not None:
 # `nanonlp bert import FOLDER runs/minilm`, `nanonlp bert embed runs/minilm lines.txt --out
 # vecs.npy`, `nanonlp bert search runs/minilm vecs.npy "a query"`, and
 # `nanonlp bert finetune runs/minilm --task sst2 --epochs 1`. For a large corpus, `bert embed
-# --dtype bfloat16` computes the encoder in bfloat16, about 2.5x as fast on a CPU with AVX-512
-# BF16. Its vectors stay within a cosine of about 1e-4 of float32's (BENCHMARKS.md,
+# --dtype bfloat16` computes the encoder in bfloat16, another 1.3-1.5x as fast on a CPU with
+# AVX-512 BF16. Its vectors stay within a cosine of about 1e-4 of float32's (BENCHMARKS.md,
 # bert-pretrained).

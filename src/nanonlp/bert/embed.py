@@ -87,7 +87,8 @@ def embed(model, tok, lines: Sequence[str], *, pooling: str = "mean", batch_size
     included; default: the position table), rows scaled to length 1 if ``normalize``.
     :func:`checkpoint_embedding` gives a checkpoint's own settings. ``dtype`` bfloat16 runs
     the encoder under autocast (matrix products in bfloat16, norms, softmax and pooling in
-    float32): on a CPU with AVX-512 BF16 about 2.5x as fast, the vectors within a cosine of
+    float32): on a CPU with AVX-512 BF16 about 1.3-1.5x as fast as float32 (which multiplies
+    through oneDNN, see :class:`nanonlp.layers.Linear`), the vectors within a cosine of
     about 1e-4 of float32's."""
     from nanonlp.progress import tqdm
     from nanonlp.training.device import autocast
