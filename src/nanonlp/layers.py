@@ -5,7 +5,8 @@ bidirectional with a padding mask for BERT), an optional key/value cache for inc
 decoding, rotary position embeddings (Su et al. 2021, "RoFormer"), the position-wise MLP, a
 norm factory (LayerNorm with optional bias, or RMSNorm, Zhang & Sennrich 2019) and the residual
 block: pre-norm as in GPT-2 (Radford et al. 2019), or post-norm as in BERT (Devlin et al. 2019,
-after Vaswani et al. 2017). The layout follows nanoGPT's ``model.py``.
+after Vaswani et al. 2017). The layout follows nanoGPT's ``model.py``. Their linear layers are
+:class:`Linear`, an ``nn.Linear`` whose float32 inference on a CPU runs on oneDNN.
 
 Notation: B batch, T query length, S key length (T + cached positions), C width (n_embd),
 nh heads, hs head size (C // nh).
