@@ -64,6 +64,7 @@ def finetune(cfg, ckpt: str, records: dict, steps: int, out: Path) -> tuple[dict
 
 
 def tfidf_lr(train: list, dev: list) -> float:
+    """Dev accuracy of TF-IDF (word 1-2 grams, sublinear tf) + logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 

@@ -37,8 +37,8 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
+from bert_owndata import tfidf_lr
 from harness import Timer, data_dir, parser, phase_flag, record, result, run_phases
 
 THREADS = 2
@@ -133,18 +133,6 @@ def step_time(ckpt: str, work: Path, task: str, dtype: str, quick: bool) -> tupl
              "rounds": rounds, "load_before": before, "load_after": load(),
              "ms_all": {k: [round(1000 * t, 1) for t in v] for k, v in times.items()}}
     return rows, notes
-
-
-def tfidf_lr(train: list, dev: list) -> float:
-    """Dev accuracy of TF-IDF (word 1-2 grams) + logistic regression (bert_owndata's)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
-    X = vec.fit_transform([r.text for r in train])
-    clf = LogisticRegression(max_iter=2000, C=4.0).fit(X, [r.label for r in train])
-    return float((clf.predict(vec.transform([r.text for r in dev])) ==
-                  np.array([r.label for r in dev])).mean())
 
 
 def finetune(ckpt: str, work: Path, task: str, minutes: float, quick: bool):

@@ -127,8 +127,8 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
     return seconds, proc.stdout
 
 
-def real_nanogpt(source: Path, tmp: Path, quick: bool) -> list[dict]:
-    """(c): the real nanoGPT's CPU recipe, then ours, one after the other."""
+def nanogpt_run(source: Path, tmp: Path, steps: int) -> tuple[float, float, str]:
+    """The real nanoGPT's README CPU command: process wall-clock, val loss, commit."""
     from nanonlp import datasets as D
 
     repo = nanogpt_copy(source, tmp)
@@ -136,13 +136,22 @@ def real_nanogpt(source: Path, tmp: Path, quick: bool) -> list[dict]:
     (repo / "data" / "shakespeare_char" / "input.txt").write_text(text, encoding="utf-8")
     subprocess.run([sys.executable, "data/shakespeare_char/prepare.py"], cwd=repo, check=True,
                    capture_output=True)
-    steps = 200 if quick else 2000  # nanoGPT needs lr_decay_iters > its 100 warmup iters
     flags = [f if not f.startswith(("--max_iters", "--lr_decay_iters")) else
              f.split("=")[0] + f"={steps}" for f in NANOGPT_CPU]
-    if quick:
-        flags.append("--eval_interval=100")  # it evaluates at multiples of 250 otherwise
-    theirs_s, out = timed([sys.executable, "train.py", *flags], repo)
-    theirs_val = float(re.findall(rf"step {steps}: train loss [\d.]+, val loss ([\d.]+)", out)[-1])
+    if steps % 250:
+        flags.append("--eval_interval=100")
+    seconds, out = timed([sys.executable, "train.py", *flags], repo)
+    val = float(re.findall(rf"step {steps}: train loss [\d.]+, val loss ([\d.]+)", out)[-1])
+    git_dir = source / ".git" if (source / "train.py").is_file() else source
+    commit = subprocess.run(["git", f"--git-dir={git_dir}", "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    return seconds, val, commit
+
+
+def real_nanogpt(source: Path, tmp: Path, quick: bool) -> list[dict]:
+    """(c): the real nanoGPT's CPU recipe, then ours, one after the other."""
+    steps = 200 if quick else 2000  # nanoGPT needs lr_decay_iters > its 100 warmup iters
+    theirs_s, theirs_val, commit = nanogpt_run(source, tmp, steps)
     data = tmp / "ours-data"
     timed([sys.executable, "-m", "nanonlp", "gpt", "prepare", "--source", "tinyshakespeare",
            "--out", str(data)], tmp)
@@ -152,9 +161,6 @@ def real_nanogpt(source: Path, tmp: Path, quick: bool) -> list[dict]:
                          str(tmp / "ours-run")], tmp)
     ours_val = float(re.findall(rf"step {steps}: train [\d.]+, val ([\d.]+)", out)[-1])
     case = f"tinyshakespeare char, nanoGPT README CPU command, {steps} iterations, 1 thread"
-    git_dir = source / ".git" if (source / "train.py").is_file() else source
-    commit = subprocess.run(["git", f"--git-dir={git_dir}", "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
     name = f"karpathy/nanoGPT {commit or '(checkout)'}, train.py"
     return [result("gpt", case, "process_wall_s", ours_s, theirs_s, name, better="lower"),
             result("gpt", case, "val_loss (20 batches)", ours_val, theirs_val, name,

@@ -27,16 +27,13 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from gpt import NANOGPT_CPU, nanogpt_copy, timed, val_loss
+from gpt import nanogpt_run, val_loss
 from harness import data_dir, interleave, parser, record, result
 
 from nanonlp.gpt.config import GPTConfig, presets
@@ -118,33 +115,12 @@ def ablations() -> dict[str, tuple[dict, dict]]:
     return out
 
 
-def real_nanogpt(source: Path, tmp: Path, steps: int) -> tuple[float, float, str]:
-    """The real nanoGPT's README CPU command: process wall-clock, val loss, commit."""
-    from nanonlp import datasets as D
-
-    repo = nanogpt_copy(source, tmp)
-    text = "".join(line + "\n" for line in D.text("tinyshakespeare"))
-    (repo / "data" / "shakespeare_char" / "input.txt").write_text(text, encoding="utf-8")
-    subprocess.run([sys.executable, "data/shakespeare_char/prepare.py"], cwd=repo, check=True,
-                   capture_output=True)
-    flags = [f if not f.startswith(("--max_iters", "--lr_decay_iters")) else
-             f.split("=")[0] + f"={steps}" for f in NANOGPT_CPU]
-    if steps % 250:
-        flags.append("--eval_interval=100")
-    seconds, out = timed([sys.executable, "train.py", *flags], repo)
-    val = float(re.findall(rf"step {steps}: train loss [\d.]+, val loss ([\d.]+)", out)[-1])
-    git_dir = source / ".git" if (source / "train.py").is_file() else source
-    commit = subprocess.run(["git", f"--git-dir={git_dir}", "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
-    return seconds, val, commit
-
-
 def recipe_part(args, tmp: Path, meta: dict) -> list[dict]:
     rows = []
     anchor_steps = args.anchor_steps or (300 if args.quick else 2000)
     if args.nanogpt:
         print(f"load average before nanoGPT: {load_average()}", flush=True)
-        s, v, commit = real_nanogpt(args.nanogpt.resolve(), tmp, anchor_steps)
+        s, v, commit = nanogpt_run(args.nanogpt.resolve(), tmp, anchor_steps)
         print(f"real nanoGPT {commit}: {s:.1f} s, val {v:.4f} (20 batches)", flush=True)
         real = (s, v, f"real nanoGPT (karpathy/nanoGPT {commit}), README CPU command")
     recipes = ablations() if args.ablate else {RECIPE: ablations()[RECIPE]}
