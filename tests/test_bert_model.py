@@ -60,10 +60,11 @@ def test_encoder_through_onednn_equals_the_blas_path(model, monkeypatch):
         pytest.skip("this torch has no oneDNN linear op")
     x = torch.tensor([[96, 5, 6, 7, 97, PAD, PAD, PAD], [96, 11, 12, 13, 14, 15, 16, 97]])
     with torch.no_grad():
-        fast = model.bert(x)
+        fast, fast_logits = model.bert(x), model(x)[0]  # the MLM head's tied product too
         monkeypatch.setattr(layers, "ONEDNN", False)
-        slow = model.bert(x)
+        slow, slow_logits = model.bert(x), model(x)[0]
     torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(fast_logits, slow_logits, atol=1e-5, rtol=1e-5)
 
 
 def test_hf_export_parity(model, tmp_path):

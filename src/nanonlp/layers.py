@@ -120,11 +120,19 @@ class Linear(nn.Linear):
     ``F.linear``. ``gelu`` ("none": erf, or "tanh") fuses a GELU into the product."""
 
     def forward(self, x: torch.Tensor, gelu: str | None = None) -> torch.Tensor:
-        if onednn_ok(x, self.weight):
-            return torch.ops.mkldnn._linear_pointwise(
-                x, self.weight, self.bias, "none" if gelu is None else "gelu", [], gelu or "")
-        y = F.linear(x, self.weight, self.bias)
-        return y if gelu is None else F.gelu(y, approximate=gelu)
+        return linear(x, self.weight, self.bias, gelu)
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+           gelu: str | None = None) -> torch.Tensor:
+    """``F.linear`` (then ``F.gelu`` with ``approximate=gelu`` if given), through oneDNN where
+    :func:`onednn_ok` allows: :class:`Linear`'s product, for a weight it does not own (a
+    tied output layer)."""
+    if onednn_ok(x, weight):
+        return torch.ops.mkldnn._linear_pointwise(
+            x, weight, bias, "none" if gelu is None else "gelu", [], gelu or "")
+    y = F.linear(x, weight, bias)
+    return y if gelu is None else F.gelu(y, approximate=gelu)
 
 
 class SelfAttention(nn.Module):

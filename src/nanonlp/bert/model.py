@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from nanonlp.bert.config import BertConfig
 from nanonlp.bpe.formats import TOKENIZER_FILE
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.layers import Block, check_ids
+from nanonlp.layers import Block, check_ids, linear
 
 TASKS = ("sequence", "token")
 #: sentence vectors from hidden states (see :func:`pool`); the last two for imported
@@ -176,7 +176,7 @@ class BertForMaskedLM(nn.Module):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Hidden states (..., C) -> vocabulary logits (..., V) through the MLM head."""
         h = self.head.ln(F.gelu(self.head.dense(x)))
-        return F.linear(h, self.bert.wte.weight, self.head_bias)
+        return linear(h, self.bert.wte.weight, self.head_bias)
 
 
 class BertClassifier(nn.Module):

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from nanonlp.bpe.formats import TOKENIZER_FILE
 from nanonlp.errors import ConfigError, DataError
 from nanonlp.gpt.config import ACTIVATIONS, GPTConfig
-from nanonlp.layers import Block, KVCache, init_gpt2_, make_norm, rotary_tables
+from nanonlp.layers import Block, KVCache, Linear, init_gpt2_, make_norm, rotary_tables
 
 
 class GPT(nn.Module):
@@ -51,7 +51,7 @@ class GPT(nn.Module):
             # buffers follow .to(device) but are not weights: not saved in checkpoints
             self.register_buffer("rope_cos", cos, persistent=False)
             self.register_buffer("rope_sin", sin, persistent=False)
-        self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        self.lm_head = Linear(c.n_embd, c.vocab_size, bias=False)
         if c.tie_weights:
             self.lm_head.weight = self.transformer.wte.weight
         self.reset_parameters(generator)
