@@ -18,6 +18,7 @@ grouped-query attention, sliding windows.
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 import torch.nn as nn
@@ -30,9 +31,10 @@ KVCache = tuple[torch.Tensor, torch.Tensor]  # (k, v), each (B, nh, S, hs)
 #: rows up to this long train through the math attention on a CPU in bfloat16 (see
 #: :func:`attention`)
 CPU_MATH_ATTENTION_T = 128
-#: float32 inference on a CPU multiplies through oneDNN (see :class:`Linear`); False: always
-#: ``F.linear``
-ONEDNN = (torch.backends.mkldnn.is_available()
+#: float32 inference on a CPU multiplies through oneDNN (see :class:`Linear`); False (or
+#: ``NANONLP_ONEDNN=0`` in the environment): always ``F.linear``
+ONEDNN = (os.environ.get("NANONLP_ONEDNN", "1").strip() != "0"
+          and torch.backends.mkldnn.is_available()
           and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
 
 
