@@ -246,7 +246,10 @@ def test_onednn_linear_equals_f_linear(monkeypatch, gelu):
         slow = lin(x, gelu=gelu)
     torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)
     monkeypatch.setattr(layers, "ONEDNN", True)
-    assert not layers.onednn_ok(x, lin.weight)  # gradients wanted: the op has no backward
+    assert not layers.onednn_ok(x, lin.weight)  # gradients on: the op has no backward
+    lin.weight.requires_grad_(False)  # a frozen weight, a trainable bias: F.linear's gradient
+    lin(x, gelu=gelu).sum().backward()
+    assert lin.bias.grad is not None and lin.bias.grad.abs().sum() > 0
     with torch.no_grad():
         assert not layers.onednn_ok(x.double(), lin.weight.double())
         assert not layers.onednn_ok(x, lin.weight.t().contiguous().t())  # decoding layout

@@ -100,15 +100,15 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 
 
 def onednn_ok(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """Whether ``x @ weight.T`` may go through oneDNN: float32 on a CPU, no gradient wanted
-    (the oneDNN op has no backward), no autocast, not inside ``torch.compile`` (which picks
+    """Whether ``x @ weight.T`` may go through oneDNN: float32 on a CPU, under ``no_grad`` or
+    ``inference_mode`` (the oneDNN op has no backward, and with gradients on, a frozen weight
+    may still have a trainable bias), no autocast, not inside ``torch.compile`` (which picks
     its own kernels), and a weight stored in (out, in) rows
     (:func:`nanonlp.gpt.sample.decoding_layout_` transposes them for the BLAS, and oneDNN
     reads that layout slower)."""
-    return (ONEDNN and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
-            and weight.is_contiguous() and not torch.is_autocast_enabled("cpu")
-            and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
-            and not torch.compiler.is_compiling())
+    return (ONEDNN and not torch.is_grad_enabled() and x.device.type == "cpu"
+            and x.dtype == weight.dtype == torch.float32 and weight.is_contiguous()
+            and not torch.is_autocast_enabled("cpu") and not torch.compiler.is_compiling())
 
 
 class Linear(nn.Linear):
