@@ -268,3 +268,19 @@ def test_gpt_logits_through_onednn_equal_the_blas_ones(monkeypatch, variant):
         monkeypatch.setattr(layers, "ONEDNN", False)
         slow, _ = model(idx)
     torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)
+
+
+def test_mlp_hooks_see_the_product_before_the_gelu():
+    """The fused GELU is skipped when a hook watches c_fc or the GELU: they see what they see
+    with gradients on, and a wrong width gets F.linear's own error."""
+    mlp = layers.MLP(8, hidden=16, gelu="none")
+    x = torch.randn(2, 3, 8)
+    seen = []
+    mlp.c_fc.register_forward_hook(lambda m, i, o: seen.append(o.detach().clone()))
+    with torch.no_grad():
+        y = mlp(x)
+    torch.testing.assert_close(seen[0], torch.nn.functional.linear(x, mlp.c_fc.weight,
+                                                                   mlp.c_fc.bias))
+    torch.testing.assert_close(y, mlp.dropout(mlp.c_proj(torch.nn.functional.gelu(seen[0]))))
+    with torch.no_grad(), pytest.raises(RuntimeError, match="cannot be multiplied"):
+        layers.Linear(8, 4)(torch.randn(2, 7))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import platform
 
 import torch
 import torch.nn as nn
@@ -33,7 +34,9 @@ KVCache = tuple[torch.Tensor, torch.Tensor]  # (k, v), each (B, nh, S, hs)
 CPU_MATH_ATTENTION_T = 128
 #: float32 inference on a CPU multiplies through oneDNN (see :class:`Linear`); False (or
 #: ``NANONLP_ONEDNN=0`` in the environment): always ``F.linear``
+#: (x86-64 only: the CPUs it was measured on)
 ONEDNN = (os.environ.get("NANONLP_ONEDNN", "1").strip() != "0"
+          and platform.machine().lower() in ("x86_64", "amd64")
           and torch.backends.mkldnn.is_available()
           and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
 
@@ -99,15 +102,22 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return x * cos.to(x.dtype) + swapped * sin.to(x.dtype)
 
 
-def onednn_ok(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """Whether ``x @ weight.T`` may go through oneDNN: float32 on a CPU, under ``no_grad`` or
-    ``inference_mode`` (the oneDNN op has no backward, and with gradients on, a frozen weight
-    may still have a trainable bias), no autocast, not inside ``torch.compile`` (which picks
-    its own kernels), and a weight stored in (out, in) rows
-    (:func:`nanonlp.gpt.sample.decoding_layout_` transposes them for the BLAS, and oneDNN
-    reads that layout slower)."""
+def onednn_ok(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
+              ) -> bool:
+    """Whether ``x @ weight.T + bias`` may go through oneDNN: float32 on a CPU, under
+    ``no_grad`` or ``inference_mode`` (the oneDNN op has no backward, and with gradients on,
+    a frozen weight may still have a trainable bias; nor has it a forward-mode derivative:
+    ``torch.func.jvp`` wants gradients on), no autocast, oneDNN not switched off
+    (``torch.backends.mkldnn.flags``), not inside ``torch.compile`` (which picks its own
+    kernels), shapes that fit (a mistake gets ``F.linear``'s error), and a weight stored in
+    (out, in) rows. :func:`nanonlp.gpt.sample.decoding_layout_` transposes them for the
+    BLAS's one-row products, where oneDNN on that layout measured 0.7-1.2x the BLAS, shape by
+    shape, so those stay with the BLAS."""
     return (ONEDNN and not torch.is_grad_enabled() and x.device.type == "cpu"
             and x.dtype == weight.dtype == torch.float32 and weight.is_contiguous()
+            and x.dim() >= 1 and x.shape[-1] == weight.shape[-1]
+            and (bias is None or bias.dtype == torch.float32)
+            and torch.backends.mkldnn.enabled
             and not torch.is_autocast_enabled("cpu") and not torch.compiler.is_compiling())
 
 
@@ -117,7 +127,7 @@ class Linear(nn.Linear):
     of ``F.linear``'s BLAS call. The results are float32 products either way (they differ in
     the order of the sums, about 1e-6 relative); the speed is not. On an AMD EPYC (AVX-512,
     torch 2.13 with MKL 2024.2) MKL's sgemm ran about 210 GFLOP/s on two threads at this
-    project's shapes and oneDNN about 470, and a sentence-transformers model embedded 1.5-2x
+    project's shapes and oneDNN about 470, and a sentence-transformers model embedded 1.6-2.1x
     as fast (benchmarks/bert_pretrained.py). Training, autocast and other devices take
     ``F.linear``. ``gelu`` ("none": erf, or "tanh") fuses a GELU into the product."""
 
@@ -130,7 +140,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     """``F.linear`` (then ``F.gelu`` with ``approximate=gelu`` if given), through oneDNN where
     :func:`onednn_ok` allows: :class:`Linear`'s product, for a weight it does not own (a
     tied output layer)."""
-    if onednn_ok(x, weight):
+    if onednn_ok(x, weight, bias):
         return torch.ops.mkldnn._linear_pointwise(
             x, weight, bias, "none" if gelu is None else "gelu", [], gelu or "")
     y = F.linear(x, weight, bias)
@@ -249,8 +259,11 @@ class MLP(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.gelu, nn.GELU) and onednn_ok(x, self.c_fc.weight):
-            h = self.c_fc(x, gelu=self.gelu.approximate)  # one pass: the GELU fused in
+        # one pass with the GELU fused in, unless a hook wants to see the two steps apart
+        if (isinstance(self.gelu, nn.GELU) and isinstance(self.c_fc, Linear)
+                and not (self.c_fc._forward_hooks or self.gelu._forward_hooks)
+                and onednn_ok(x, self.c_fc.weight, self.c_fc.bias)):
+            h = self.c_fc(x, gelu=self.gelu.approximate)
         else:
             h = self.gelu(self.c_fc(x))
         return self.dropout(self.c_proj(h))

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from nanonlp.bert.config import BertConfig
 from nanonlp.bpe.formats import TOKENIZER_FILE
 from nanonlp.errors import ConfigError, DataError
-from nanonlp.layers import Block, check_ids, linear
+from nanonlp.layers import Block, Linear, check_ids, linear
 
 TASKS = ("sequence", "token")
 #: sentence vectors from hidden states (see :func:`pool`); the last two for imported
@@ -141,7 +141,7 @@ class BertForMaskedLM(nn.Module):
         self.bert = BertEncoder(c)
         # BERT's MLM head: transform, then a decoder that shares the token embedding
         self.head = nn.ModuleDict(dict(
-            dense=nn.Linear(c.n_embd, c.n_embd),
+            dense=Linear(c.n_embd, c.n_embd),
             ln=nn.LayerNorm(c.n_embd, eps=c.norm_eps),
         ))
         self.head_bias = nn.Parameter(torch.zeros(c.vocab_size))
@@ -175,7 +175,7 @@ class BertForMaskedLM(nn.Module):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Hidden states (..., C) -> vocabulary logits (..., V) through the MLM head."""
-        h = self.head.ln(F.gelu(self.head.dense(x)))
+        h = self.head.ln(self.head.dense(x, gelu="none"))  # BERT's exact (erf) GELU
         return linear(h, self.bert.wte.weight, self.head_bias)
 
 

@@ -32,7 +32,8 @@ def _bert_embed_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=("float32", "bfloat16", "auto"), default="float32",
                    help="float32 (default: the vectors sentence-transformers gives, to a cosine "
                         "of 1e-7), bfloat16 (autocast: about 1.3-1.5x as fast on a CPU with "
-                        "AVX-512 BF16 and on a GPU, vectors within a cosine of about 1e-4), "
+                        "AVX-512 BF16, faster on a GPU too, vectors within a cosine of about "
+                        "1e-4), "
                         "or auto (bfloat16 where it measures faster, as training's --dtype "
                         "auto)")
     _common(p)
