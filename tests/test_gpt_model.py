@@ -239,6 +239,8 @@ def test_onednn_linear_equals_f_linear(monkeypatch, gelu):
     lin = layers.Linear(24, 40)
     x = torch.randn(3, 5, 24)
     with torch.no_grad():
+        assert not layers.onednn_ok(x, lin.weight)  # 14,400 multiply-adds: F.linear's
+        monkeypatch.setattr(layers, "ONEDNN_MIN_MACS", 0)
         assert layers.onednn_ok(x, lin.weight)
         fast = lin(x, gelu=gelu)
         monkeypatch.setattr(layers, "ONEDNN", False)
@@ -263,6 +265,7 @@ def test_gpt_logits_through_onednn_equal_the_blas_ones(monkeypatch, variant):
     """Fast path == slow path for a whole model: logits and cached decoding agree."""
     model = tiny(**VARIANTS[variant])
     idx = torch.randint(0, 50, (2, 12), generator=torch.Generator().manual_seed(1))
+    monkeypatch.setattr(layers, "ONEDNN_MIN_MACS", 0)  # every product of the tiny model
     with torch.no_grad():
         fast, _ = model(idx)
         monkeypatch.setattr(layers, "ONEDNN", False)
@@ -270,9 +273,10 @@ def test_gpt_logits_through_onednn_equal_the_blas_ones(monkeypatch, variant):
     torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)
 
 
-def test_mlp_hooks_see_the_product_before_the_gelu():
+def test_mlp_hooks_see_the_product_before_the_gelu(monkeypatch):
     """The fused GELU is skipped when a hook watches c_fc or the GELU: they see what they see
     with gradients on, and a wrong width gets F.linear's own error."""
+    monkeypatch.setattr(layers, "ONEDNN_MIN_MACS", 0)
     mlp = layers.MLP(8, hidden=16, gelu="none")
     x = torch.randn(2, 3, 8)
     seen = []
@@ -284,3 +288,22 @@ def test_mlp_hooks_see_the_product_before_the_gelu():
     torch.testing.assert_close(y, mlp.dropout(mlp.c_proj(torch.nn.functional.gelu(seen[0]))))
     with torch.no_grad(), pytest.raises(RuntimeError, match="cannot be multiplied"):
         layers.Linear(8, 4)(torch.randn(2, 7))
+
+
+@pytest.mark.skipif(not layers.ONEDNN, reason="this torch has no oneDNN linear op")
+def test_decoding_layout_keeps_the_rows_of_weights_onednn_multiplies(monkeypatch):
+    """One-row products of large weights go through oneDNN on their (out, in) rows, so the
+    decoding layout leaves those alone and transposes the small ones, and greedy decoding
+    gives the same ids either way."""
+    from nanonlp.gpt.sample import decoding_layout_
+
+    monkeypatch.setattr(layers, "ONEDNN_MIN_MACS", 32 * 96)  # c_attn and c_fc, not c_proj
+    model = tiny()
+    decoding_layout_(model)
+    block = model.transformer.h[0]
+    assert block.attn.c_attn.weight.is_contiguous() and block.mlp.c_fc.weight.is_contiguous()
+    assert not block.attn.c_proj.weight.is_contiguous()
+    fast = list(generate(model, [1, 2, 3], 8, temperature=0))
+    monkeypatch.setattr(layers, "ONEDNN", False)
+    slow = list(generate(tiny(), [1, 2, 3], 8, temperature=0))
+    assert fast == slow

@@ -39,6 +39,10 @@ ONEDNN = (os.environ.get("NANONLP_ONEDNN", "1").strip() != "0"
           and platform.machine().lower() in ("x86_64", "amd64")
           and torch.backends.mkldnn.is_available()
           and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
+#: products of fewer multiply-adds (rows x in x out) stay with ``F.linear``: a oneDNN call
+#: costs about 11 us more (an AMD EPYC, torch 2.13), which one row of 128 x 512 does not
+#: repay and one row of 768 x 2,304 does
+ONEDNN_MIN_MACS = 1 << 20
 
 
 class RMSNorm(nn.Module):
@@ -109,13 +113,14 @@ def onednn_ok(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None =
     a frozen weight may still have a trainable bias; nor has it a forward-mode derivative:
     ``torch.func.jvp`` wants gradients on), no autocast, oneDNN not switched off
     (``torch.backends.mkldnn.flags``), not inside ``torch.compile`` (which picks its own
-    kernels), shapes that fit (a mistake gets ``F.linear``'s error), and a weight stored in
-    (out, in) rows. :func:`nanonlp.gpt.sample.decoding_layout_` transposes them for the
-    BLAS's one-row products, where oneDNN on that layout measured 0.7-1.2x the BLAS, shape by
-    shape, so those stay with the BLAS."""
+    kernels), shapes that fit (a mistake gets ``F.linear``'s error), at least
+    :data:`ONEDNN_MIN_MACS` multiply-adds, and a weight stored in (out, in) rows (the
+    weights :func:`nanonlp.gpt.sample.decoding_layout_` transposes for the BLAS stay with
+    it)."""
     return (ONEDNN and not torch.is_grad_enabled() and x.device.type == "cpu"
             and x.dtype == weight.dtype == torch.float32 and weight.is_contiguous()
             and x.dim() >= 1 and x.shape[-1] == weight.shape[-1]
+            and x.numel() * weight.shape[0] >= ONEDNN_MIN_MACS
             and (bias is None or bias.dtype == torch.float32)
             and torch.backends.mkldnn.enabled
             and not torch.is_autocast_enabled("cpu") and not torch.compiler.is_compiling())
